@@ -1,0 +1,72 @@
+//! Server functions. Each one asks the request's [`Portal`] and maps its answer.
+//! Reads are GET (no side effects); every POST carries the CSRF token, which
+//! the server checks before any of these run.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use tessera::views::{HomeStatus, SessionView, UserSummary};
+
+#[cfg(feature = "ssr")]
+mod backend {
+    use crate::error::AppError;
+    use leptos::prelude::*;
+    use std::sync::Arc;
+    use tessera::PortalError;
+    use tessera::ports::{Portal, PortalHandle};
+
+    /// The portal the server attached to this request.
+    pub fn portal() -> Result<Arc<dyn Portal>, AppError> {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<PortalHandle>().map(|h| h.0.clone()))
+            .ok_or(AppError::Portal(PortalError::Unavailable))
+    }
+
+    /// Maps a portal error, setting the HTTP status for script callers. A plain
+    /// form post is redirected back to its page by leptos, so its status is
+    /// left alone.
+    pub fn fail(e: PortalError) -> AppError {
+        let plain_form = use_context::<http::request::Parts>()
+            .and_then(|p| p.headers.get(http::header::ACCEPT).cloned())
+            .and_then(|v| v.to_str().ok().map(|s| s.contains("text/html")))
+            .unwrap_or(false);
+        if !plain_form {
+            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                res.set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::BAD_REQUEST));
+            }
+        }
+        AppError::Portal(e)
+    }
+}
+
+#[server(endpoint = "session", input = GetUrl)]
+pub async fn get_session() -> Result<SessionView, AppError> {
+    backend::portal()?.session().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+    backend::portal()?
+        .sign_in(&username, &password)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    backend::portal()?.sign_out().await.map_err(backend::fail)?;
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+#[server(endpoint = "home", input = GetUrl)]
+pub async fn get_home() -> Result<HomeStatus, AppError> {
+    backend::portal()?.home().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/users", input = GetUrl)]
+pub async fn list_users() -> Result<Vec<UserSummary>, AppError> {
+    backend::portal()?.list_users().await.map_err(backend::fail)
+}

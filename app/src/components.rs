@@ -1,0 +1,106 @@
+//! Pieces every page uses: the header, the CSRF field, field errors.
+
+use crate::api::{SignOut, get_session};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+use tessera::views::SessionView;
+
+/// The session as the pages see it, re-read on every navigation.
+pub type SessionResource = Resource<Result<SessionView, AppError>>;
+
+pub fn use_session() -> SessionResource {
+    expect_context::<SessionResource>()
+}
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let location = use_location();
+    let session: SessionResource = Resource::new(move || location.pathname.get(), |_| get_session());
+    provide_context(session);
+    let sign_out = ServerAction::<SignOut>::new();
+
+    view! {
+        <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-2 focus:bg-white">
+            "Skip to content"
+        </a>
+        <header class="border-b border-slate-200 bg-white">
+            <div class="mx-auto flex max-w-3xl flex-wrap items-center justify-between gap-3 px-4 py-3">
+                <A href="/" attr:class="text-lg font-semibold tracking-tight text-indigo-700">"Tessera"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let viewer = session.await.ok().and_then(|s| s.viewer);
+                        viewer.map(|v| view! {
+                            <nav aria-label="Main" class="flex flex-wrap items-center gap-4 text-sm">
+                                <A href="/" exact=true attr:class="hover:underline">"Home"</A>
+                                <A href="/credentials" attr:class="hover:underline">"2FA credentials"</A>
+                                {v.is_admin.then(|| view! { <A href="/admin" attr:class="hover:underline">"Admin"</A> })}
+                                <span class="text-slate-500" data-testid="signed-in-user">{v.display_name.clone()}</span>
+                                <ActionForm action=sign_out attr:class="inline">
+                                    <CsrfField />
+                                    <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
+                                </ActionForm>
+                            </nav>
+                        })
+                    })}
+                </Transition>
+            </div>
+        </header>
+    }
+}
+
+/// The hidden CSRF token every state-changing form carries.
+#[component]
+pub fn CsrfField() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let token = session.await.map(|s| s.csrf_token).unwrap_or_default();
+                view! { <input type="hidden" name="csrf_token" value=token /> }
+            })}
+        </Transition>
+    }
+}
+
+/// A labelled text input with its error beside it.
+#[component]
+pub fn Field(
+    #[prop(into)] name: String,
+    #[prop(into)] label: String,
+    #[prop(into, default = "text".to_string())] kind: String,
+    #[prop(into, default = String::new())] autocomplete: String,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let err_id = format!("{id}-error");
+    let described = err_id.clone();
+    view! {
+        <div class="flex flex-col gap-1">
+            <label for=id.clone() class="text-sm font-medium">{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=move || error.get().map(|_| described.clone())
+                class="rounded border border-slate-300 px-3 py-2 focus:border-indigo-600 focus:outline-none focus:ring-2 focus:ring-indigo-200 aria-[invalid=true]:border-red-600"
+            />
+            {move || error.get().map(|msg| view! {
+                <p id=err_id.clone() class="text-sm text-red-700">{msg}</p>
+            })}
+        </div>
+    }
+}
+
+/// An alert box for a form-wide message.
+#[component]
+pub fn FormAlert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        message.get().map(|m| view! {
+            <div role="alert" class="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">{m}</div>
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! The error type every server function returns: a [`PortalError`] for the
+//! person, or a failure of the call itself.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+pub use tessera::PortalError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Portal(PortalError),
+    /// The request did not reach the server or its answer could not be read.
+    #[error("The request could not be completed. Check your connection and try again.")]
+    Call(String),
+}
+
+impl AppError {
+    /// The message for one form field, if this error names it.
+    pub fn field(&self, field: &str) -> Option<String> {
+        match self {
+            AppError::Portal(p) => p.field_message(field).map(str::to_owned),
+            AppError::Call(_) => None,
+        }
+    }
+
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, AppError::Portal(PortalError::Unauthorized))
+    }
+}
+
+impl From<PortalError> for AppError {
+    fn from(e: PortalError) -> Self {
+        AppError::Portal(e)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Call(value.to_string())
+    }
+}

@@ -1,0 +1,59 @@
+use super::PageError;
+use crate::api::get_home;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use tessera::views::HomeStatus;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let home = Resource::new(|| (), |_| get_home());
+    view! {
+        <Title text="Home" />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match home.await {
+                    Ok(status) => view! { <HomeView status /> }.into_any(),
+                    Err(error) => view! { <PageError error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn HomeView(status: HomeStatus) -> impl IntoView {
+    let credentials = match status.credential_count {
+        1 => "1 credential".to_string(),
+        n => format!("{n} credentials"),
+    };
+    view! {
+        <h1 class="text-2xl font-semibold">"Welcome, " {status.display_name.clone()}</h1>
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="security-heading">
+            <h2 id="security-heading" class="text-lg font-semibold">"Account security"</h2>
+            <dl class="mt-4 grid grid-cols-1 gap-x-6 gap-y-3 sm:grid-cols-2">
+                <dt class="text-sm text-slate-500">"Two-factor authentication"</dt>
+                <dd data-testid="two-factor-state" class="font-medium">
+                    {if status.two_factor_enabled { "On" } else { "Off" }}
+                </dd>
+                <dt class="text-sm text-slate-500">"Second-factor credentials"</dt>
+                <dd data-testid="credential-count" class="font-medium">{credentials}</dd>
+                <dt class="text-sm text-slate-500">"Signed in"</dt>
+                <dd data-testid="signed-in-at">{status.signed_in_at.clone()}</dd>
+                <dt class="text-sm text-slate-500">"Previous sign-in"</dt>
+                <dd data-testid="previous-sign-in">
+                    {status.previous_sign_in_at.clone().unwrap_or_else(|| "None before this one".to_string())}
+                </dd>
+                <dt class="text-sm text-slate-500">"Username"</dt>
+                <dd>{status.username.clone()}</dd>
+                <dt class="text-sm text-slate-500">"Email"</dt>
+                <dd>{status.email.clone().unwrap_or_else(|| "Not set".to_string())}</dd>
+            </dl>
+            {(!status.two_factor_enabled).then(|| view! {
+                <p class="mt-4 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900">
+                    "Your account is protected by your password only. "
+                    <a href="/credentials" class="underline">"Review your 2FA credentials"</a>
+                </p>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,32 @@
+pub mod admin;
+pub mod credentials;
+pub mod home;
+pub mod not_found;
+pub mod signin;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+/// What a page shows when its data could not be loaded: the sign-in page when
+/// the session has ended, otherwise the error in words.
+#[component]
+pub fn PageError(error: AppError) -> impl IntoView {
+    if error.is_unauthorized() {
+        return view! { <Redirect path="/signin" /> }.into_any();
+    }
+    #[cfg(feature = "ssr")]
+    if let (AppError::Portal(p), Some(res)) = (&error, use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(code) = http::StatusCode::from_u16(p.status()) {
+            res.set_status(code);
+        }
+    }
+    view! {
+        <section role="alert" class="rounded-lg border border-red-200 bg-white p-6" data-testid="page-error">
+            <h1 class="text-xl font-semibold text-red-800">"Something is in the way"</h1>
+            <p class="mt-2">{error.to_string()}</p>
+            <p class="mt-4"><a href="/" class="text-indigo-700 underline">"Back to the home page"</a></p>
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,224 @@
+//! The HTTP stack: request ids and tracing, sessions, the per-request portal
+//! (absolute timeout, page guard, CSRF), health checks and the Leptos app.
+
+use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, ensure_csrf_token};
+use crate::state::AppState;
+use crate::store;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use http::{HeaderMap, Method, StatusCode, header};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tessera::ports::PortalHandle;
+use tessera::signin::AuthState;
+use tessera_app::{App, shell};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+pub const SESSION_COOKIE: &str = "tessera_session";
+const REQUEST_ID: &str = "x-request-id";
+
+/// The whole application as an axum router, ready to serve.
+pub fn router(state: AppState, sessions: PostgresStore) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.https())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
+
+    Router::new()
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), portal_middleware))
+        .layer(session_layer)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID)))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID), MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// Paths anyone may load without signing in.
+fn is_public(path: &str) -> bool {
+    path == "/signin"
+        || path.starts_with("/pkg/")
+        || path.starts_with("/api/")
+        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// Refuses a request with a message for the person and a log line for us.
+fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
+    if html {
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Tessera</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
+             <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
+             <h1 class=\"text-xl font-semibold\">Request refused</h1><p class=\"mt-2\" role=\"alert\">{message}</p>\
+             <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" href=\"/\">Back to Tessera</a></p></main></body></html>"
+        );
+        (status, Html(page)).into_response()
+    } else {
+        (status, message.to_owned()).into_response()
+    }
+}
+
+const CSRF_MESSAGE: &str = "This form has expired or did not come from Tessera. Reload the page and try again.";
+
+/// Loads the session's user, enforces the absolute timeout, guards pages,
+/// checks CSRF on every state-changing request and attaches the portal.
+async fn portal_middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let html = wants_html(req.headers());
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        tracing::error!("session layer missing");
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, html, "Something went wrong on our side.");
+    };
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+
+    let (auth, user) = match load_user(&state, &session).await {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "loading the session");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, html, "Tessera is temporarily unavailable. Please try again in a moment.");
+        }
+    };
+
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let req = if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        if html && !is_public(&path) && user.is_none() {
+            return Redirect::to("/signin").into_response();
+        }
+        if html && path == "/signin" && user.is_some() {
+            return Redirect::to("/").into_response();
+        }
+        // Pages carry the token in their forms: make it before the response
+        // starts, so that its cookie goes out with the headers.
+        if html && let Err(e) = ensure_csrf_token(&session).await {
+            tracing::error!(error = %e, "storing a CSRF token");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, html, "Tessera is temporarily unavailable. Please try again in a moment.");
+        }
+        req
+    } else {
+        match check_csrf(&state, &session, req).await {
+            Ok(req) => req,
+            Err(resp) => return resp,
+        }
+    };
+
+    let mut req = req;
+    let portal = RequestPortal { state, session, ip, user, auth };
+    req.extensions_mut().insert(PortalHandle(Arc::new(portal)));
+    next.run(req).await
+}
+
+/// The session's sign-in state and user, or nothing when the session has
+/// outlived its absolute lifetime or its user is gone (then it is ended).
+async fn load_user(state: &AppState, session: &Session) -> anyhow::Result<(Option<AuthState>, Option<store::UserRow>)> {
+    let Some(auth) = session.get::<AuthState>(AUTH_KEY).await? else {
+        return Ok((None, None));
+    };
+    let now = state.clock.now().unix_timestamp();
+    if auth.expired(now, state.config.session_absolute_hours * 3600) {
+        session.flush().await?;
+        return Ok((None, None));
+    }
+    let Some(user_id) = auth.signed_in_user() else {
+        return Ok((Some(auth), None));
+    };
+    let user = match user_id.parse() {
+        Ok(id) => store::find_user(&state.pool, id).await?,
+        Err(_) => None,
+    };
+    if user.is_none() {
+        session.flush().await?;
+        return Ok((None, None));
+    }
+    Ok((Some(auth), user))
+}
+
+/// CSRF (SECURITY.md 23): a cross-site request is refused outright, and the
+/// body must carry this session's token (`csrf_token` field or
+/// `x-csrf-token` header). The body is read within the size limit and handed on.
+async fn check_csrf(state: &AppState, session: &Session, req: Request) -> Result<Request, Response> {
+    let html = wants_html(req.headers());
+    let headers = req.headers();
+    let cross_site = headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site");
+    let foreign_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|origin| {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        origin != state.config.public_origin() && origin_host != host
+    });
+    if cross_site || foreign_origin {
+        tracing::warn!("cross-site request refused");
+        return Err(refuse(StatusCode::FORBIDDEN, html, CSRF_MESSAGE));
+    }
+    let header_token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                html,
+                "What you sent is too large. Shorten the fields and try again.",
+            ));
+        }
+    };
+    let sent = header_token.or_else(|| {
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let expected = session.get::<String>(CSRF_KEY).await.ok().flatten();
+    let valid = match (sent, expected) {
+        (Some(sent), Some(expected)) => bool::from(sent.as_bytes().ct_eq(expected.as_bytes())),
+        _ => false,
+    };
+    if !valid {
+        tracing::warn!("missing or wrong CSRF token");
+        return Err(refuse(StatusCode::FORBIDDEN, html, CSRF_MESSAGE));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}

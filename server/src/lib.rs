@@ -1,0 +1,96 @@
+//! Tessera's server: configuration, PostgreSQL store, sessions, the HTTP
+//! stack and the administrator's command line.
+
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod password;
+pub mod portal;
+pub mod state;
+pub mod store;
+pub mod users;
+
+use anyhow::Context;
+use clock::Clock;
+use config::{Config, Environment};
+use leptos::prelude::LeptosOptions;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use state::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Connects and brings the schema up to date (ours and the session store's).
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(config.database_url.expose_secret())
+        .await
+        .context("connecting to PostgreSQL (check TESSERA_DATABASE_URL)")?;
+    MIGRATOR.run(&pool).await.context("applying migrations")?;
+    PostgresStore::new(pool.clone()).migrate().await.context("creating the session table")?;
+    Ok(pool)
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("tessera")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .env(match config.environment {
+            Environment::Development => leptos::config::Env::DEV,
+            Environment::Production => leptos::config::Env::PROD,
+        })
+        .build()
+}
+
+/// Builds the shared state; the dummy hash costs one Argon2 run at start.
+pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let dummy_hash = password::hash(portal::new_csrf_token()).await?;
+    Ok(AppState {
+        leptos_options: leptos_options(&config),
+        pool,
+        config: Arc::new(config),
+        clock,
+        dummy_hash: dummy_hash.into(),
+    })
+}
+
+/// Serves until `shutdown` resolves, then finishes requests in flight.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = PostgresStore::new(state.pool.clone());
+    let cleanup = tokio::spawn(housekeeping(state.clone(), store.clone()));
+    let app = http::router(state, store);
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    cleanup.abort();
+    result.context("serving HTTP")
+}
+
+/// Deletes expired sessions and stale sign-in failures once an hour.
+async fn housekeeping(state: AppState, store: PostgresStore) {
+    use tower_sessions::ExpiredDeletion;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "deleting expired sessions");
+        }
+        let before = state.clock.now() - time::Duration::days(1);
+        if let Err(e) = store::prune_failures(&state.pool, before).await {
+            tracing::warn!(error = %e, "pruning sign-in failures");
+        }
+    }
+}

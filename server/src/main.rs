@@ -1,0 +1,177 @@
+//! `tessera-server`: serve Tessera, or administer accounts from the shell.
+
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tessera::account::Role;
+use tessera_server::clock::SystemClock;
+use tessera_server::config::{self, LogFormat};
+use tessera_server::users::{self, AddUser, AdminBootstrap};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera-server",
+    version,
+    about = "Tessera: self-service two-factor account security portal",
+    after_help = "Configuration comes from TESSERA_* environment variables (and an optional TOML file named by TESSERA_CONFIG); see `tessera-server config`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve HTTP (the default).
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// List every setting with its default, and check the current configuration.
+    Config,
+    /// Create the first administrator if there is none. The password comes from
+    /// TESSERA_ADMIN_PASSWORD, or is generated and printed once.
+    EnsureAdmin {
+        #[arg(long, env = "TESSERA_ADMIN_USERNAME", default_value = "admin")]
+        username: String,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account. The password is read from standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set an account's password, read from standard input.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+
+    if let Command::Config = command {
+        println!("{:<44} {:<24} meaning", "variable", "default");
+        for s in config::SETTINGS {
+            println!("{:<44} {:<24} {}", format!("TESSERA_{}", s.key.to_uppercase()), s.default.unwrap_or("(required)"), s.help);
+        }
+    }
+    let config = match config::load() {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("tessera-server: the configuration has {} problem(s):", errors.len());
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    match run(command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
+    let clock = SystemClock;
+    match command {
+        Command::Config => {
+            println!("\nThe current configuration is valid.");
+            Ok(())
+        }
+        Command::Migrate => {
+            tessera_server::connect(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::EnsureAdmin { username } => {
+            let pool = tessera_server::connect(&config).await?;
+            let password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+            match users::ensure_admin(&pool, &clock, &username, password.as_deref()).await? {
+                AdminBootstrap::Present => {}
+                AdminBootstrap::Created { username, generated_password: Some(pw) } => {
+                    println!("Created the first administrator. Sign in with:\n  username: {username}\n  password: {pw}\nThis password is shown only once.");
+                }
+                AdminBootstrap::Created { username, generated_password: None } => {
+                    println!("Created the first administrator {username:?} with the password from TESSERA_ADMIN_PASSWORD.");
+                }
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Add { username, email, display_name, admin }) => {
+            let pool = tessera_server::connect(&config).await?;
+            let password = read_password()?;
+            let role = if admin { Role::Admin } else { Role::User };
+            users::add_user(&pool, &clock, AddUser { username: &username, password: &password, email: &email, display_name: &display_name, role }).await?;
+            println!("added {username}");
+            Ok(())
+        }
+        Command::User(UserCommand::SetPassword { username }) => {
+            let pool = tessera_server::connect(&config).await?;
+            let password = read_password()?;
+            users::set_password(&pool, &clock, &username, &password).await?;
+            println!("password set for {username}");
+            Ok(())
+        }
+        Command::Serve => {
+            let listen = config.listen;
+            let pool = tessera_server::connect(&config).await?;
+            let state = tessera_server::state(config, pool, Arc::new(SystemClock)).await?;
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+            tracing::info!("Tessera listening on http://{listen}");
+            tessera_server::serve(state, listener, shutdown_signal()).await
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The [`Portal`] port for one request: its session, its IP and the user the
+//! session belongs to (already loaded and checked by the middleware).
+
+use crate::clock::human;
+use crate::state::AppState;
+use crate::store::{self, UserRow};
+use tessera::PortalError;
+use tessera::account::{PASSWORD_MAX_CHARS, USERNAME_MAX_CHARS, lookup_key};
+use tessera::error::FieldError;
+use tessera::ports::Portal;
+use tessera::signin::{AuthState, NextStep, ThrottlePolicy, after_password};
+use tessera::views::{HomeStatus, SessionView, UserSummary, Viewer};
+use tower_sessions::Session;
+
+pub const AUTH_KEY: &str = "auth";
+pub const CSRF_KEY: &str = "csrf";
+
+pub struct RequestPortal {
+    pub state: AppState,
+    pub session: Session,
+    pub ip: String,
+    pub user: Option<UserRow>,
+    pub auth: Option<AuthState>,
+}
+
+/// Logs an internal failure and answers with words fit for the user.
+pub fn internal(context: &'static str) -> impl FnOnce(anyhow::Error) -> PortalError {
+    move |e| {
+        tracing::error!(error = %format!("{e:#}"), "{context}");
+        PortalError::Unavailable
+    }
+}
+
+fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> PortalError {
+    move |e| internal(context)(e.into())
+}
+
+fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
+    move |e| internal(context)(e.into())
+}
+
+/// A fresh CSRF token: 256 bits from the OS CSPRNG, hex.
+pub fn new_csrf_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// This session's CSRF token, made and stored on first use.
+pub async fn ensure_csrf_token(session: &Session) -> Result<String, tower_sessions::session::Error> {
+    if let Some(token) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(token);
+    }
+    let token = new_csrf_token();
+    session.insert(CSRF_KEY, &token).await?;
+    Ok(token)
+}
+
+impl RequestPortal {
+    fn signed_in(&self) -> Result<&UserRow, PortalError> {
+        self.user.as_ref().ok_or(PortalError::Unauthorized)
+    }
+
+    async fn throttled(&self, account_key: &str) -> Result<Option<u64>, PortalError> {
+        let cfg = &self.state.config;
+        let now = self.state.clock.now();
+        let window = cfg.signin_failure_window_minutes * 60;
+        let counts = store::failures_since(&self.state.pool, account_key, &self.ip, now - time::Duration::seconds(window))
+            .await
+            .map_err(db("counting failed sign-ins"))?;
+        let now_s = now.unix_timestamp();
+        let per_account = ThrottlePolicy { max_failures: cfg.signin_max_failures_per_account, window_secs: window };
+        let per_ip = ThrottlePolicy { max_failures: cfg.signin_max_failures_per_ip, window_secs: window };
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let a = per_account.retry_after(count(counts.account_count), counts.account_oldest.map(|t| t.unix_timestamp()), now_s);
+        let b = per_ip.retry_after(count(counts.ip_count), counts.ip_oldest.map(|t| t.unix_timestamp()), now_s);
+        Ok(a.max(b))
+    }
+}
+
+#[async_trait::async_trait]
+impl Portal for RequestPortal {
+    async fn session(&self) -> Result<SessionView, PortalError> {
+        let csrf_token = ensure_csrf_token(&self.session).await.map_err(sess("reading the CSRF token"))?;
+        let viewer = self.user.as_ref().map(|u| Viewer {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            is_admin: u.is_admin(),
+        });
+        Ok(SessionView { viewer, csrf_token })
+    }
+
+    async fn sign_in(&self, username: &str, password: &str) -> Result<(), PortalError> {
+        let mut errors = Vec::new();
+        if username.trim().is_empty() {
+            errors.push(FieldError::new("username", "Enter your username."));
+        } else if username.trim().chars().count() > USERNAME_MAX_CHARS {
+            errors.push(FieldError::new("username", format!("A username has at most {USERNAME_MAX_CHARS} characters.")));
+        }
+        if password.is_empty() {
+            errors.push(FieldError::new("password", "Enter your password."));
+        } else if password.chars().count() > PASSWORD_MAX_CHARS {
+            errors.push(FieldError::new("password", format!("A password has at most {PASSWORD_MAX_CHARS} characters.")));
+        }
+        if !errors.is_empty() {
+            return Err(PortalError::Validation(errors));
+        }
+
+        let key = lookup_key(username);
+        if let Some(retry_after_secs) = self.throttled(&key).await? {
+            tracing::warn!(ip = %self.ip, "sign-in throttled");
+            return Err(PortalError::Throttled { retry_after_secs });
+        }
+
+        let pool = &self.state.pool;
+        let user = store::find_user_by_key(pool, &key).await.map_err(db("looking up a user"))?;
+        // Unknown users are checked against a dummy hash: same work, same answer.
+        let phc = user.as_ref().map_or_else(|| self.state.dummy_hash.to_string(), |u| u.password_hash.clone());
+        let ok = crate::password::verify(password.to_owned(), phc).await.map_err(internal("verifying a password"))?;
+        let now = self.state.clock.now();
+        let user = match (ok, user) {
+            (true, Some(user)) => user,
+            _ => {
+                store::record_failure(pool, &key, &self.ip, now).await.map_err(db("recording a failed sign-in"))?;
+                tracing::info!(ip = %self.ip, "sign-in failed");
+                return Err(PortalError::InvalidCredentials);
+            }
+        };
+        store::clear_account_failures(pool, &key).await.map_err(db("clearing failed sign-ins"))?;
+
+        // No second-factor method is installed yet, so no credential is usable
+        // and the password completes the pipeline.
+        let usable_credentials = 0;
+        match after_password(user.two_factor_enabled, usable_credentials) {
+            NextStep::SignedIn => {}
+            NextStep::SecondFactor => return Err(PortalError::Unavailable),
+        }
+
+        let now_s = now.unix_timestamp();
+        let auth = AuthState::SignedIn { user_id: user.id.to_string(), authenticated_at: now_s, started_at: now_s };
+        // A new session id and a new CSRF token at the privilege change (SECURITY.md 19).
+        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
+        self.session.insert(AUTH_KEY, &auth).await.map_err(sess("storing the sign-in"))?;
+        self.session.insert(CSRF_KEY, new_csrf_token()).await.map_err(sess("storing the CSRF token"))?;
+        store::record_sign_in(pool, user.id, now).await.map_err(db("recording a sign-in"))?;
+        tracing::info!(user_id = %user.id, ip = %self.ip, "signed in");
+        Ok(())
+    }
+
+    async fn sign_out(&self) -> Result<(), PortalError> {
+        self.session.flush().await.map_err(sess("ending a session"))?;
+        if let Some(u) = &self.user {
+            tracing::info!(user_id = %u.id, "signed out");
+        }
+        Ok(())
+    }
+
+    async fn home(&self) -> Result<HomeStatus, PortalError> {
+        let user = self.signed_in()?;
+        let credentials = store::credential_count(&self.state.pool, user.id).await.map_err(db("counting credentials"))?;
+        let signed_in_at = match &self.auth {
+            Some(AuthState::SignedIn { authenticated_at, .. }) => time::OffsetDateTime::from_unix_timestamp(*authenticated_at).ok(),
+            _ => None,
+        };
+        Ok(HomeStatus {
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            email: user.email.clone(),
+            two_factor_enabled: user.two_factor_enabled,
+            credential_count: u32::try_from(credentials).unwrap_or(u32::MAX),
+            signed_in_at: signed_in_at.map(human).unwrap_or_default(),
+            previous_sign_in_at: user.previous_sign_in_at.map(human),
+        })
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserSummary>, PortalError> {
+        if !self.signed_in()?.is_admin() {
+            return Err(PortalError::Forbidden);
+        }
+        let rows = store::list_users(&self.state.pool).await.map_err(db("listing users"))?;
+        Ok(rows
+            .into_iter()
+            .map(|u| UserSummary {
+                is_admin: u.is_admin(),
+                username: u.username,
+                display_name: u.display_name,
+                email: u.email,
+                two_factor_enabled: u.two_factor_enabled,
+                created_at: human(u.created_at),
+                last_sign_in_at: u.last_sign_in_at.map(human),
+            })
+            .collect())
+    }
+}

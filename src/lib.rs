@@ -1,0 +1,12 @@
+//! Tessera's domain: pure types and rules shared by the UI and the server.
+//! No I/O here; everything builds for native and for wasm.
+
+pub mod account;
+pub mod error;
+pub mod signin;
+pub mod views;
+
+#[cfg(feature = "server")]
+pub mod ports;
+
+pub use error::{FieldError, PortalError};

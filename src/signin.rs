@@ -1,0 +1,117 @@
+//! The sign-in pipeline as data: where a session stands, what comes next, and
+//! the timing rules (throttling, session lifetimes). The server stores
+//! [`AuthState`] in the session; a page or an OpenID Connect endpoint can drive
+//! the same steps.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a session stands in the sign-in pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthState {
+    /// The password was right; a second factor is still owed. Nothing that
+    /// needs a signed-in user answers in this state.
+    PasswordVerified { user_id: String, at: i64 },
+    /// Fully signed in.
+    SignedIn {
+        user_id: String,
+        /// When the last full sign-in finished (for step-up checks).
+        authenticated_at: i64,
+        /// When this signed-in session began (for the absolute timeout).
+        started_at: i64,
+    },
+}
+
+impl AuthState {
+    /// The signed-in user, if the pipeline is complete.
+    pub fn signed_in_user(&self) -> Option<&str> {
+        match self {
+            AuthState::SignedIn { user_id, .. } => Some(user_id),
+            AuthState::PasswordVerified { .. } => None,
+        }
+    }
+
+    /// Has this state outlived the absolute session lifetime?
+    pub fn expired(&self, now: i64, absolute_secs: i64) -> bool {
+        let since = match self {
+            AuthState::SignedIn { started_at, .. } => *started_at,
+            AuthState::PasswordVerified { at, .. } => *at,
+        };
+        now.saturating_sub(since) >= absolute_secs
+    }
+}
+
+/// What follows a correct password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// No second factor is owed: the session is signed in.
+    SignedIn,
+    /// A second factor is owed before the session is signed in.
+    SecondFactor,
+}
+
+/// The step after the password, from the account's 2FA state and whether any
+/// of its credentials can be used right now.
+pub fn after_password(two_factor_enabled: bool, usable_credentials: u32) -> NextStep {
+    if two_factor_enabled && usable_credentials > 0 {
+        NextStep::SecondFactor
+    } else {
+        NextStep::SignedIn
+    }
+}
+
+/// At most `max_failures` failed attempts within `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub max_failures: u32,
+    pub window_secs: i64,
+}
+
+impl ThrottlePolicy {
+    /// Given the failures in the current window (their count and the oldest
+    /// one's time), how long until another attempt is allowed; `None` when an
+    /// attempt is allowed now.
+    pub fn retry_after(&self, failures_in_window: u32, oldest_failure_at: Option<i64>, now: i64) -> Option<u64> {
+        if failures_in_window < self.max_failures {
+            return None;
+        }
+        let oldest = oldest_failure_at.unwrap_or(now);
+        let wait = oldest.saturating_add(self.window_secs).saturating_sub(now);
+        Some(wait.max(1) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_alone_signs_in_without_2fa_or_usable_credentials() {
+        assert_eq!(after_password(false, 0), NextStep::SignedIn);
+        assert_eq!(after_password(false, 2), NextStep::SignedIn);
+        assert_eq!(after_password(true, 0), NextStep::SignedIn);
+        assert_eq!(after_password(true, 1), NextStep::SecondFactor);
+    }
+
+    #[test]
+    fn only_a_complete_pipeline_has_a_signed_in_user() {
+        let half = AuthState::PasswordVerified { user_id: "u".into(), at: 0 };
+        assert_eq!(half.signed_in_user(), None);
+        let full = AuthState::SignedIn { user_id: "u".into(), authenticated_at: 5, started_at: 5 };
+        assert_eq!(full.signed_in_user(), Some("u"));
+    }
+
+    #[test]
+    fn absolute_lifetime_counts_from_the_session_start() {
+        let s = AuthState::SignedIn { user_id: "u".into(), authenticated_at: 900, started_at: 100 };
+        assert!(!s.expired(100 + 3599, 3600));
+        assert!(s.expired(100 + 3600, 3600));
+    }
+
+    #[test]
+    fn throttle_waits_until_the_oldest_failure_leaves_the_window() {
+        let p = ThrottlePolicy { max_failures: 5, window_secs: 900 };
+        assert_eq!(p.retry_after(4, Some(1000), 1100), None);
+        assert_eq!(p.retry_after(5, Some(1000), 1100), Some(800));
+        assert_eq!(p.retry_after(9, Some(1000), 1900), Some(1));
+    }
+}
