@@ -45,7 +45,7 @@ pub async fn get_session() -> Result<SessionView, AppError> {
 }
 
 #[server(endpoint = "sign_in")]
-pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(#[server(default)] username: String, #[server(default)] password: String) -> Result<(), AppError> {
     backend::portal()?
         .sign_in(&username, &password)
         .await

@@ -16,6 +16,8 @@ use leptos_router::{
 };
 use pages::{admin::AdminPage, credentials::CredentialsPage, home::HomePage, not_found::NotFound, signin::SignInPage};
 
+/// Every route renders whole before it is sent (async SSR): each page then
+/// works without JavaScript, and its status code can still be set.
 /// The HTML document around the app (server side only renders it).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -46,9 +48,9 @@ pub fn App() -> impl IntoView {
             <Header />
             <main id="main" class="mx-auto w-full max-w-3xl px-4 py-8">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage />
-                    <Route path=path!("/signin") view=SignInPage />
-                    <Route path=path!("/credentials") view=CredentialsPage />
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/credentials") view=CredentialsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                 </Routes>
             </main>

@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 use tessera::ports::PortalHandle;
 use tessera::signin::AuthState;
 use tessera_app::{App, shell};
+use tower_http::services::ServeDir;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -40,8 +41,11 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
 
     Router::new()
-        .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes(&state, routes, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback_service(ServeDir::new(&*options.site_root).fallback(not_found_service(options)))
         .layer(middleware::from_fn_with_state(state.clone(), portal_middleware))
         .layer(session_layer)
         .route("/healthz", get(|| async { "ok" }))
@@ -57,6 +61,13 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         }))
         .layer(SetRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID), MakeRequestUuid))
         .with_state(state)
+}
+
+/// Unknown paths: the app's 404 page, rendered whole (like every page) so
+/// that it works without JavaScript.
+fn not_found_service(options: leptos::prelude::LeptosOptions) -> axum::routing::MethodRouter {
+    let render = leptos_axum::render_app_async(move || shell(options.clone()));
+    axum::routing::get(move |req: Request| render(req))
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

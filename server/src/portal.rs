@@ -5,7 +5,7 @@ use crate::clock::human;
 use crate::state::AppState;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
-use tessera::account::{PASSWORD_MAX_CHARS, USERNAME_MAX_CHARS, lookup_key};
+use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::error::FieldError;
 use tessera::ports::Portal;
 use tessera::signin::{AuthState, NextStep, ThrottlePolicy, after_password};
@@ -95,8 +95,9 @@ impl Portal for RequestPortal {
         let mut errors = Vec::new();
         if username.trim().is_empty() {
             errors.push(FieldError::new("username", "Enter your username."));
-        } else if username.trim().chars().count() > USERNAME_MAX_CHARS {
-            errors.push(FieldError::new("username", format!("A username has at most {USERNAME_MAX_CHARS} characters.")));
+        } else if let Err(e) = Username::parse(username) {
+            // Only the format rules: nothing here says whether the account exists.
+            errors.push(e);
         }
         if password.is_empty() {
             errors.push(FieldError::new("password", "Enter your password."));

@@ -4,8 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use tessera::views::UserSummary;
 
-/// The administrator's overview of accounts. Rendered whole before sending
-/// (async SSR) so that a refusal carries its 403 status.
+/// The administrator's overview of accounts; a refusal carries its 403 status.
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let users = Resource::new(|| (), |_| list_users());
@@ -28,7 +27,7 @@ fn UserTable(users: Vec<UserSummary>) -> impl IntoView {
     view! {
         <h1 class="text-2xl font-semibold">"Administration"</h1>
         <section class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white p-4">
-            <h2 class="mb-3 text-lg font-semibold">"Users (" {count} ")"</h2>
+            <h2 class="mb-3 text-lg font-semibold">{format!("Users ({count})")}</h2>
             <table class="w-full text-left text-sm" data-testid="user-table">
                 <thead>
                     <tr class="border-b border-slate-200">

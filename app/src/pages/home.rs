@@ -27,7 +27,7 @@ fn HomeView(status: HomeStatus) -> impl IntoView {
         n => format!("{n} credentials"),
     };
     view! {
-        <h1 class="text-2xl font-semibold">"Welcome, " {status.display_name.clone()}</h1>
+        <h1 class="text-2xl font-semibold">{format!("Welcome, {}", status.display_name)}</h1>
         <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="security-heading">
             <h2 id="security-heading" class="text-lg font-semibold">"Account security"</h2>
             <dl class="mt-4 grid grid-cols-1 gap-x-6 gap-y-3 sm:grid-cols-2">

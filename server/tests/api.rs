@@ -1,0 +1,492 @@
+//! Integration tests: the real server on 127.0.0.1:0 against a real
+//! PostgreSQL (TESSERA_TEST_DATABASE_URL, started by scripts/test), with a
+//! fresh database per test, driven over HTTP like a browser would.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tessera::account::Role;
+use tessera_server::clock::ShiftedClock;
+use tessera_server::users::{self, AddUser};
+use tokio::sync::oneshot;
+
+const ADMIN: (&str, &str) = ("admin", "admin-password-1");
+const ALICE: (&str, &str) = ("alice", "alice-password-1");
+
+struct TestApp {
+    base: String,
+    pool: sqlx::PgPool,
+    db_url: String,
+    clock: ShiftedClock,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn superuser_url() -> String {
+    std::env::var("TESSERA_TEST_DATABASE_URL")
+        .expect("TESSERA_TEST_DATABASE_URL must name a PostgreSQL server; run scripts/test, which starts one")
+}
+
+/// A fresh database with an administrator and a user.
+async fn fresh_database() -> String {
+    let admin_url = superuser_url();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&admin_url).await.expect("connect to the test server");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&pool).await.unwrap();
+    pool.close().await;
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert("TESSERA_DATABASE_URL".into(), db_url.into());
+    env.insert("TESSERA_LISTEN".into(), addr.to_string());
+    env.insert("TESSERA_PUBLIC_URL".into(), format!("http://{addr}"));
+    env.insert("TESSERA_DB_MAX_CONNECTIONS".into(), "4".into());
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config = tessera_server::config::from_sources(&env, None).expect("test configuration");
+    let pool = tessera_server::connect(&config).await.expect("connect and migrate");
+    let clock = ShiftedClock::default();
+    let state = tessera_server::state(config, pool.clone(), Arc::new(clock.clone())).await.unwrap();
+    let (tx, rx) = oneshot::channel();
+    let done = tokio::spawn(tessera_server::serve(state, listener, async {
+        let _ = rx.await;
+    }));
+    TestApp { base: format!("http://{addr}"), pool, db_url: db_url.into(), clock, stop: Some(tx), done: Some(done) }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let db = fresh_database().await;
+    let app = spawn_on(&db, extra).await;
+    for ((u, p), role) in [(ADMIN, Role::Admin), (ALICE, Role::User)] {
+        users::add_user(&app.pool, &app.clock, AddUser { username: u, password: p, email: "", display_name: "", role })
+            .await
+            .unwrap();
+    }
+    app
+}
+
+impl TestApp {
+    fn browser(&self) -> Browser {
+        Browser {
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            base: self.base.clone(),
+            cookie: None,
+            last_set_cookie: None,
+        }
+    }
+
+    /// Stops the server the way Ctrl-C does and waits for it.
+    async fn shutdown(mut self) -> String {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.unwrap().unwrap();
+        }
+        self.pool.close().await;
+        self.db_url.clone()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+/// A browser: keeps the session cookie, follows no redirects.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    last_set_cookie: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Browser {
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let req = match &self.cookie {
+            Some(c) => req.header("cookie", format!("tessera_session={c}")),
+            None => req,
+        };
+        let res = req.send().await.expect("request");
+        for sc in res.headers().get_all("set-cookie") {
+            let sc = sc.to_str().unwrap().to_owned();
+            if let Some(rest) = sc.strip_prefix("tessera_session=") {
+                let value = rest.split(';').next().unwrap().to_owned();
+                let removed = sc.contains("Max-Age=0") || value.is_empty();
+                self.cookie = if removed { None } else { Some(value) };
+                self.last_set_cookie = Some(sc);
+            }
+        }
+        let status = res.status().as_u16();
+        let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap_or_default();
+        Answer { status, location, headers, body }
+    }
+
+    /// A page load, as a browser sends it.
+    async fn page(&mut self, path: &str) -> Answer {
+        let req = self.http.get(format!("{}{path}", self.base)).header("accept", "text/html,application/xhtml+xml");
+        self.send(req).await
+    }
+
+    async fn csrf(&mut self) -> String {
+        self.page("/signin").await;
+        let a = self.send(self.http.get(format!("{}/api/session", self.base)).header("accept", "application/json")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        v["csrf_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A server-function call as the hydrated app makes it.
+    async fn call(&mut self, endpoint: &str, fields: &[(&str, &str)]) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("accept", "application/json")
+            .header("origin", self.base.clone())
+            .form(fields);
+        self.send(req).await
+    }
+
+    /// The same call as a plain HTML form post (JavaScript off).
+    async fn form_post(&mut self, endpoint: &str, fields: &[(&str, &str)], referer: &str) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("accept", "text/html")
+            .header("referer", format!("{}{referer}", self.base))
+            .form(fields);
+        self.send(req).await
+    }
+
+    async fn sign_in(&mut self, user: &str, password: &str) -> Answer {
+        let token = self.csrf().await;
+        self.call("sign_in", &[("username", user), ("password", password), ("csrf_token", &token)]).await
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let a = b.send(b.http.get(format!("{}/healthz", app.base))).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ok"));
+    let a = b.send(b.http.get(format!("{}/readyz", app.base))).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ready"));
+    assert!(a.headers.get("x-request-id").is_some(), "every response carries a request id");
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_sign_in() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    for path in ["/", "/credentials", "/admin", "/no-such-page"] {
+        let a = b.page(path).await;
+        assert_eq!((a.status, a.location.as_deref()), (303, Some("/signin")), "{path}");
+    }
+    let a = b.page("/signin").await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("Sign in to Tessera"));
+    assert!(a.body.contains("name=\"csrf_token\""), "the form carries a CSRF token");
+    let a = b.send(b.http.get(format!("{}/api/home", app.base))).await;
+    assert_eq!(a.status, 401, "server functions refuse an anonymous session: {}", a.body);
+}
+
+#[tokio::test]
+async fn sign_in_shows_the_real_security_status() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let before = b.csrf().await;
+    let cookie_before = b.cookie.clone().unwrap();
+    let a = b.call("sign_in", &[("username", "ALICE"), ("password", ALICE.1), ("csrf_token", &before)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_ne!(b.cookie.as_deref(), Some(cookie_before.as_str()), "the session id rotates at sign-in");
+    assert_ne!(b.csrf().await, before, "the CSRF token rotates at sign-in");
+
+    let home = b.page("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Welcome, alice"), "{}", home.body);
+    let status = b.send(b.http.get(format!("{}/api/home", app.base))).await;
+    let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(v["two_factor_enabled"], false);
+    assert_eq!(v["credential_count"], 0);
+    assert_eq!(v["previous_sign_in_at"], serde_json::Value::Null);
+    assert!(v["signed_in_at"].as_str().unwrap().ends_with("UTC"));
+
+    // A credential added in the database shows on the next load.
+    sqlx::query("INSERT INTO credentials (id, user_id, method, nickname, created_at) SELECT gen_random_uuid(), id, 'sms', 'Work', now() FROM users WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let status = b.send(b.http.get(format!("{}/api/home", app.base))).await;
+    assert!(status.body.contains("\"credential_count\":1"), "{}", status.body);
+
+    // The second sign-in reports the first as the previous one.
+    let mut b2 = app.browser();
+    assert_eq!(b2.sign_in("alice", ALICE.1).await.status, 200);
+    let status = b2.send(b2.http.get(format!("{}/api/home", app.base))).await;
+    let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    assert!(v["previous_sign_in_at"].as_str().is_some(), "{}", status.body);
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_get_the_same_answer() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let wrong = b.sign_in("alice", "not-her-password").await;
+    let unknown = b.sign_in("nobody", "not-her-password").await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    assert!(wrong.body.contains("InvalidCredentials"), "{}", wrong.body);
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_failures").await, 2);
+}
+
+#[tokio::test]
+async fn a_plain_form_post_redirects_back_with_the_error_or_home() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let token = b.csrf().await;
+    let a = b.form_post("sign_in", &[("username", "alice"), ("password", "wrong-password"), ("csrf_token", &token)], "/signin").await;
+    assert_eq!(a.status, 302);
+    let loc = a.location.unwrap();
+    assert!(loc.contains("/signin?") && loc.contains("__err="), "{loc}");
+    let a = b.form_post("sign_in", &[("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)], "/signin").await;
+    assert_eq!((a.status, a.location.as_deref()), (302, Some("/")));
+    assert_eq!(b.page("/").await.status, 200);
+}
+
+#[tokio::test]
+async fn csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let token = b.csrf().await;
+    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>)> = vec![
+        ("missing", vec![("username", "alice"), ("password", ALICE.1)], None),
+        ("forged", vec![("username", "alice"), ("password", ALICE.1), ("csrf_token", "0000")], None),
+        ("cross-site", vec![("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)], Some(("sec-fetch-site", "cross-site"))),
+        ("foreign origin", vec![("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)], Some(("origin", "https://evil.example"))),
+    ];
+    for (name, fields, header) in cases {
+        let mut req = b.http.post(format!("{}/api/sign_in", app.base)).header("accept", "text/html").form(&fields);
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        let a = b.send(req).await;
+        assert_eq!(a.status, 403, "{name}");
+        assert!(a.body.contains("This form has expired or did not come from Tessera"), "{name}: {}", a.body);
+    }
+    assert_eq!(b.page("/").await.status, 303, "still signed out");
+    assert_eq!(app.count("SELECT count(*) FROM sign_in_failures").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE last_sign_in_at IS NOT NULL").await, 0);
+    // A request with no session at all is refused too.
+    let mut stranger = app.browser();
+    let a = stranger.call("sign_out", &[("csrf_token", &token)]).await;
+    assert_eq!(a.status, 403);
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_on_the_server() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("alice", ALICE.1).await.status, 200);
+    let signed_in_cookie = b.cookie.clone().unwrap();
+    let token = b.csrf().await;
+    let a = b.call("sign_out", &[("csrf_token", &token)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(b.cookie.is_none(), "the cookie is removed");
+    assert_eq!(app.count("SELECT count(*) FROM tower_sessions.session").await, 0, "no session is left");
+    // Replaying the old cookie finds no session.
+    b.cookie = Some(signed_in_cookie);
+    assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"));
+}
+
+#[tokio::test]
+async fn users_and_sessions_survive_a_restart() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("alice", ALICE.1).await.status, 200);
+    let cookie = b.cookie.clone();
+    let db = app.shutdown().await;
+
+    let app = spawn_on(&db, &[]).await;
+    let mut b = app.browser();
+    b.cookie = cookie;
+    let home = b.page("/").await;
+    assert_eq!(home.status, 200, "still signed in after the restart");
+    assert!(home.body.contains("Welcome, alice"));
+    let mut other = app.browser();
+    assert_eq!(other.sign_in("admin", ADMIN.1).await.status, 200, "accounts are kept");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_account_then_released() {
+    let app = spawn_app_with(&[("TESSERA_SIGNIN_MAX_FAILURES_PER_ACCOUNT", "3")]).await;
+    let mut b = app.browser();
+    for _ in 0..3 {
+        assert_eq!(b.sign_in("Alice", "wrong-password").await.status, 401);
+    }
+    let a = b.sign_in("alice", ALICE.1).await;
+    assert_eq!(a.status, 429, "even the right password waits: {}", a.body);
+    assert!(a.body.contains("Throttled"), "{}", a.body);
+    assert_eq!(b.sign_in("admin", ADMIN.1).await.status, 200, "other accounts are not affected");
+
+    app.clock.advance(15 * 60 + 1);
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("alice", ALICE.1).await.status, 200, "the window has passed");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_ip_across_accounts() {
+    let app = spawn_app_with(&[("TESSERA_SIGNIN_MAX_FAILURES_PER_IP", "4")]).await;
+    let mut b = app.browser();
+    for name in ["a1", "a2", "a3", "a4"] {
+        assert_eq!(b.sign_in(name, "wrong-password").await.status, 401);
+    }
+    assert_eq!(b.sign_in("alice", ALICE.1).await.status, 429);
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_never_a_500() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let token = b.csrf().await;
+
+    let a = b.call("sign_in", &[("username", ""), ("password", ""), ("csrf_token", &token)]).await;
+    assert_eq!(a.status, 422);
+    assert!(a.body.contains("Enter your username.") && a.body.contains("Enter your password."), "{}", a.body);
+
+    let long = "u".repeat(10 * 1024);
+    let a = b.call("sign_in", &[("username", &long), ("password", "whatever1"), ("csrf_token", &token)]).await;
+    assert_eq!(a.status, 422);
+    assert!(a.body.contains("at most 64 characters"), "{}", a.body);
+
+    // Unicode letters are fine in a username; no such account, so the usual answer.
+    let a = b.call("sign_in", &[("username", "ÅngströmЖ漢字"), ("password", "whatever1"), ("csrf_token", &token)]).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    // Anything else is a format error beside the field, before the database is asked.
+    for odd in ["' OR 1=1; --", "🙂", "a\u{0}b", "%00", "<script>alert(1)</script>"] {
+        let a = b.call("sign_in", &[("username", odd), ("password", "whatever1"), ("csrf_token", &token)]).await;
+        assert_eq!(a.status, 422, "{odd:?}: {}", a.body);
+        assert!(a.body.contains("letters, digits"), "{odd:?}: {}", a.body);
+    }
+
+    let huge = "x".repeat(200 * 1024);
+    let a = b.call("sign_in", &[("username", "alice"), ("password", &huge), ("csrf_token", &token)]).await;
+    assert_eq!(a.status, 413);
+
+    let a = b.call("sign_in", &[("username", "alice"), ("csrf_token", &token)]).await;
+    assert_eq!(a.status, 422, "a missing field is the sender's error: {}", a.body);
+    assert!(a.body.contains("Enter your password."), "{}", a.body);
+
+    // A tampered cookie is simply no session.
+    b.cookie = Some("AAAAAAAAAAAAAAAAAAAAAA-tampered".into());
+    let a = b.page("/").await;
+    assert_eq!((a.status, a.location.as_deref()), (303, Some("/signin")));
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE last_sign_in_at IS NOT NULL").await, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn administrators_only_reach_the_admin_console() {
+    let app = spawn_app().await;
+    let mut alice = app.browser();
+    alice.sign_in("alice", ALICE.1).await;
+    let a = alice.send(alice.http.get(format!("{}/api/admin/users", app.base))).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let page = alice.page("/admin").await;
+    assert_eq!(page.status, 403);
+    assert!(!page.body.contains("user-table"));
+    assert!(!alice.page("/").await.body.contains("href=\"/admin\""), "no Admin link for users");
+
+    let mut admin = app.browser();
+    admin.sign_in("admin", ADMIN.1).await;
+    let page = admin.page("/admin").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("user-table") && page.body.contains("alice"), "{}", page.body);
+    assert!(admin.page("/").await.body.contains("href=\"/admin\""));
+}
+
+#[tokio::test]
+async fn sessions_time_out_when_idle_and_after_the_absolute_limit() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    b.sign_in("alice", ALICE.1).await;
+    assert_eq!(b.page("/").await.status, 200);
+    app.clock.advance(12 * 3600);
+    assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"), "absolute timeout");
+
+    let mut b = app.browser();
+    b.sign_in("alice", ALICE.1).await;
+    assert_eq!(b.page("/").await.status, 200);
+    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"), "idle timeout");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_locked_down() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    b.sign_in("alice", ALICE.1).await;
+    let sc = b.last_set_cookie.clone().unwrap();
+    for part in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(sc.contains(part), "{sc}");
+    }
+    assert!(!sc.contains("Secure") && !sc.contains("Domain"), "{sc}");
+    let id = b.cookie.clone().unwrap();
+    assert!(id.len() >= 22, "at least 128 bits: {id}");
+
+    let secure = spawn_app_with(&[("TESSERA_PUBLIC_URL", "https://tessera.example.org")]).await;
+    let mut b = secure.browser();
+    b.page("/signin").await;
+    assert!(b.last_set_cookie.unwrap().contains("Secure"));
+}
+
+#[tokio::test]
+async fn signed_in_users_get_a_404_page_for_unknown_paths() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    b.sign_in("alice", ALICE.1).await;
+    let a = b.page("/no-such-page").await;
+    assert_eq!(a.status, 404);
+    assert!(a.body.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn the_command_line_refuses_duplicate_and_weak_accounts() {
+    let app = spawn_app().await;
+    let err = users::add_user(&app.pool, &app.clock, AddUser { username: "ALICE", password: "long-enough-1", email: "", display_name: "", role: Role::User })
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "that username is taken");
+    let err = users::add_user(&app.pool, &app.clock, AddUser { username: "carol", password: "short", email: "", display_name: "", role: Role::User })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at least 8"), "{err}");
+    users::set_password(&app.pool, &app.clock, "Alice", "a-brand-new-password").await.unwrap();
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("alice", "a-brand-new-password").await.status, 200);
+    assert!(users::set_password(&app.pool, &app.clock, "nobody", "a-brand-new-password").await.is_err());
+    // The first administrator exists already, so nothing is created.
+    assert!(matches!(
+        users::ensure_admin(&app.pool, &app.clock, "root", None).await.unwrap(),
+        users::AdminBootstrap::Present
+    ));
+}
