@@ -119,7 +119,10 @@ pub fn parse_display_name(input: &str, username: &Username) -> Result<String, Fi
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(FieldError::new("display_name", "A display name cannot hold control characters."));
+        return Err(FieldError::new(
+            "display_name",
+            "A display name cannot hold control characters.",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -177,7 +180,10 @@ mod tests {
         let long = "pässwörd ".repeat(20);
         assert_eq!(NewPassword::parse(&long).unwrap().expose(), long);
         assert!(NewPassword::parse(&"a".repeat(PASSWORD_MAX_CHARS + 1)).is_err());
-        assert_eq!(format!("{:?}", NewPassword::parse("secret-secret").unwrap()), "NewPassword(<redacted>)");
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("secret-secret").unwrap()),
+            "NewPassword(<redacted>)"
+        );
     }
 
     #[test]

@@ -41,10 +41,7 @@ impl PortalError {
     /// The message for one field, when this is a validation error naming it.
     pub fn field_message(&self, field: &str) -> Option<&str> {
         match self {
-            PortalError::Validation(errors) => errors
-                .iter()
-                .find(|e| e.field == field)
-                .map(|e| e.message.as_str()),
+            PortalError::Validation(errors) => errors.iter().find(|e| e.field == field).map(|e| e.message.as_str()),
             _ => None,
         }
     }
@@ -78,9 +75,7 @@ mod tests {
 
     #[test]
     fn throttled_message_rounds_up_to_minutes() {
-        let e = PortalError::Throttled {
-            retry_after_secs: 61,
-        };
+        let e = PortalError::Throttled { retry_after_secs: 61 };
         assert_eq!(e.to_string(), "Too many failed attempts. Try again in 2 minutes.");
         assert_eq!(wait_words(0), "1 second");
         assert_eq!(wait_words(60), "1 minute");

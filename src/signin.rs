@@ -94,22 +94,36 @@ mod tests {
 
     #[test]
     fn only_a_complete_pipeline_has_a_signed_in_user() {
-        let half = AuthState::PasswordVerified { user_id: "u".into(), at: 0 };
+        let half = AuthState::PasswordVerified {
+            user_id: "u".into(),
+            at: 0,
+        };
         assert_eq!(half.signed_in_user(), None);
-        let full = AuthState::SignedIn { user_id: "u".into(), authenticated_at: 5, started_at: 5 };
+        let full = AuthState::SignedIn {
+            user_id: "u".into(),
+            authenticated_at: 5,
+            started_at: 5,
+        };
         assert_eq!(full.signed_in_user(), Some("u"));
     }
 
     #[test]
     fn absolute_lifetime_counts_from_the_session_start() {
-        let s = AuthState::SignedIn { user_id: "u".into(), authenticated_at: 900, started_at: 100 };
+        let s = AuthState::SignedIn {
+            user_id: "u".into(),
+            authenticated_at: 900,
+            started_at: 100,
+        };
         assert!(!s.expired(100 + 3599, 3600));
         assert!(s.expired(100 + 3600, 3600));
     }
 
     #[test]
     fn throttle_waits_until_the_oldest_failure_leaves_the_window() {
-        let p = ThrottlePolicy { max_failures: 5, window_secs: 900 };
+        let p = ThrottlePolicy {
+            max_failures: 5,
+            window_secs: 900,
+        };
         assert_eq!(p.retry_after(4, Some(1000), 1100), None);
         assert_eq!(p.retry_after(5, Some(1000), 1100), Some(800));
         assert_eq!(p.retry_after(9, Some(1000), 1900), Some(1));

@@ -31,9 +31,7 @@ mod backend {
             .and_then(|v| v.to_str().ok().map(|s| s.contains("text/html")))
             .unwrap_or(false);
         if !plain_form {
-            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-                res.set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::BAD_REQUEST));
-            }
+            crate::error::set_response_status(&e);
         }
         AppError::Portal(e)
     }

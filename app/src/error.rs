@@ -29,6 +29,17 @@ impl AppError {
     }
 }
 
+/// Sets this response's HTTP status to the one that fits the error.
+#[cfg(feature = "ssr")]
+pub fn set_response_status(e: &PortalError) {
+    if let (Some(res), Ok(code)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(e.status()),
+    ) {
+        res.set_status(code);
+    }
+}
+
 impl From<PortalError> for AppError {
     fn from(e: PortalError) -> Self {
         AppError::Portal(e)

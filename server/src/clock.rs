@@ -37,5 +37,7 @@ impl Clock for ShiftedClock {
 /// "2026-11-23 11:52 UTC"
 pub fn human(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

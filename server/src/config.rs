@@ -57,19 +57,71 @@ pub struct Setting {
 }
 
 pub const SETTINGS: &[Setting] = &[
-    Setting { key: "database_url", default: None, help: "PostgreSQL URL (DATABASE_URL is read when this is unset)" },
-    Setting { key: "listen", default: Some("127.0.0.1:3000"), help: "address and port to listen on" },
-    Setting { key: "public_url", default: Some("http://127.0.0.1:3000"), help: "URL people use; https:// makes cookies Secure" },
-    Setting { key: "environment", default: Some("production"), help: "development or production" },
-    Setting { key: "site_root", default: Some("target/site"), help: "folder with the built wasm, JS, CSS and public files" },
-    Setting { key: "session_idle_minutes", default: Some("30"), help: "a session ends after this long unused (1-1440)" },
-    Setting { key: "session_absolute_hours", default: Some("12"), help: "a signed-in session ends this long after sign-in (1-168)" },
-    Setting { key: "signin_max_failures_per_account", default: Some("5"), help: "failed sign-ins per account per window (1-1000)" },
-    Setting { key: "signin_max_failures_per_ip", default: Some("30"), help: "failed sign-ins per IP address per window (1-100000)" },
-    Setting { key: "signin_failure_window_minutes", default: Some("15"), help: "the throttling window (1-1440)" },
-    Setting { key: "db_max_connections", default: Some("10"), help: "database pool size (1-500)" },
-    Setting { key: "body_limit_bytes", default: Some("65536"), help: "largest request body accepted (1024-10485760)" },
-    Setting { key: "log_format", default: Some("pretty"), help: "pretty or json" },
+    Setting {
+        key: "database_url",
+        default: None,
+        help: "PostgreSQL URL (DATABASE_URL is read when this is unset)",
+    },
+    Setting {
+        key: "listen",
+        default: Some("127.0.0.1:3000"),
+        help: "address and port to listen on",
+    },
+    Setting {
+        key: "public_url",
+        default: Some("http://127.0.0.1:3000"),
+        help: "URL people use; https:// makes cookies Secure",
+    },
+    Setting {
+        key: "environment",
+        default: Some("production"),
+        help: "development or production",
+    },
+    Setting {
+        key: "site_root",
+        default: Some("target/site"),
+        help: "folder with the built wasm, JS, CSS and public files",
+    },
+    Setting {
+        key: "session_idle_minutes",
+        default: Some("30"),
+        help: "a session ends after this long unused (1-1440)",
+    },
+    Setting {
+        key: "session_absolute_hours",
+        default: Some("12"),
+        help: "a signed-in session ends this long after sign-in (1-168)",
+    },
+    Setting {
+        key: "signin_max_failures_per_account",
+        default: Some("5"),
+        help: "failed sign-ins per account per window (1-1000)",
+    },
+    Setting {
+        key: "signin_max_failures_per_ip",
+        default: Some("30"),
+        help: "failed sign-ins per IP address per window (1-100000)",
+    },
+    Setting {
+        key: "signin_failure_window_minutes",
+        default: Some("15"),
+        help: "the throttling window (1-1440)",
+    },
+    Setting {
+        key: "db_max_connections",
+        default: Some("10"),
+        help: "database pool size (1-500)",
+    },
+    Setting {
+        key: "body_limit_bytes",
+        default: Some("65536"),
+        help: "largest request body accepted (1024-10485760)",
+    },
+    Setting {
+        key: "log_format",
+        default: Some("pretty"),
+        help: "pretty or json",
+    },
 ];
 
 /// Loads from the process environment and the optional file it names.
@@ -115,15 +167,19 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
             values.insert(s.key.to_owned(), (v.clone(), var));
         }
     }
-    if !values.contains_key("database_url") {
-        if let Some(v) = env.get("DATABASE_URL") {
-            values.insert("database_url".into(), (v.clone(), "DATABASE_URL".into()));
-        }
+    if !values.contains_key("database_url")
+        && let Some(v) = env.get("DATABASE_URL")
+    {
+        values.insert("database_url".into(), (v.clone(), "DATABASE_URL".into()));
     }
 
     let mut get = |key: &str| -> (String, String) {
         values.remove(key).unwrap_or_else(|| {
-            let default = SETTINGS.iter().find(|s| s.key == key).and_then(|s| s.default).unwrap_or("");
+            let default = SETTINGS
+                .iter()
+                .find(|s| s.key == key)
+                .and_then(|s| s.default)
+                .unwrap_or("");
             (default.to_owned(), format!("TESSERA_{}", key.to_uppercase()))
         })
     };
@@ -132,7 +188,9 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
     let database_url = if v.starts_with("postgres://") || v.starts_with("postgresql://") {
         Some(SecretString::from(v))
     } else if v.is_empty() {
-        errors.push(format!("{src}: required; set it to a PostgreSQL URL like postgres://user@127.0.0.1:5432/tessera"));
+        errors.push(format!(
+            "{src}: required; set it to a PostgreSQL URL like postgres://user@127.0.0.1:5432/tessera"
+        ));
         None
     } else {
         errors.push(format!("{src}: must start with postgres:// or postgresql://"));
@@ -140,13 +198,20 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
     };
 
     let (v, src) = get("listen");
-    let listen = v.parse::<SocketAddr>().map_err(|_| errors.push(format!("{src}: `{v}` is not an address like 127.0.0.1:3000"))).ok();
+    let listen = v
+        .parse::<SocketAddr>()
+        .map_err(|_| errors.push(format!("{src}: `{v}` is not an address like 127.0.0.1:3000")))
+        .ok();
 
     let (v, src) = get("public_url");
     let public_url = match v.split_once("://") {
-        Some(("http" | "https", rest)) if !rest.is_empty() && !rest.trim_end_matches('/').contains('/') => Some(v.trim_end_matches('/').to_owned()),
+        Some(("http" | "https", rest)) if !rest.is_empty() && !rest.trim_end_matches('/').contains('/') => {
+            Some(v.trim_end_matches('/').to_owned())
+        }
         _ => {
-            errors.push(format!("{src}: `{v}` is not a URL like https://tessera.example.org (scheme, host and port only)"));
+            errors.push(format!(
+                "{src}: `{v}` is not a URL like https://tessera.example.org (scheme, host and port only)"
+            ));
             None
         }
     };
@@ -193,21 +258,25 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
     };
 
     match (database_url, listen, public_url, environment, log_format) {
-        (Some(database_url), Some(listen), Some(public_url), Some(environment), Some(log_format)) if errors.is_empty() => Ok(Config {
-            database_url,
-            listen,
-            public_url,
-            environment,
-            site_root,
-            session_idle_minutes,
-            session_absolute_hours,
-            signin_max_failures_per_account,
-            signin_max_failures_per_ip,
-            signin_failure_window_minutes,
-            db_max_connections,
-            body_limit_bytes,
-            log_format,
-        }),
+        (Some(database_url), Some(listen), Some(public_url), Some(environment), Some(log_format))
+            if errors.is_empty() =>
+        {
+            Ok(Config {
+                database_url,
+                listen,
+                public_url,
+                environment,
+                site_root,
+                session_idle_minutes,
+                session_absolute_hours,
+                signin_max_failures_per_account,
+                signin_max_failures_per_ip,
+                signin_failure_window_minutes,
+                db_max_connections,
+                body_limit_bytes,
+                log_format,
+            })
+        }
         _ => Err(errors),
     }
 }
@@ -234,7 +303,10 @@ mod tests {
     fn environment_overrides_file_and_file_overrides_defaults() {
         let file = "listen = \"127.0.0.1:4000\"\nsession_idle_minutes = 10\npublic_url = \"https://t.example.org/\"";
         let c = from_sources(
-            &env(&[("TESSERA_DATABASE_URL", "postgresql://x/y"), ("TESSERA_LISTEN", "0.0.0.0:5000")]),
+            &env(&[
+                ("TESSERA_DATABASE_URL", "postgresql://x/y"),
+                ("TESSERA_LISTEN", "0.0.0.0:5000"),
+            ]),
             Some(file),
         )
         .unwrap();
@@ -257,7 +329,14 @@ mod tests {
         )
         .unwrap_err();
         let text = errors.join("\n");
-        for needle in ["TESSERA_DATABASE_URL: required", "TESSERA_LISTEN", "TESSERA_SESSION_IDLE_MINUTES", "TESSERA_LOG_FORMAT", "TESSERA_PUBLIC_URL", "unknown setting `bogus`"] {
+        for needle in [
+            "TESSERA_DATABASE_URL: required",
+            "TESSERA_LISTEN",
+            "TESSERA_SESSION_IDLE_MINUTES",
+            "TESSERA_LOG_FORMAT",
+            "TESSERA_PUBLIC_URL",
+            "unknown setting `bogus`",
+        ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
         assert_eq!(errors.len(), 6, "{text}");

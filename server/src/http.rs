@@ -18,8 +18,8 @@ use subtle::ConstantTimeEq;
 use tessera::ports::PortalHandle;
 use tessera::signin::AuthState;
 use tessera_app::{App, shell};
-use tower_http::services::ServeDir;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
@@ -38,7 +38,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.https())
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.config.session_idle_minutes)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            state.config.session_idle_minutes,
+        )));
 
     Router::new()
         .leptos_routes(&state, routes, {
@@ -50,7 +52,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .layer(session_layer)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID)))
+        .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
+            REQUEST_ID,
+        )))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .extensions()
@@ -59,7 +63,10 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
                 .unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
-        .layer(SetRequestIdLayer::new(header::HeaderName::from_static(REQUEST_ID), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            header::HeaderName::from_static(REQUEST_ID),
+            MakeRequestUuid,
+        ))
         .with_state(state)
 }
 
@@ -119,7 +126,11 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     let html = wants_html(req.headers());
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         tracing::error!("session layer missing");
-        return refuse(StatusCode::INTERNAL_SERVER_ERROR, html, "Something went wrong on our side.");
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            html,
+            "Something went wrong on our side.",
+        );
     };
     let ip = req
         .extensions()
@@ -131,7 +142,11 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         Ok(pair) => pair,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "loading the session");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, html, "Tessera is temporarily unavailable. Please try again in a moment.");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                html,
+                "Tessera is temporarily unavailable. Please try again in a moment.",
+            );
         }
     };
 
@@ -148,7 +163,11 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         // starts, so that its cookie goes out with the headers.
         if html && let Err(e) = ensure_csrf_token(&session).await {
             tracing::error!(error = %e, "storing a CSRF token");
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, html, "Tessera is temporarily unavailable. Please try again in a moment.");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                html,
+                "Tessera is temporarily unavailable. Please try again in a moment.",
+            );
         }
         req
     } else {
@@ -159,7 +178,13 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     };
 
     let mut req = req;
-    let portal = RequestPortal { state, session, ip, user, auth };
+    let portal = RequestPortal {
+        state,
+        session,
+        ip,
+        user,
+        auth,
+    };
     req.extensions_mut().insert(PortalHandle(Arc::new(portal)));
     next.run(req).await
 }
@@ -196,16 +221,22 @@ async fn check_csrf(state: &AppState, session: &Session, req: Request) -> Result
     let html = wants_html(req.headers());
     let headers = req.headers();
     let cross_site = headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site");
-    let foreign_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|origin| {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
-        origin != state.config.public_origin() && origin_host != host
-    });
+    let foreign_origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+            origin != state.config.public_origin() && origin_host != host
+        });
     if cross_site || foreign_origin {
         tracing::warn!("cross-site request refused");
         return Err(refuse(StatusCode::FORBIDDEN, html, CSRF_MESSAGE));
     }
-    let header_token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_token = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
         Ok(b) => b,

@@ -34,7 +34,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .await
         .context("connecting to PostgreSQL (check TESSERA_DATABASE_URL)")?;
     MIGRATOR.run(&pool).await.context("applying migrations")?;
-    PostgresStore::new(pool.clone()).migrate().await.context("creating the session table")?;
+    PostgresStore::new(pool.clone())
+        .migrate()
+        .await
+        .context("creating the session table")?;
     Ok(pool)
 }
 

@@ -69,8 +69,11 @@ fn read_password() -> anyhow::Result<String> {
 
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -101,7 +104,12 @@ async fn main() -> ExitCode {
     if let Command::Config = command {
         println!("{:<44} {:<24} meaning", "variable", "default");
         for s in config::SETTINGS {
-            println!("{:<44} {:<24} {}", format!("TESSERA_{}", s.key.to_uppercase()), s.default.unwrap_or("(required)"), s.help);
+            println!(
+                "{:<44} {:<24} {}",
+                format!("TESSERA_{}", s.key.to_uppercase()),
+                s.default.unwrap_or("(required)"),
+                s.help
+            );
         }
     }
     let config = match config::load() {
@@ -141,20 +149,46 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
             let password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
             match users::ensure_admin(&pool, &clock, &username, password.as_deref()).await? {
                 AdminBootstrap::Present => {}
-                AdminBootstrap::Created { username, generated_password: Some(pw) } => {
-                    println!("Created the first administrator. Sign in with:\n  username: {username}\n  password: {pw}\nThis password is shown only once.");
+                AdminBootstrap::Created {
+                    username,
+                    generated_password: Some(pw),
+                } => {
+                    println!(
+                        "Created the first administrator. Sign in with:\n  username: {username}\n  password: {pw}\nThis password is shown only once."
+                    );
                 }
-                AdminBootstrap::Created { username, generated_password: None } => {
-                    println!("Created the first administrator {username:?} with the password from TESSERA_ADMIN_PASSWORD.");
+                AdminBootstrap::Created {
+                    username,
+                    generated_password: None,
+                } => {
+                    println!(
+                        "Created the first administrator {username:?} with the password from TESSERA_ADMIN_PASSWORD."
+                    );
                 }
             }
             Ok(())
         }
-        Command::User(UserCommand::Add { username, email, display_name, admin }) => {
+        Command::User(UserCommand::Add {
+            username,
+            email,
+            display_name,
+            admin,
+        }) => {
             let pool = tessera_server::connect(&config).await?;
             let password = read_password()?;
             let role = if admin { Role::Admin } else { Role::User };
-            users::add_user(&pool, &clock, AddUser { username: &username, password: &password, email: &email, display_name: &display_name, role }).await?;
+            users::add_user(
+                &pool,
+                &clock,
+                AddUser {
+                    username: &username,
+                    password: &password,
+                    email: &email,
+                    display_name: &display_name,
+                    role,
+                },
+            )
+            .await?;
             println!("added {username}");
             Ok(())
         }
@@ -169,7 +203,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
             let listen = config.listen;
             let pool = tessera_server::connect(&config).await?;
             let state = tessera_server::state(config, pool, Arc::new(SystemClock)).await?;
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("listening on {listen}: {e}"))?;
             tracing::info!("Tessera listening on http://{listen}");
             tessera_server::serve(state, listener, shutdown_signal()).await
         }

@@ -66,15 +66,34 @@ impl RequestPortal {
         let cfg = &self.state.config;
         let now = self.state.clock.now();
         let window = cfg.signin_failure_window_minutes * 60;
-        let counts = store::failures_since(&self.state.pool, account_key, &self.ip, now - time::Duration::seconds(window))
-            .await
-            .map_err(db("counting failed sign-ins"))?;
+        let counts = store::failures_since(
+            &self.state.pool,
+            account_key,
+            &self.ip,
+            now - time::Duration::seconds(window),
+        )
+        .await
+        .map_err(db("counting failed sign-ins"))?;
         let now_s = now.unix_timestamp();
-        let per_account = ThrottlePolicy { max_failures: cfg.signin_max_failures_per_account, window_secs: window };
-        let per_ip = ThrottlePolicy { max_failures: cfg.signin_max_failures_per_ip, window_secs: window };
+        let per_account = ThrottlePolicy {
+            max_failures: cfg.signin_max_failures_per_account,
+            window_secs: window,
+        };
+        let per_ip = ThrottlePolicy {
+            max_failures: cfg.signin_max_failures_per_ip,
+            window_secs: window,
+        };
         let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        let a = per_account.retry_after(count(counts.account_count), counts.account_oldest.map(|t| t.unix_timestamp()), now_s);
-        let b = per_ip.retry_after(count(counts.ip_count), counts.ip_oldest.map(|t| t.unix_timestamp()), now_s);
+        let a = per_account.retry_after(
+            count(counts.account_count),
+            counts.account_oldest.map(|t| t.unix_timestamp()),
+            now_s,
+        );
+        let b = per_ip.retry_after(
+            count(counts.ip_count),
+            counts.ip_oldest.map(|t| t.unix_timestamp()),
+            now_s,
+        );
         Ok(a.max(b))
     }
 }
@@ -82,7 +101,9 @@ impl RequestPortal {
 #[async_trait::async_trait]
 impl Portal for RequestPortal {
     async fn session(&self) -> Result<SessionView, PortalError> {
-        let csrf_token = ensure_csrf_token(&self.session).await.map_err(sess("reading the CSRF token"))?;
+        let csrf_token = ensure_csrf_token(&self.session)
+            .await
+            .map_err(sess("reading the CSRF token"))?;
         let viewer = self.user.as_ref().map(|u| Viewer {
             username: u.username.clone(),
             display_name: u.display_name.clone(),
@@ -102,7 +123,10 @@ impl Portal for RequestPortal {
         if password.is_empty() {
             errors.push(FieldError::new("password", "Enter your password."));
         } else if password.chars().count() > PASSWORD_MAX_CHARS {
-            errors.push(FieldError::new("password", format!("A password has at most {PASSWORD_MAX_CHARS} characters.")));
+            errors.push(FieldError::new(
+                "password",
+                format!("A password has at most {PASSWORD_MAX_CHARS} characters."),
+            ));
         }
         if !errors.is_empty() {
             return Err(PortalError::Validation(errors));
@@ -115,20 +139,30 @@ impl Portal for RequestPortal {
         }
 
         let pool = &self.state.pool;
-        let user = store::find_user_by_key(pool, &key).await.map_err(db("looking up a user"))?;
+        let user = store::find_user_by_key(pool, &key)
+            .await
+            .map_err(db("looking up a user"))?;
         // Unknown users are checked against a dummy hash: same work, same answer.
-        let phc = user.as_ref().map_or_else(|| self.state.dummy_hash.to_string(), |u| u.password_hash.clone());
-        let ok = crate::password::verify(password.to_owned(), phc).await.map_err(internal("verifying a password"))?;
+        let phc = user
+            .as_ref()
+            .map_or_else(|| self.state.dummy_hash.to_string(), |u| u.password_hash.clone());
+        let ok = crate::password::verify(password.to_owned(), phc)
+            .await
+            .map_err(internal("verifying a password"))?;
         let now = self.state.clock.now();
         let user = match (ok, user) {
             (true, Some(user)) => user,
             _ => {
-                store::record_failure(pool, &key, &self.ip, now).await.map_err(db("recording a failed sign-in"))?;
+                store::record_failure(pool, &key, &self.ip, now)
+                    .await
+                    .map_err(db("recording a failed sign-in"))?;
                 tracing::info!(ip = %self.ip, "sign-in failed");
                 return Err(PortalError::InvalidCredentials);
             }
         };
-        store::clear_account_failures(pool, &key).await.map_err(db("clearing failed sign-ins"))?;
+        store::clear_account_failures(pool, &key)
+            .await
+            .map_err(db("clearing failed sign-ins"))?;
 
         // No second-factor method is installed yet, so no credential is usable
         // and the password completes the pipeline.
@@ -139,12 +173,24 @@ impl Portal for RequestPortal {
         }
 
         let now_s = now.unix_timestamp();
-        let auth = AuthState::SignedIn { user_id: user.id.to_string(), authenticated_at: now_s, started_at: now_s };
+        let auth = AuthState::SignedIn {
+            user_id: user.id.to_string(),
+            authenticated_at: now_s,
+            started_at: now_s,
+        };
         // A new session id and a new CSRF token at the privilege change (SECURITY.md 19).
         self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
-        self.session.insert(AUTH_KEY, &auth).await.map_err(sess("storing the sign-in"))?;
-        self.session.insert(CSRF_KEY, new_csrf_token()).await.map_err(sess("storing the CSRF token"))?;
-        store::record_sign_in(pool, user.id, now).await.map_err(db("recording a sign-in"))?;
+        self.session
+            .insert(AUTH_KEY, &auth)
+            .await
+            .map_err(sess("storing the sign-in"))?;
+        self.session
+            .insert(CSRF_KEY, new_csrf_token())
+            .await
+            .map_err(sess("storing the CSRF token"))?;
+        store::record_sign_in(pool, user.id, now)
+            .await
+            .map_err(db("recording a sign-in"))?;
         tracing::info!(user_id = %user.id, ip = %self.ip, "signed in");
         Ok(())
     }
@@ -159,9 +205,13 @@ impl Portal for RequestPortal {
 
     async fn home(&self) -> Result<HomeStatus, PortalError> {
         let user = self.signed_in()?;
-        let credentials = store::credential_count(&self.state.pool, user.id).await.map_err(db("counting credentials"))?;
+        let credentials = store::credential_count(&self.state.pool, user.id)
+            .await
+            .map_err(db("counting credentials"))?;
         let signed_in_at = match &self.auth {
-            Some(AuthState::SignedIn { authenticated_at, .. }) => time::OffsetDateTime::from_unix_timestamp(*authenticated_at).ok(),
+            Some(AuthState::SignedIn { authenticated_at, .. }) => {
+                time::OffsetDateTime::from_unix_timestamp(*authenticated_at).ok()
+            }
             _ => None,
         };
         Ok(HomeStatus {

@@ -94,8 +94,12 @@ pub async fn create_user(pool: &PgPool, user: NewUser<'_>, now: OffsetDateTime) 
     .await;
     match result {
         Ok(_) => Ok(id),
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_username_key_unique") => Err(CreateUserError::UsernameTaken),
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_unique") => Err(CreateUserError::EmailTaken),
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_username_key_unique") => {
+            Err(CreateUserError::UsernameTaken)
+        }
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_unique") => {
+            Err(CreateUserError::EmailTaken)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -112,7 +116,9 @@ pub async fn set_password(pool: &PgPool, key: &str, password_hash: &str, now: Of
 }
 
 pub async fn admin_count(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin'").fetch_one(pool).await
+    sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin'")
+        .fetch_one(pool)
+        .await
 }
 
 /// Records a completed sign-in: the last one becomes the previous one.
@@ -141,7 +147,12 @@ pub struct FailureCounts {
     pub ip_oldest: Option<OffsetDateTime>,
 }
 
-pub async fn failures_since(pool: &PgPool, account_key: &str, ip: &str, since: OffsetDateTime) -> sqlx::Result<FailureCounts> {
+pub async fn failures_since(
+    pool: &PgPool,
+    account_key: &str,
+    ip: &str,
+    since: OffsetDateTime,
+) -> sqlx::Result<FailureCounts> {
     sqlx::query_as::<_, FailureCounts>(
         "SELECT
            (SELECT count(*) FROM sign_in_failures WHERE account_key = $1 AND failed_at > $3) AS account_count,

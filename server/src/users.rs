@@ -54,7 +54,10 @@ pub enum AdminBootstrap {
     Present,
     /// Created with the given username; the password is returned only when it
     /// was generated here (to be shown once).
-    Created { username: String, generated_password: Option<String> },
+    Created {
+        username: String,
+        generated_password: Option<String>,
+    },
 }
 
 /// Creates the first administrator when there is none.
@@ -69,8 +72,22 @@ pub async fn ensure_admin(
     }
     let generated = password.is_none().then(generate_password);
     let pw = password.or(generated.as_deref()).unwrap_or_default();
-    add_user(pool, clock, AddUser { username, password: pw, email: "", display_name: "Administrator", role: Role::Admin }).await?;
-    Ok(AdminBootstrap::Created { username: username.to_owned(), generated_password: generated })
+    add_user(
+        pool,
+        clock,
+        AddUser {
+            username,
+            password: pw,
+            email: "",
+            display_name: "Administrator",
+            role: Role::Admin,
+        },
+    )
+    .await?;
+    Ok(AdminBootstrap::Created {
+        username: username.to_owned(),
+        generated_password: generated,
+    })
 }
 
 /// 20 characters from an unambiguous alphabet (about 116 bits).
@@ -78,5 +95,7 @@ pub fn generate_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }

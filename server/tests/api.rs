@@ -30,8 +30,13 @@ fn superuser_url() -> String {
 async fn fresh_database() -> String {
     let admin_url = superuser_url();
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin_url).await.expect("connect to the test server");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&pool).await.unwrap();
+    let pool = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&pool)
+        .await
+        .unwrap();
     pool.close().await;
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     format!("{base}/{name}")
@@ -51,12 +56,21 @@ async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
     let config = tessera_server::config::from_sources(&env, None).expect("test configuration");
     let pool = tessera_server::connect(&config).await.expect("connect and migrate");
     let clock = ShiftedClock::default();
-    let state = tessera_server::state(config, pool.clone(), Arc::new(clock.clone())).await.unwrap();
+    let state = tessera_server::state(config, pool.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
     let (tx, rx) = oneshot::channel();
     let done = tokio::spawn(tessera_server::serve(state, listener, async {
         let _ = rx.await;
     }));
-    TestApp { base: format!("http://{addr}"), pool, db_url: db_url.into(), clock, stop: Some(tx), done: Some(done) }
+    TestApp {
+        base: format!("http://{addr}"),
+        pool,
+        db_url: db_url.into(),
+        clock,
+        stop: Some(tx),
+        done: Some(done),
+    }
 }
 
 async fn spawn_app() -> TestApp {
@@ -67,9 +81,19 @@ async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = fresh_database().await;
     let app = spawn_on(&db, extra).await;
     for ((u, p), role) in [(ADMIN, Role::Admin), (ALICE, Role::User)] {
-        users::add_user(&app.pool, &app.clock, AddUser { username: u, password: p, email: "", display_name: "", role })
-            .await
-            .unwrap();
+        users::add_user(
+            &app.pool,
+            &app.clock,
+            AddUser {
+                username: u,
+                password: p,
+                email: "",
+                display_name: "",
+                role,
+            },
+        )
+        .await
+        .unwrap();
     }
     app
 }
@@ -77,7 +101,10 @@ async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 impl TestApp {
     fn browser(&self) -> Browser {
         Browser {
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             base: self.base.clone(),
             cookie: None,
             last_set_cookie: None,
@@ -136,18 +163,32 @@ impl Browser {
         let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
         let headers = res.headers().clone();
         let body = res.text().await.unwrap_or_default();
-        Answer { status, location, headers, body }
+        Answer {
+            status,
+            location,
+            headers,
+            body,
+        }
     }
 
     /// A page load, as a browser sends it.
     async fn page(&mut self, path: &str) -> Answer {
-        let req = self.http.get(format!("{}{path}", self.base)).header("accept", "text/html,application/xhtml+xml");
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/html,application/xhtml+xml");
         self.send(req).await
     }
 
     async fn csrf(&mut self) -> String {
         self.page("/signin").await;
-        let a = self.send(self.http.get(format!("{}/api/session", self.base)).header("accept", "application/json")).await;
+        let a = self
+            .send(
+                self.http
+                    .get(format!("{}/api/session", self.base))
+                    .header("accept", "application/json"),
+            )
+            .await;
         assert_eq!(a.status, 200, "{}", a.body);
         let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         v["csrf_token"].as_str().unwrap().to_owned()
@@ -177,7 +218,11 @@ impl Browser {
 
     async fn sign_in(&mut self, user: &str, password: &str) -> Answer {
         let token = self.csrf().await;
-        self.call("sign_in", &[("username", user), ("password", password), ("csrf_token", &token)]).await
+        self.call(
+            "sign_in",
+            &[("username", user), ("password", password), ("csrf_token", &token)],
+        )
+        .await
     }
 }
 
@@ -189,7 +234,10 @@ async fn health_and_readiness_answer() {
     assert_eq!((a.status, a.body.as_str()), (200, "ok"));
     let a = b.send(b.http.get(format!("{}/readyz", app.base))).await;
     assert_eq!((a.status, a.body.as_str()), (200, "ready"));
-    assert!(a.headers.get("x-request-id").is_some(), "every response carries a request id");
+    assert!(
+        a.headers.get("x-request-id").is_some(),
+        "every response carries a request id"
+    );
 }
 
 #[tokio::test]
@@ -205,7 +253,11 @@ async fn anonymous_visitors_are_sent_to_sign_in() {
     assert!(a.body.contains("Sign in to Tessera"));
     assert!(a.body.contains("name=\"csrf_token\""), "the form carries a CSRF token");
     let a = b.send(b.http.get(format!("{}/api/home", app.base))).await;
-    assert_eq!(a.status, 401, "server functions refuse an anonymous session: {}", a.body);
+    assert_eq!(
+        a.status, 401,
+        "server functions refuse an anonymous session: {}",
+        a.body
+    );
 }
 
 #[tokio::test]
@@ -214,9 +266,18 @@ async fn sign_in_shows_the_real_security_status() {
     let mut b = app.browser();
     let before = b.csrf().await;
     let cookie_before = b.cookie.clone().unwrap();
-    let a = b.call("sign_in", &[("username", "ALICE"), ("password", ALICE.1), ("csrf_token", &before)]).await;
+    let a = b
+        .call(
+            "sign_in",
+            &[("username", "ALICE"), ("password", ALICE.1), ("csrf_token", &before)],
+        )
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_ne!(b.cookie.as_deref(), Some(cookie_before.as_str()), "the session id rotates at sign-in");
+    assert_ne!(
+        b.cookie.as_deref(),
+        Some(cookie_before.as_str()),
+        "the session id rotates at sign-in"
+    );
     assert_ne!(b.csrf().await, before, "the CSRF token rotates at sign-in");
 
     let home = b.page("/").await;
@@ -262,11 +323,27 @@ async fn a_plain_form_post_redirects_back_with_the_error_or_home() {
     let app = spawn_app().await;
     let mut b = app.browser();
     let token = b.csrf().await;
-    let a = b.form_post("sign_in", &[("username", "alice"), ("password", "wrong-password"), ("csrf_token", &token)], "/signin").await;
+    let a = b
+        .form_post(
+            "sign_in",
+            &[
+                ("username", "alice"),
+                ("password", "wrong-password"),
+                ("csrf_token", &token),
+            ],
+            "/signin",
+        )
+        .await;
     assert_eq!(a.status, 302);
     let loc = a.location.unwrap();
     assert!(loc.contains("/signin?") && loc.contains("__err="), "{loc}");
-    let a = b.form_post("sign_in", &[("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)], "/signin").await;
+    let a = b
+        .form_post(
+            "sign_in",
+            &[("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)],
+            "/signin",
+        )
+        .await;
     assert_eq!((a.status, a.location.as_deref()), (302, Some("/")));
     assert_eq!(b.page("/").await.status, 200);
 }
@@ -276,24 +353,42 @@ async fn csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing() {
     let app = spawn_app().await;
     let mut b = app.browser();
     let token = b.csrf().await;
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>)> = vec![
-        ("missing", vec![("username", "alice"), ("password", ALICE.1)], None),
-        ("forged", vec![("username", "alice"), ("password", ALICE.1), ("csrf_token", "0000")], None),
-        ("cross-site", vec![("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)], Some(("sec-fetch-site", "cross-site"))),
-        ("foreign origin", vec![("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)], Some(("origin", "https://evil.example"))),
+    let forged = [("username", "alice"), ("password", ALICE.1), ("csrf_token", "0000")];
+    let good = [
+        ("username", "alice"),
+        ("password", ALICE.1),
+        ("csrf_token", token.as_str()),
+    ];
+    let cases = [
+        ("missing", &good[..2], None),
+        ("forged", &forged[..], None),
+        ("cross-site", &good[..], Some(("sec-fetch-site", "cross-site"))),
+        ("foreign origin", &good[..], Some(("origin", "https://evil.example"))),
     ];
     for (name, fields, header) in cases {
-        let mut req = b.http.post(format!("{}/api/sign_in", app.base)).header("accept", "text/html").form(&fields);
+        let mut req = b
+            .http
+            .post(format!("{}/api/sign_in", app.base))
+            .header("accept", "text/html")
+            .form(&fields);
         if let Some((k, v)) = header {
             req = req.header(k, v);
         }
         let a = b.send(req).await;
         assert_eq!(a.status, 403, "{name}");
-        assert!(a.body.contains("This form has expired or did not come from Tessera"), "{name}: {}", a.body);
+        assert!(
+            a.body.contains("This form has expired or did not come from Tessera"),
+            "{name}: {}",
+            a.body
+        );
     }
     assert_eq!(b.page("/").await.status, 303, "still signed out");
     assert_eq!(app.count("SELECT count(*) FROM sign_in_failures").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM users WHERE last_sign_in_at IS NOT NULL").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE last_sign_in_at IS NOT NULL")
+            .await,
+        0
+    );
     // A request with no session at all is refused too.
     let mut stranger = app.browser();
     let a = stranger.call("sign_out", &[("csrf_token", &token)]).await;
@@ -310,7 +405,11 @@ async fn sign_out_ends_the_session_on_the_server() {
     let a = b.call("sign_out", &[("csrf_token", &token)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(b.cookie.is_none(), "the cookie is removed");
-    assert_eq!(app.count("SELECT count(*) FROM tower_sessions.session").await, 0, "no session is left");
+    assert_eq!(
+        app.count("SELECT count(*) FROM tower_sessions.session").await,
+        0,
+        "no session is left"
+    );
     // Replaying the old cookie finds no session.
     b.cookie = Some(signed_in_cookie);
     assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"));
@@ -344,7 +443,11 @@ async fn failed_sign_ins_are_throttled_per_account_then_released() {
     let a = b.sign_in("alice", ALICE.1).await;
     assert_eq!(a.status, 429, "even the right password waits: {}", a.body);
     assert!(a.body.contains("Throttled"), "{}", a.body);
-    assert_eq!(b.sign_in("admin", ADMIN.1).await.status, 200, "other accounts are not affected");
+    assert_eq!(
+        b.sign_in("admin", ADMIN.1).await.status,
+        200,
+        "other accounts are not affected"
+    );
 
     app.clock.advance(15 * 60 + 1);
     let mut b = app.browser();
@@ -367,30 +470,62 @@ async fn bad_input_gets_clear_errors_never_a_500() {
     let mut b = app.browser();
     let token = b.csrf().await;
 
-    let a = b.call("sign_in", &[("username", ""), ("password", ""), ("csrf_token", &token)]).await;
+    let a = b
+        .call("sign_in", &[("username", ""), ("password", ""), ("csrf_token", &token)])
+        .await;
     assert_eq!(a.status, 422);
-    assert!(a.body.contains("Enter your username.") && a.body.contains("Enter your password."), "{}", a.body);
+    assert!(
+        a.body.contains("Enter your username.") && a.body.contains("Enter your password."),
+        "{}",
+        a.body
+    );
 
     let long = "u".repeat(10 * 1024);
-    let a = b.call("sign_in", &[("username", &long), ("password", "whatever1"), ("csrf_token", &token)]).await;
+    let a = b
+        .call(
+            "sign_in",
+            &[("username", &long), ("password", "whatever1"), ("csrf_token", &token)],
+        )
+        .await;
     assert_eq!(a.status, 422);
     assert!(a.body.contains("at most 64 characters"), "{}", a.body);
 
     // Unicode letters are fine in a username; no such account, so the usual answer.
-    let a = b.call("sign_in", &[("username", "ÅngströmЖ漢字"), ("password", "whatever1"), ("csrf_token", &token)]).await;
+    let a = b
+        .call(
+            "sign_in",
+            &[
+                ("username", "ÅngströmЖ漢字"),
+                ("password", "whatever1"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
     assert_eq!(a.status, 401, "{}", a.body);
     // Anything else is a format error beside the field, before the database is asked.
     for odd in ["' OR 1=1; --", "🙂", "a\u{0}b", "%00", "<script>alert(1)</script>"] {
-        let a = b.call("sign_in", &[("username", odd), ("password", "whatever1"), ("csrf_token", &token)]).await;
+        let a = b
+            .call(
+                "sign_in",
+                &[("username", odd), ("password", "whatever1"), ("csrf_token", &token)],
+            )
+            .await;
         assert_eq!(a.status, 422, "{odd:?}: {}", a.body);
         assert!(a.body.contains("letters, digits"), "{odd:?}: {}", a.body);
     }
 
     let huge = "x".repeat(200 * 1024);
-    let a = b.call("sign_in", &[("username", "alice"), ("password", &huge), ("csrf_token", &token)]).await;
+    let a = b
+        .call(
+            "sign_in",
+            &[("username", "alice"), ("password", &huge), ("csrf_token", &token)],
+        )
+        .await;
     assert_eq!(a.status, 413);
 
-    let a = b.call("sign_in", &[("username", "alice"), ("csrf_token", &token)]).await;
+    let a = b
+        .call("sign_in", &[("username", "alice"), ("csrf_token", &token)])
+        .await;
     assert_eq!(a.status, 422, "a missing field is the sender's error: {}", a.body);
     assert!(a.body.contains("Enter your password."), "{}", a.body);
 
@@ -398,7 +533,12 @@ async fn bad_input_gets_clear_errors_never_a_500() {
     b.cookie = Some("AAAAAAAAAAAAAAAAAAAAAA-tampered".into());
     let a = b.page("/").await;
     assert_eq!((a.status, a.location.as_deref()), (303, Some("/signin")));
-    assert_eq!(app.count("SELECT count(*) FROM users WHERE last_sign_in_at IS NOT NULL").await, 0, "nothing was written");
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE last_sign_in_at IS NOT NULL")
+            .await,
+        0,
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -406,18 +546,27 @@ async fn administrators_only_reach_the_admin_console() {
     let app = spawn_app().await;
     let mut alice = app.browser();
     alice.sign_in("alice", ALICE.1).await;
-    let a = alice.send(alice.http.get(format!("{}/api/admin/users", app.base))).await;
+    let a = alice
+        .send(alice.http.get(format!("{}/api/admin/users", app.base)))
+        .await;
     assert_eq!(a.status, 403, "{}", a.body);
     let page = alice.page("/admin").await;
     assert_eq!(page.status, 403);
     assert!(!page.body.contains("user-table"));
-    assert!(!alice.page("/").await.body.contains("href=\"/admin\""), "no Admin link for users");
+    assert!(
+        !alice.page("/").await.body.contains("href=\"/admin\""),
+        "no Admin link for users"
+    );
 
     let mut admin = app.browser();
     admin.sign_in("admin", ADMIN.1).await;
     let page = admin.page("/admin").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("user-table") && page.body.contains("alice"), "{}", page.body);
+    assert!(
+        page.body.contains("user-table") && page.body.contains("alice"),
+        "{}",
+        page.body
+    );
     assert!(admin.page("/").await.body.contains("href=\"/admin\""));
 }
 
@@ -428,7 +577,11 @@ async fn sessions_time_out_when_idle_and_after_the_absolute_limit() {
     b.sign_in("alice", ALICE.1).await;
     assert_eq!(b.page("/").await.status, 200);
     app.clock.advance(12 * 3600);
-    assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"), "absolute timeout");
+    assert_eq!(
+        b.page("/").await.location.as_deref(),
+        Some("/signin"),
+        "absolute timeout"
+    );
 
     let mut b = app.browser();
     b.sign_in("alice", ALICE.1).await;
@@ -472,18 +625,44 @@ async fn signed_in_users_get_a_404_page_for_unknown_paths() {
 #[tokio::test]
 async fn the_command_line_refuses_duplicate_and_weak_accounts() {
     let app = spawn_app().await;
-    let err = users::add_user(&app.pool, &app.clock, AddUser { username: "ALICE", password: "long-enough-1", email: "", display_name: "", role: Role::User })
-        .await
-        .unwrap_err();
+    let err = users::add_user(
+        &app.pool,
+        &app.clock,
+        AddUser {
+            username: "ALICE",
+            password: "long-enough-1",
+            email: "",
+            display_name: "",
+            role: Role::User,
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.to_string(), "that username is taken");
-    let err = users::add_user(&app.pool, &app.clock, AddUser { username: "carol", password: "short", email: "", display_name: "", role: Role::User })
-        .await
-        .unwrap_err();
+    let err = users::add_user(
+        &app.pool,
+        &app.clock,
+        AddUser {
+            username: "carol",
+            password: "short",
+            email: "",
+            display_name: "",
+            role: Role::User,
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("at least 8"), "{err}");
-    users::set_password(&app.pool, &app.clock, "Alice", "a-brand-new-password").await.unwrap();
+    users::set_password(&app.pool, &app.clock, "Alice", "a-brand-new-password")
+        .await
+        .unwrap();
     let mut b = app.browser();
     assert_eq!(b.sign_in("alice", "a-brand-new-password").await.status, 200);
-    assert!(users::set_password(&app.pool, &app.clock, "nobody", "a-brand-new-password").await.is_err());
+    assert!(
+        users::set_password(&app.pool, &app.clock, "nobody", "a-brand-new-password")
+            .await
+            .is_err()
+    );
     // The first administrator exists already, so nothing is created.
     assert!(matches!(
         users::ensure_admin(&app.pool, &app.clock, "root", None).await.unwrap(),

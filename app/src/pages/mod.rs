@@ -16,10 +16,8 @@ pub fn PageError(error: AppError) -> impl IntoView {
         return view! { <Redirect path="/signin" /> }.into_any();
     }
     #[cfg(feature = "ssr")]
-    if let (AppError::Portal(p), Some(res)) = (&error, use_context::<leptos_axum::ResponseOptions>()) {
-        if let Ok(code) = http::StatusCode::from_u16(p.status()) {
-            res.set_status(code);
-        }
+    if let AppError::Portal(p) = &error {
+        crate::error::set_response_status(p);
     }
     view! {
         <section role="alert" class="rounded-lg border border-red-200 bg-white p-6" data-testid="page-error">
