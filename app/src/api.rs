@@ -42,8 +42,17 @@ pub async fn get_session() -> Result<SessionView, AppError> {
     backend::portal()?.session().await.map_err(backend::fail)
 }
 
+// Every POST names `csrf_token` so that a hydrated form sends it too (an
+// `ActionForm` sends only the arguments); the server's CSRF layer has checked
+// it before the function runs.
+
 #[server(endpoint = "sign_in")]
-pub async fn sign_in(#[server(default)] username: String, #[server(default)] password: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
     backend::portal()?
         .sign_in(&username, &password)
         .await
@@ -53,7 +62,8 @@ pub async fn sign_in(#[server(default)] username: String, #[server(default)] pas
 }
 
 #[server(endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), AppError> {
+pub async fn sign_out(#[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
     backend::portal()?.sign_out().await.map_err(backend::fail)?;
     leptos_axum::redirect("/signin");
     Ok(())
