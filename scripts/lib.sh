@@ -44,7 +44,10 @@ ensure_npm_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
     say "installing npm packages from package-lock.json"
-    (cd "$ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install --no-save` installs the locked versions. (`npm ci` is not
+    # used: npm 11 writes lock files without other platforms' optional
+    # Tailwind binaries, and then refuses them in `npm ci`.)
+    (cd "$ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error)
   fi
 }
 
