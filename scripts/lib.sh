@@ -77,14 +77,25 @@ pg_as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Where clusters live: .tessera/, unless the postgres user cannot reach it
+# (a clone under a private home folder), then a folder of its own in /var/tmp.
+pg_home() {
+  mkdir -p "$STATE_DIR"
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null; then
+    local alt; alt="/var/tmp/tessera-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+    mkdir -p "$alt"; chmod 755 "$alt"; echo "$alt"
+  else
+    echo "$STATE_DIR"
+  fi
+}
+
 # pg_up NAME PORT: initialises (once) and starts a private cluster in
 # .tessera/NAME, and prints its superuser URL (database "postgres").
 pg_up() {
   local name="$1" port="$2" bin dir pwfile pw
   bin="$(pg_bin)"
-  dir="$STATE_DIR/$name"
+  dir="$(pg_home)/$name"
   pwfile="$STATE_DIR/$name.password"
-  mkdir -p "$STATE_DIR"
   if [ ! -f "$dir/PG_VERSION" ]; then
     say "initialising a private PostgreSQL cluster in .tessera/$name"
     rm -rf "$dir"; mkdir -p "$dir"
@@ -104,7 +115,7 @@ pg_up() {
 }
 
 pg_down() {
-  local dir="$STATE_DIR/$1"
+  local dir; dir="$(pg_home)/$1"
   [ -f "$dir/PG_VERSION" ] || return 0
   pg_as_owner "$(pg_bin)/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
@@ -119,6 +130,14 @@ create_db() {
   if [ -z "$(psql -tAq "$url" -c "SELECT 1 FROM pg_database WHERE datname = '$name'")" ]; then
     psql -q "$url" -c "CREATE DATABASE \"$name\"" >/dev/null
   fi
+}
+
+# drop_dbs SUPERUSER_URL PREFIX: drops the databases whose names start with PREFIX.
+drop_dbs() {
+  local url="$1" name
+  for name in $(psql -tAq "$url" -c "SELECT datname FROM pg_database WHERE starts_with(datname, '${2}') AND NOT datistemplate"); do
+    psql -q "$url" -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
+  done
 }
 
 # Builds the release server and the hydrate bundle, CSS and assets.
