@@ -13,6 +13,7 @@ use axum::routing::get;
 use http::{HeaderMap, Method, StatusCode, header};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tessera::ports::PortalHandle;
@@ -50,6 +51,12 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .fallback_service(ServeDir::new(&*options.site_root).fallback(not_found_service(options)))
         .layer(middleware::from_fn_with_state(state.clone(), portal_middleware))
         .layer(session_layer)
+        // Built assets need no session: served outside the layers above, so a
+        // wasm or CSS download costs no database round trip.
+        .nest_service(
+            "/pkg",
+            ServeDir::new(Path::new(&*state.leptos_options.site_root).join("pkg")),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
