@@ -109,7 +109,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// Refuses a request with a message for the person and a log line for us.
+/// Refuses a request with a message for the person (callers log the reason).
 fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
     if html {
         let page = format!(
@@ -125,6 +125,7 @@ fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
     }
 }
 
+const UNAVAILABLE_MESSAGE: &str = "Tessera is temporarily unavailable. Please try again in a moment.";
 const CSRF_MESSAGE: &str = "This form has expired or did not come from Tessera. Reload the page and try again.";
 
 /// Loads the session's user, enforces the absolute timeout, guards pages,
@@ -149,11 +150,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         Ok(pair) => pair,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "loading the session");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                html,
-                "Tessera is temporarily unavailable. Please try again in a moment.",
-            );
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
         }
     };
 
@@ -170,11 +167,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         // starts, so that its cookie goes out with the headers.
         if html && let Err(e) = ensure_csrf_token(&session).await {
             tracing::error!(error = %e, "storing a CSRF token");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                html,
-                "Tessera is temporarily unavailable. Please try again in a moment.",
-            );
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
         }
         req
     } else {
