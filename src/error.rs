@@ -35,6 +35,19 @@ pub enum PortalError {
     Forbidden,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
+    /// What the request asked for is not there (or is not this person's).
+    #[error("That was not found. It may have been removed already.")]
+    NotFound,
+    /// The action has a consequence the person must agree to first; the
+    /// message says which. Sending it again with `confirm` goes ahead.
+    #[error("{0}")]
+    NeedsConfirmation(String),
+    /// The SMS provider cannot be used right now (down, timed out or misconfigured).
+    #[error("SMS is temporarily unavailable. Please try again in a few minutes.")]
+    SmsUnavailable,
+    /// Too many messages or code checks: wait before the next one.
+    #[error("Too many codes were requested. You can ask for another in {}.", wait_words(*retry_after_secs))]
+    TooManyMessages { retry_after_secs: u64 },
 }
 
 impl PortalError {
@@ -53,7 +66,10 @@ impl PortalError {
             PortalError::InvalidCredentials | PortalError::Unauthorized => 401,
             PortalError::Throttled { .. } => 429,
             PortalError::Forbidden => 403,
-            PortalError::Unavailable => 503,
+            PortalError::Unavailable | PortalError::SmsUnavailable => 503,
+            PortalError::NotFound => 404,
+            PortalError::NeedsConfirmation(_) => 409,
+            PortalError::TooManyMessages { .. } => 429,
         }
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod error;
+pub mod otp;
 pub mod signin;
+pub mod twofactor;
 pub mod views;
 
 #[cfg(feature = "server")]

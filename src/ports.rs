@@ -3,7 +3,7 @@
 //! user agent) and hands them over in the request's extensions.
 
 use crate::error::PortalError;
-use crate::views::{HomeStatus, SessionView, UserSummary};
+use crate::views::{ChallengeView, CredentialsView, HomeStatus, OutboxMessage, SessionView, UserSummary};
 use std::sync::Arc;
 
 /// The account portal, as seen from one request.
@@ -11,14 +11,44 @@ use std::sync::Arc;
 pub trait Portal: Send + Sync {
     /// Who is signed in, and this session's CSRF token (made on first use).
     async fn session(&self) -> Result<SessionView, PortalError>;
-    /// The password step. On success the session id rotates.
-    async fn sign_in(&self, username: &str, password: &str) -> Result<(), PortalError>;
+    /// The password step. On success the session id rotates; the answer says
+    /// whether a second factor is still owed (a code is then on its way).
+    async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError>;
+    /// The second step as it stands: the masked phones and the code sent.
+    async fn challenge(&self) -> Result<ChallengeView, PortalError>;
+    /// Sends (or sends again) a sign-in code, to `phone_id` or the preferred phone.
+    async fn send_sign_in_code(&self, phone_id: Option<&str>) -> Result<(), PortalError>;
+    /// Checks the sign-in code; success rotates the session id and signs in.
+    async fn verify_sign_in_code(&self, code: &str) -> Result<(), PortalError>;
     /// Ends the session server-side.
     async fn sign_out(&self) -> Result<(), PortalError>;
     /// The signed-in user's security status.
     async fn home(&self) -> Result<HomeStatus, PortalError>;
+    /// The signed-in user's credentials, 2FA state and pending enrollment.
+    async fn credentials(&self) -> Result<CredentialsView, PortalError>;
+    /// Starts enrolling a phone: checks the number and sends a code to it.
+    async fn start_enrollment(&self, phone: &str, nickname: &str) -> Result<(), PortalError>;
+    /// Sends the pending enrollment's code again (after the cooldown).
+    async fn resend_enrollment(&self) -> Result<(), PortalError>;
+    /// Checks the enrollment code; success stores the phone as a credential.
+    async fn verify_enrollment(&self, code: &str) -> Result<(), PortalError>;
+    async fn cancel_enrollment(&self) -> Result<(), PortalError>;
+    async fn rename_credential(&self, id: &str, nickname: &str) -> Result<(), PortalError>;
+    /// Removes a credential; when that would turn 2FA off it needs `confirm`.
+    async fn remove_credential(&self, id: &str, confirm: bool) -> Result<(), PortalError>;
+    /// Turns 2FA on (with a preferred phone) or off.
+    async fn set_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError>;
+    /// The outbox plugin's messages, newest first, for administrators only.
+    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError>;
     /// All accounts, for administrators only.
     async fn list_users(&self) -> Result<Vec<UserSummary>, PortalError>;
+}
+
+/// Where a correct password leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInNext {
+    SignedIn,
+    SecondFactor,
 }
 
 /// The handle the server puts into each request's extensions.

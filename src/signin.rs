@@ -30,15 +30,28 @@ impl AuthState {
         }
     }
 
-    /// Has this state outlived the absolute session lifetime?
+    /// Has this state outlived its lifetime? A signed-in session lives
+    /// `absolute_secs`; a half-finished sign-in only [`SECOND_STEP_SECS`].
     pub fn expired(&self, now: i64, absolute_secs: i64) -> bool {
-        let since = match self {
-            AuthState::SignedIn { started_at, .. } => *started_at,
-            AuthState::PasswordVerified { at, .. } => *at,
+        let (since, limit) = match self {
+            AuthState::SignedIn { started_at, .. } => (*started_at, absolute_secs),
+            AuthState::PasswordVerified { at, .. } => (*at, SECOND_STEP_SECS.min(absolute_secs)),
         };
-        now.saturating_sub(since) >= absolute_secs
+        now.saturating_sub(since) >= limit
+    }
+
+    /// The user owing a second factor, in the half-finished state only.
+    pub fn pending_user(&self) -> Option<&str> {
+        match self {
+            AuthState::PasswordVerified { user_id, .. } => Some(user_id),
+            AuthState::SignedIn { .. } => None,
+        }
     }
 }
+
+/// How long the second step may take after the password before the person
+/// has to start again.
+pub const SECOND_STEP_SECS: i64 = 15 * 60;
 
 /// What follows a correct password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +129,17 @@ mod tests {
         };
         assert!(!s.expired(100 + 3599, 3600));
         assert!(s.expired(100 + 3600, 3600));
+    }
+
+    #[test]
+    fn a_half_finished_sign_in_expires_after_the_second_step_window() {
+        let half = AuthState::PasswordVerified {
+            user_id: "u".into(),
+            at: 100,
+        };
+        assert!(!half.expired(100 + SECOND_STEP_SECS - 1, 12 * 3600));
+        assert!(half.expired(100 + SECOND_STEP_SECS, 12 * 3600));
+        assert_eq!(half.pending_user(), Some("u"));
     }
 
     #[test]

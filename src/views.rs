@@ -42,3 +42,62 @@ pub struct UserSummary {
     pub created_at: String,
     pub last_sign_in_at: Option<String>,
 }
+
+/// One enrolled phone, as its owner sees it (the full number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneView {
+    pub id: String,
+    pub nickname: String,
+    pub number: String,
+    pub added_at: String,
+    pub last_used_at: Option<String>,
+    pub preferred: bool,
+}
+
+/// A phone being enrolled: a code went to it and waits to be typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingEnrollment {
+    pub number: String,
+    pub nickname: String,
+    /// Seconds before "send again" works; 0 when it works now.
+    pub resend_in_secs: u64,
+}
+
+/// The "2FA credentials" page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsView {
+    pub phones: Vec<PhoneView>,
+    pub two_factor_enabled: bool,
+    /// Credentials needed before 2FA can be turned on.
+    pub minimum: u32,
+    pub pending: Option<PendingEnrollment>,
+    /// Whether SMS codes can be used at all (the method is enabled).
+    pub sms_enabled: bool,
+}
+
+/// A phone on the second sign-in step: masked, with the owner's nickname.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedPhone {
+    pub id: String,
+    pub nickname: String,
+    pub masked: String,
+}
+
+/// The second sign-in step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeView {
+    pub phones: Vec<MaskedPhone>,
+    /// The phone the current code went to.
+    pub sent_to: Option<MaskedPhone>,
+    pub resend_in_secs: u64,
+    /// Why no code is on its way (a failed send), in words for the person.
+    pub notice: Option<String>,
+}
+
+/// One message in the outbox plugin's store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub to: String,
+    pub body: String,
+    pub at: String,
+}

@@ -5,7 +5,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use tessera::views::{HomeStatus, SessionView, UserSummary};
+use tessera::views::{ChallengeView, CredentialsView, HomeStatus, OutboxMessage, SessionView, UserSummary};
 
 #[cfg(feature = "ssr")]
 mod backend {
@@ -53,8 +53,44 @@ pub async fn sign_in(
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    backend::portal()?
+    let next = backend::portal()?
         .sign_in(&username, &password)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect(match next {
+        tessera::ports::SignInNext::SignedIn => "/",
+        tessera::ports::SignInNext::SecondFactor => "/signin/code",
+    });
+    Ok(())
+}
+
+#[server(endpoint = "signin/challenge", input = GetUrl)]
+pub async fn get_challenge() -> Result<ChallengeView, AppError> {
+    backend::portal()?.challenge().await.map_err(backend::fail)
+}
+
+/// Sends a sign-in code again, to the chosen phone (or the preferred one).
+#[server(endpoint = "signin/send_code")]
+pub async fn send_sign_in_code(
+    #[server(default)] phone_id: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let phone = (!phone_id.is_empty()).then_some(phone_id.as_str());
+    backend::portal()?
+        .send_sign_in_code(phone)
+        .await
+        .map_err(backend::fail)
+}
+
+#[server(endpoint = "signin/verify_code")]
+pub async fn verify_sign_in_code(
+    #[server(default)] code: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?
+        .verify_sign_in_code(&code)
         .await
         .map_err(backend::fail)?;
     leptos_axum::redirect("/");
@@ -72,6 +108,95 @@ pub async fn sign_out(#[server(default)] csrf_token: String) -> Result<(), AppEr
 #[server(endpoint = "home", input = GetUrl)]
 pub async fn get_home() -> Result<HomeStatus, AppError> {
     backend::portal()?.home().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials", input = GetUrl)]
+pub async fn get_credentials() -> Result<CredentialsView, AppError> {
+    backend::portal()?.credentials().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials/start")]
+pub async fn start_enrollment(
+    #[server(default)] phone: String,
+    #[server(default)] nickname: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?
+        .start_enrollment(&phone, &nickname)
+        .await
+        .map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials/resend")]
+pub async fn resend_enrollment(#[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?.resend_enrollment().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials/verify")]
+pub async fn verify_enrollment(
+    #[server(default)] code: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?
+        .verify_enrollment(&code)
+        .await
+        .map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials/cancel")]
+pub async fn cancel_enrollment(#[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?.cancel_enrollment().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials/rename")]
+pub async fn rename_credential(
+    #[server(default)] id: String,
+    #[server(default)] nickname: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?
+        .rename_credential(&id, &nickname)
+        .await
+        .map_err(backend::fail)
+}
+
+/// Removes a credential; `confirm` is "true" once the person agreed to the
+/// consequence the first answer named.
+#[server(endpoint = "credentials/remove")]
+pub async fn remove_credential(
+    #[server(default)] id: String,
+    #[server(default)] confirm: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?
+        .remove_credential(&id, confirm == "true")
+        .await
+        .map_err(backend::fail)
+}
+
+#[server(endpoint = "credentials/two_factor")]
+pub async fn set_two_factor(
+    #[server(default)] enabled: String,
+    #[server(default)] preferred: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let preferred = (!preferred.is_empty()).then_some(preferred.as_str());
+    backend::portal()?
+        .set_two_factor(enabled == "true", preferred)
+        .await
+        .map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/outbox", input = GetUrl)]
+pub async fn get_outbox() -> Result<Vec<OutboxMessage>, AppError> {
+    backend::portal()?.outbox().await.map_err(backend::fail)
 }
 
 #[server(endpoint = "admin/users", input = GetUrl)]

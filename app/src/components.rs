@@ -35,7 +35,10 @@ pub fn Header() -> impl IntoView {
                             <nav aria-label="Main" class="flex flex-wrap items-center gap-4 text-sm">
                                 <A href="/" exact=true attr:class="hover:underline">"Home"</A>
                                 <A href="/credentials" attr:class="hover:underline">"2FA credentials"</A>
-                                {v.is_admin.then(|| view! { <A href="/admin" attr:class="hover:underline">"Admin"</A> })}
+                                {v.is_admin.then(|| view! {
+                                    <A href="/admin" exact=true attr:class="hover:underline">"Admin"</A>
+                                    <A href="/admin/outbox" attr:class="hover:underline">"Outbox"</A>
+                                })}
                                 <span class="text-slate-500" data-testid="signed-in-user">{v.display_name.clone()}</span>
                                 <ActionForm action=sign_out attr:class="inline">
                                     <CsrfField />
@@ -72,8 +75,14 @@ pub fn Field(
     #[prop(into, default = "text".to_string())] kind: String,
     #[prop(into, default = String::new())] autocomplete: String,
     #[prop(into)] error: Signal<Option<String>>,
+    /// The element id when a page has several fields of one name.
+    #[prop(into, optional)]
+    id: Option<String>,
+    #[prop(into, optional)] value: Option<String>,
+    #[prop(into, optional)] inputmode: Option<String>,
+    #[prop(into, optional)] placeholder: Option<String>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
+    let id = id.unwrap_or_else(|| format!("field-{name}"));
     let err_id = format!("{id}-error");
     let described = err_id.clone();
     view! {
@@ -84,6 +93,9 @@ pub fn Field(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                value=value
+                inputmode=inputmode
+                placeholder=placeholder
                 aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
                 aria-describedby=move || error.get().map(|_| described.clone())
                 class="rounded border border-slate-300 px-3 py-2 focus:border-indigo-600 focus:outline-none focus:ring-2 focus:ring-indigo-200 aria-[invalid=true]:border-red-600"
@@ -104,3 +116,32 @@ pub fn FormAlert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView
         })
     }
 }
+
+/// The error of a form's last submission, split for display: messages that
+/// name a field go beside it, anything else goes in the form's alert.
+#[derive(Clone, Copy)]
+pub struct FormErrors(Signal<Option<AppError>>);
+
+impl FormErrors {
+    pub fn new(error: impl Fn() -> Option<AppError> + Send + Sync + 'static) -> Self {
+        Self(Signal::derive(error))
+    }
+
+    pub fn field(self, name: &'static str) -> Signal<Option<String>> {
+        Signal::derive(move || self.0.get().and_then(|e| e.field(name)))
+    }
+
+    pub fn alert(self) -> Signal<Option<String>> {
+        Signal::derive(move || {
+            self.0.get().and_then(|e| match e {
+                AppError::Portal(tessera::PortalError::Validation(_)) => None,
+                other => Some(other.to_string()),
+            })
+        })
+    }
+}
+
+/// The classes of a main (filled) button and of a quiet (outlined) one.
+pub const BUTTON: &str = "rounded bg-indigo-700 px-4 py-2 font-medium text-white hover:bg-indigo-800 focus:outline-none focus:ring-2 focus:ring-indigo-300 disabled:opacity-60";
+pub const QUIET_BUTTON: &str =
+    "rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-indigo-300";

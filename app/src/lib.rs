@@ -14,7 +14,10 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
-use pages::{admin::AdminPage, credentials::CredentialsPage, home::HomePage, not_found::NotFound, signin::SignInPage};
+use pages::{
+    admin::AdminPage, credentials::CredentialsPage, home::HomePage, not_found::NotFound, outbox::OutboxPage,
+    second_step::SecondStepPage, signin::SignInPage,
+};
 
 /// Every route renders whole before it is sent (async SSR): each page then
 /// works without JavaScript, and its status code can still be set.
@@ -51,7 +54,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/credentials") view=CredentialsPage ssr=SsrMode::Async />
+                    <Route path=path!("/signin/code") view=SecondStepPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -34,6 +34,23 @@ pub struct Config {
     pub db_max_connections: u32,
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
+    /// 32 bytes for keyed hashes of one-time codes; when unset a random key
+    /// is made at start (codes then die with a restart).
+    pub secret_key: Option<SecretKey>,
+    /// Region assumed for numbers typed without a country code ("US").
+    pub default_phone_region: String,
+    /// Credentials a user needs before turning 2FA on.
+    pub min_credentials: u32,
+}
+
+/// A 32-byte key; its Debug never shows it.
+#[derive(Clone)]
+pub struct SecretKey(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
 }
 
 impl Config {
@@ -121,6 +138,21 @@ pub const SETTINGS: &[Setting] = &[
         key: "log_format",
         default: Some("pretty"),
         help: "pretty or json",
+    },
+    Setting {
+        key: "secret_key",
+        default: None,
+        help: "64 hex digits keying code hashes; every server on one database needs the same (random per start when unset)",
+    },
+    Setting {
+        key: "default_phone_region",
+        default: Some("US"),
+        help: "region for numbers typed without a country code (ISO 3166 code)",
+    },
+    Setting {
+        key: "min_credentials",
+        default: Some("1"),
+        help: "credentials a user needs before turning 2FA on (1-5)",
     },
 ];
 
@@ -246,6 +278,32 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
     let signin_failure_window_minutes = number("signin_failure_window_minutes", 1, 1440);
     let db_max_connections = number("db_max_connections", 1, 500) as u32;
     let body_limit_bytes = number("body_limit_bytes", 1024, 10 * 1024 * 1024) as usize;
+    let min_credentials = number("min_credentials", 1, 5) as u32;
+
+    let (v, src) = get("secret_key");
+    let secret_key = if v.is_empty() {
+        None
+    } else {
+        match hex::decode(v.trim()) {
+            Ok(bytes) if bytes.len() == 32 => {
+                let mut key = [0u8; 32];
+                key.copy_from_slice(&bytes);
+                Some(SecretKey(key))
+            }
+            _ => {
+                errors.push(format!(
+                    "{src}: must be 64 hex digits (32 bytes); `openssl rand -hex 32` makes one"
+                ));
+                None
+            }
+        }
+    };
+
+    let (v, src) = get("default_phone_region");
+    let default_phone_region = v.trim().to_ascii_uppercase();
+    if !crate::phone::known_region(&default_phone_region) {
+        errors.push(format!("{src}: `{v}` is not a region code like US or GB"));
+    }
 
     let (v, src) = get("log_format");
     let log_format = match v.as_str() {
@@ -275,6 +333,9 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
                 db_max_connections,
                 body_limit_bytes,
                 log_format,
+                secret_key,
+                default_phone_region,
+                min_credentials,
             })
         }
         _ => Err(errors),

@@ -28,6 +28,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
+const SECOND_STEP_PATH: &str = "/signin/code";
 
 /// The whole application as an axum router, ready to serve.
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
@@ -157,7 +158,15 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let req = if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        if html && !is_public(&path) && user.is_none() {
+        // The second sign-in step belongs to a half-finished sign-in only.
+        if html && path == SECOND_STEP_PATH {
+            if user.is_some() {
+                return Redirect::to("/").into_response();
+            }
+            if auth.as_ref().and_then(AuthState::pending_user).is_none() {
+                return Redirect::to("/signin").into_response();
+            }
+        } else if html && !is_public(&path) && user.is_none() {
             return Redirect::to("/signin").into_response();
         }
         if html && path == "/signin" && user.is_some() {

@@ -4,8 +4,13 @@
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod otp;
 pub mod password;
+pub mod phone;
 pub mod portal;
+pub mod providers;
+pub mod second_factor;
+pub mod sms;
 pub mod state;
 pub mod store;
 pub mod users;
@@ -57,12 +62,30 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 /// Builds the shared state; the dummy hash costs one Argon2 run at start.
 pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let dummy_hash = password::hash(portal::new_csrf_token()).await?;
+    let code_key = match &config.secret_key {
+        Some(key) => key.0,
+        None => {
+            tracing::warn!(
+                "TESSERA_SECRET_KEY is not set: a random key keys code hashes, so codes sent before a restart \
+                 stop working and several servers on one database cannot check each other's codes"
+            );
+            otp::random_key()
+        }
+    };
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .context("building the HTTP client")?;
     Ok(AppState {
         leptos_options: leptos_options(&config),
         pool,
         config: Arc::new(config),
         clock,
         dummy_hash: dummy_hash.into(),
+        code_key: Arc::new(code_key),
+        code_policy: tessera::otp::CodePolicy::default(),
+        http,
     })
 }
 

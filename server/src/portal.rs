@@ -7,9 +7,9 @@ use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::error::FieldError;
-use tessera::ports::Portal;
+use tessera::ports::{Portal, SignInNext};
 use tessera::signin::{AuthState, NextStep, ThrottlePolicy, after_password};
-use tessera::views::{HomeStatus, SessionView, UserSummary, Viewer};
+use tessera::views::{ChallengeView, CredentialsView, HomeStatus, OutboxMessage, SessionView, UserSummary, Viewer};
 use tower_sessions::Session;
 
 pub const AUTH_KEY: &str = "auth";
@@ -31,11 +31,11 @@ pub fn internal(context: &'static str) -> impl FnOnce(anyhow::Error) -> PortalEr
     }
 }
 
-fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> PortalError {
+pub fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> PortalError {
     move |e| internal(context)(e.into())
 }
 
-fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
+pub fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
     move |e| internal(context)(e.into())
 }
 
@@ -112,7 +112,7 @@ impl Portal for RequestPortal {
         Ok(SessionView { viewer, csrf_token })
     }
 
-    async fn sign_in(&self, username: &str, password: &str) -> Result<(), PortalError> {
+    async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError> {
         let mut errors = Vec::new();
         if username.trim().is_empty() {
             errors.push(FieldError::new("username", "Enter your username."));
@@ -164,35 +164,68 @@ impl Portal for RequestPortal {
             .await
             .map_err(db("clearing failed sign-ins"))?;
 
-        // No second-factor method is installed yet, so no credential is usable
-        // and the password completes the pipeline.
-        let usable_credentials = 0;
-        match after_password(user.two_factor_enabled, usable_credentials) {
-            NextStep::SignedIn => {}
-            NextStep::SecondFactor => return Err(PortalError::Unavailable),
+        let usable = crate::second_factor::usable_credentials(pool, user.id)
+            .await
+            .map_err(db("counting usable credentials"))?;
+        match after_password(user.two_factor_enabled, usable) {
+            NextStep::SignedIn => {
+                self.finish_sign_in(user.id, now).await?;
+                Ok(SignInNext::SignedIn)
+            }
+            NextStep::SecondFactor => {
+                self.begin_second_step(&user).await?;
+                tracing::info!(user_id = %user.id, ip = %self.ip, "password accepted; second factor owed");
+                Ok(SignInNext::SecondFactor)
+            }
         }
+    }
 
-        let now_s = now.unix_timestamp();
-        let auth = AuthState::SignedIn {
-            user_id: user.id.to_string(),
-            authenticated_at: now_s,
-            started_at: now_s,
-        };
-        // A new session id and a new CSRF token at the privilege change (SECURITY.md 19).
-        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
-        self.session
-            .insert(AUTH_KEY, &auth)
-            .await
-            .map_err(sess("storing the sign-in"))?;
-        self.session
-            .insert(CSRF_KEY, new_csrf_token())
-            .await
-            .map_err(sess("storing the CSRF token"))?;
-        store::record_sign_in(pool, user.id, now)
-            .await
-            .map_err(db("recording a sign-in"))?;
-        tracing::info!(user_id = %user.id, ip = %self.ip, "signed in");
-        Ok(())
+    async fn challenge(&self) -> Result<ChallengeView, PortalError> {
+        self.challenge_view().await
+    }
+
+    async fn send_sign_in_code(&self, phone_id: Option<&str>) -> Result<(), PortalError> {
+        self.login_send(phone_id).await
+    }
+
+    async fn verify_sign_in_code(&self, code: &str) -> Result<(), PortalError> {
+        self.login_verify(code).await
+    }
+
+    async fn credentials(&self) -> Result<CredentialsView, PortalError> {
+        self.credentials_view().await
+    }
+
+    async fn start_enrollment(&self, phone: &str, nickname: &str) -> Result<(), PortalError> {
+        self.enroll_start(phone, nickname).await
+    }
+
+    async fn resend_enrollment(&self) -> Result<(), PortalError> {
+        self.enroll_resend().await
+    }
+
+    async fn verify_enrollment(&self, code: &str) -> Result<(), PortalError> {
+        self.enroll_verify(code).await
+    }
+
+    async fn cancel_enrollment(&self) -> Result<(), PortalError> {
+        self.enroll_cancel().await
+    }
+
+    async fn rename_credential(&self, id: &str, nickname: &str) -> Result<(), PortalError> {
+        self.rename(id, nickname).await
+    }
+
+    async fn remove_credential(&self, id: &str, confirm: bool) -> Result<(), PortalError> {
+        self.remove(id, confirm).await
+    }
+
+    async fn set_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError> {
+        self.switch_two_factor(enabled, preferred).await
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError> {
+        self.outbox_messages().await
     }
 
     async fn sign_out(&self) -> Result<(), PortalError> {

@@ -16,6 +16,11 @@ pub struct AppState {
     /// A hash that no password matches, verified for unknown usernames so that
     /// they take as long as wrong passwords (SECURITY.md 18).
     pub dummy_hash: Arc<str>,
+    /// Keys the HMAC of every one-time code we generate (SECURITY.md 2).
+    pub code_key: Arc<[u8; 32]>,
+    pub code_policy: tessera::otp::CodePolicy,
+    /// Shared by the provider plugins (connection reuse).
+    pub http: reqwest::Client,
 }
 
 impl FromRef<AppState> for LeptosOptions {

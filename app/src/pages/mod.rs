@@ -2,6 +2,8 @@ pub mod admin;
 pub mod credentials;
 pub mod home;
 pub mod not_found;
+pub mod outbox;
+pub mod second_step;
 pub mod signin;
 
 use crate::error::AppError;

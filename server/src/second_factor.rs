@@ -1,0 +1,550 @@
+//! The SMS second factor as the person uses it: enrolling, naming and
+//! removing phones, the 2FA switch, and the second sign-in step. Every query
+//! names the session's own user, so nobody reaches another account's phones
+//! (SECURITY.md 25).
+
+use crate::clock::human;
+use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, db, new_csrf_token, sess};
+use crate::providers::Purpose;
+use crate::sms::{self, Destination};
+use crate::store;
+use sqlx::{FromRow, PgPool};
+use tessera::otp::mask_phone;
+use tessera::signin::AuthState;
+use tessera::twofactor::{Removal, can_turn_on, removal};
+use tessera::views::{ChallengeView, CredentialsView, MaskedPhone, PendingEnrollment, PhoneView};
+use tessera::{FieldError, PortalError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Why the last sign-in code did not go out, kept for the second-step page.
+const NOTICE_KEY: &str = "second_factor_notice";
+const NICKNAME_MAX: usize = 40;
+
+
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PhoneRow {
+    pub id: Uuid,
+    pub nickname: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub phone_e164: String,
+    pub plugin: String,
+    pub provider_user_id: Option<String>,
+}
+
+/// A user's enrolled phones, oldest first.
+pub async fn phones(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<PhoneRow>> {
+    sqlx::query_as::<_, PhoneRow>(
+        "SELECT c.id, c.nickname, c.created_at, c.last_used_at, s.phone_e164, s.plugin, s.provider_user_id
+         FROM credentials c JOIN sms_phones s ON s.credential_id = c.id
+         WHERE c.user_id = $1 ORDER BY c.created_at, c.id",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Credentials that can serve a sign-in now (SMS phones while SMS is enabled).
+pub async fn usable_credentials(pool: &PgPool, user_id: Uuid) -> sqlx::Result<u32> {
+    if !sms::enabled(pool).await? {
+        return Ok(0);
+    }
+    Ok(u32::try_from(phones(pool, user_id).await?.len()).unwrap_or(u32::MAX))
+}
+
+fn nickname(input: &str, required: bool) -> Result<Option<String>, FieldError> {
+    let name = input.trim();
+    if name.is_empty() {
+        return if required {
+            Err(FieldError::new("nickname", "Enter a name for this phone."))
+        } else {
+            Ok(None)
+        };
+    }
+    if name.chars().count() > NICKNAME_MAX {
+        return Err(FieldError::new(
+            "nickname",
+            format!("A name has at most {NICKNAME_MAX} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(FieldError::new("nickname", "A name cannot hold control characters."));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+fn parse_id(id: &str) -> Result<Uuid, PortalError> {
+    id.trim().parse().map_err(|_| PortalError::NotFound)
+}
+
+impl RequestPortal {
+    fn me(&self) -> Result<&store::UserRow, PortalError> {
+        self.user.as_ref().ok_or(PortalError::Unauthorized)
+    }
+
+    /// The user owing a second factor (the half-finished sign-in only).
+    fn pending_user(&self) -> Result<Uuid, PortalError> {
+        self.auth
+            .as_ref()
+            .and_then(AuthState::pending_user)
+            .and_then(|id| id.parse().ok())
+            .ok_or(PortalError::Unauthorized)
+    }
+
+    pub async fn credentials_view(&self) -> Result<CredentialsView, PortalError> {
+        let user = self.me()?;
+        let pool = &self.state.pool;
+        let rows = phones(pool, user.id).await.map_err(db("listing phones"))?;
+        let pending = sms::open_challenge(pool, user.id, Purpose::Enroll)
+            .await
+            .map_err(db("reading an enrollment"))?
+            .filter(|c| c.sends > 0)
+            .map(|c| PendingEnrollment {
+                number: c.phone_e164.clone(),
+                nickname: c.nickname.clone().unwrap_or_default(),
+                resend_in_secs: self
+                    .state
+                    .code_policy
+                    .resend_wait(c.last_sent_at.unix_timestamp(), self.state.clock.now().unix_timestamp())
+                    .unwrap_or(0),
+            });
+        Ok(CredentialsView {
+            phones: rows
+                .into_iter()
+                .map(|r| PhoneView {
+                    preferred: user.preferred_credential_id == Some(r.id),
+                    id: r.id.to_string(),
+                    nickname: r.nickname,
+                    number: r.phone_e164,
+                    added_at: human(r.created_at),
+                    last_used_at: r.last_used_at.map(human),
+                })
+                .collect(),
+            two_factor_enabled: user.two_factor_enabled,
+            minimum: self.state.config.min_credentials,
+            pending,
+            sms_enabled: sms::enabled(pool).await.map_err(db("reading the SMS method"))?,
+        })
+    }
+
+    pub async fn enroll_start(&self, phone: &str, nickname_input: &str) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let mut errors = Vec::new();
+        let number = crate::phone::parse(phone, &self.state.config.default_phone_region)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let name = nickname(nickname_input, false).map_err(|e| errors.push(e)).ok().flatten();
+        let Some(number) = number.filter(|_| errors.is_empty()) else {
+            return Err(PortalError::Validation(errors));
+        };
+        // One account per number (SECURITY.md 14), checked before any message goes out.
+        let owner: Option<Uuid> = sqlx::query_scalar(
+            "SELECT c.user_id FROM sms_phones s JOIN credentials c ON c.id = s.credential_id WHERE s.phone_e164 = $1",
+        )
+        .bind(&number)
+        .fetch_optional(&self.state.pool)
+        .await
+        .map_err(db("checking a number"))?;
+        match owner {
+            Some(id) if id == user.id => {
+                return Err(PortalError::Validation(vec![FieldError::new(
+                    "phone",
+                    "This number is already one of your phones.",
+                )]));
+            }
+            Some(_) => {
+                return Err(PortalError::Validation(vec![FieldError::new(
+                    "phone",
+                    "This number is enrolled by another account. Use a different number.",
+                )]));
+            }
+            None => {}
+        }
+        let name = name.unwrap_or_else(|| format!("Phone ending {}", &number[number.len().saturating_sub(2)..]));
+        sms::send_code(
+            &self.state,
+            &self.ip,
+            Destination {
+                user_id: user.id,
+                purpose: Purpose::Enroll,
+                phone: &number,
+                credential_id: None,
+                nickname: Some(&name),
+                provider_user_id: None,
+                resend: false,
+            },
+        )
+        .await
+    }
+
+    pub async fn enroll_resend(&self) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let Some(open) = sms::open_challenge(&self.state.pool, user.id, Purpose::Enroll)
+            .await
+            .map_err(db("reading an enrollment"))?
+        else {
+            return Err(PortalError::NotFound);
+        };
+        sms::send_code(
+            &self.state,
+            &self.ip,
+            Destination {
+                user_id: user.id,
+                purpose: Purpose::Enroll,
+                phone: &open.phone_e164,
+                credential_id: None,
+                nickname: open.nickname.as_deref(),
+                provider_user_id: None,
+                resend: true,
+            },
+        )
+        .await
+    }
+
+    pub async fn enroll_verify(&self, code: &str) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let pool = &self.state.pool;
+        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
+        let challenge = sms::check_code(&self.state, &mut tx, user.id, Purpose::Enroll, code).await?;
+        let id = Uuid::new_v4();
+        let now = self.state.clock.now();
+        let name = challenge.nickname.clone().unwrap_or_else(|| "Phone".into());
+        sqlx::query(
+            "INSERT INTO credentials (id, user_id, method, nickname, created_at) VALUES ($1, $2, 'sms', $3, $4)",
+        )
+        .bind(id)
+        .bind(user.id)
+        .bind(&name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing a credential"))?;
+        let stored = sqlx::query(
+            "INSERT INTO sms_phones (credential_id, phone_e164, plugin, provider_user_id, provider_phone_id)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(&challenge.phone_e164)
+        .bind(&challenge.plugin)
+        .bind(&challenge.provider_user_id)
+        .bind(&challenge.provider_phone_id)
+        .execute(&mut *tx)
+        .await;
+        match stored {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("sms_phones_phone_unique") => {
+                return Err(PortalError::Validation(vec![FieldError::new(
+                    "code",
+                    "This number was enrolled by another account meanwhile. Use a different number.",
+                )]));
+            }
+            Err(e) => return Err(db("storing a phone")(e)),
+        }
+        // The first phone becomes the preferred one.
+        sqlx::query("UPDATE users SET preferred_credential_id = $2 WHERE id = $1 AND preferred_credential_id IS NULL")
+            .bind(user.id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("choosing a preferred phone"))?;
+        tx.commit().await.map_err(db("committing an enrollment"))?;
+        tracing::info!(user_id = %user.id, credential_id = %id, "phone enrolled");
+        Ok(())
+    }
+
+    pub async fn enroll_cancel(&self) -> Result<(), PortalError> {
+        let user = self.me()?;
+        sms::cancel(&self.state.pool, user.id, Purpose::Enroll)
+            .await
+            .map_err(db("cancelling an enrollment"))
+    }
+
+    pub async fn rename(&self, id: &str, nickname_input: &str) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let id = parse_id(id)?;
+        let name = nickname(nickname_input, true)
+            .map_err(|e| PortalError::Validation(vec![e]))?
+            .unwrap_or_default();
+        let r = sqlx::query("UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.id)
+            .bind(&name)
+            .execute(&self.state.pool)
+            .await
+            .map_err(db("renaming a credential"))?;
+        if r.rows_affected() == 0 {
+            return Err(PortalError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn remove(&self, id: &str, confirm: bool) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let id = parse_id(id)?;
+        let pool = &self.state.pool;
+        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
+        // The user row is locked so that two removals cannot both pass the minimum check.
+        let (enabled, preferred): (bool, Option<Uuid>) =
+            sqlx::query_as("SELECT two_factor_enabled, preferred_credential_id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user.id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("locking a user"))?;
+        let mine = phones(pool, user.id).await.map_err(db("listing phones"))?;
+        let Some(target) = mine.iter().find(|p| p.id == id).cloned() else {
+            return Err(PortalError::NotFound);
+        };
+        let count = u32::try_from(mine.len()).unwrap_or(u32::MAX);
+        let effect = removal(enabled, count, self.state.config.min_credentials);
+        if effect == Removal::TurnsTwoFactorOff && !confirm {
+            return Err(PortalError::NeedsConfirmation(format!(
+                "Removing “{}” leaves you fewer than {} credential(s), so two-factor authentication will be turned off. Remove it anyway?",
+                target.nickname, self.state.config.min_credentials
+            )));
+        }
+        // The provider's clean-up first: if it fails nothing is removed and the person can retry.
+        if let Some(provider_user) = &target.provider_user_id {
+            let plugin = sms::plugin_by_id(&self.state, &target.plugin).await?;
+            plugin
+                .forget(provider_user)
+                .await
+                .map_err(|e| sms::provider_failure(&target.plugin, "phone", e))?;
+        }
+        sqlx::query("DELETE FROM credentials WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("removing a credential"))?;
+        if effect == Removal::TurnsTwoFactorOff {
+            sqlx::query("UPDATE users SET two_factor_enabled = FALSE WHERE id = $1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("turning 2FA off"))?;
+        }
+        if preferred == Some(id) || preferred.is_none() {
+            let next = mine.iter().find(|p| p.id != id).map(|p| p.id);
+            sqlx::query("UPDATE users SET preferred_credential_id = $2 WHERE id = $1")
+                .bind(user.id)
+                .bind(next)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("choosing a preferred phone"))?;
+        }
+        tx.commit().await.map_err(db("committing a removal"))?;
+        tracing::info!(user_id = %user.id, credential_id = %id, two_factor_off = effect == Removal::TurnsTwoFactorOff, "phone removed");
+        Ok(())
+    }
+
+    pub async fn switch_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let pool = &self.state.pool;
+        let mine = phones(pool, user.id).await.map_err(db("listing phones"))?;
+        let preferred = match preferred.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => {
+                let id = p.parse::<Uuid>().ok().filter(|id| mine.iter().any(|m| m.id == *id));
+                match id {
+                    Some(id) => Some(id),
+                    None => {
+                        return Err(PortalError::Validation(vec![FieldError::new(
+                            "preferred",
+                            "Choose one of your phones.",
+                        )]));
+                    }
+                }
+            }
+            None => user.preferred_credential_id.or_else(|| mine.first().map(|m| m.id)),
+        };
+        let minimum = self.state.config.min_credentials;
+        if enabled && !can_turn_on(u32::try_from(mine.len()).unwrap_or(u32::MAX), minimum) {
+            return Err(PortalError::Validation(vec![FieldError::new(
+                "enabled",
+                format!("Add at least {minimum} phone(s) before turning on two-factor authentication."),
+            )]));
+        }
+        sqlx::query("UPDATE users SET two_factor_enabled = $2, preferred_credential_id = $3 WHERE id = $1")
+            .bind(user.id)
+            .bind(enabled)
+            .bind(preferred)
+            .execute(pool)
+            .await
+            .map_err(db("switching 2FA"))?;
+        tracing::info!(user_id = %user.id, enabled, "2FA switched");
+        Ok(())
+    }
+
+    /// After a correct password: the half-finished state, a new session id,
+    /// and a code on its way to the preferred phone. A failed send is kept as
+    /// a notice for the second-step page; the person stays at step 2.
+    pub async fn begin_second_step(&self, user: &store::UserRow) -> Result<(), PortalError> {
+        let auth = AuthState::PasswordVerified {
+            user_id: user.id.to_string(),
+            at: self.state.clock.now().unix_timestamp(),
+        };
+        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
+        self.session
+            .insert(AUTH_KEY, &auth)
+            .await
+            .map_err(sess("storing the first step"))?;
+        self.session
+            .insert(CSRF_KEY, new_csrf_token())
+            .await
+            .map_err(sess("storing the CSRF token"))?;
+        // A code from an earlier, abandoned sign-in must not be reused.
+        sms::cancel(&self.state.pool, user.id, Purpose::Login)
+            .await
+            .map_err(db("clearing an old code"))?;
+        if let Err(e) = self.send_login_code(user.id, None, false).await {
+            // The notice tells the person; they stay at step 2 and can retry.
+            tracing::info!(user_id = %user.id, error = %e, "first sign-in code not sent");
+        }
+        Ok(())
+    }
+
+    async fn send_login_code(&self, user_id: Uuid, phone_id: Option<&str>, resend: bool) -> Result<(), PortalError> {
+        let pool = &self.state.pool;
+        let mine = phones(pool, user_id).await.map_err(db("listing phones"))?;
+        let preferred: Option<Uuid> = sqlx::query_scalar("SELECT preferred_credential_id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(pool)
+            .await
+            .map_err(db("reading the preferred phone"))?;
+        let chosen = match phone_id.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => {
+                let id = parse_id(p)?;
+                mine.iter().find(|m| m.id == id).ok_or(PortalError::NotFound)?
+            }
+            None => {
+                let Some(first) = mine.first() else {
+                    return Err(PortalError::SmsUnavailable);
+                };
+                preferred.and_then(|p| mine.iter().find(|m| m.id == p)).unwrap_or(first)
+            }
+        };
+        let result = sms::send_code(
+            &self.state,
+            &self.ip,
+            Destination {
+                user_id,
+                purpose: Purpose::Login,
+                phone: &chosen.phone_e164,
+                credential_id: Some(chosen.id),
+                nickname: None,
+                provider_user_id: chosen.provider_user_id.as_deref(),
+                resend,
+            },
+        )
+        .await;
+        let notice = result.as_ref().err().map(ToString::to_string);
+        self.session
+            .insert(NOTICE_KEY, notice)
+            .await
+            .map_err(sess("storing the send notice"))?;
+        result
+    }
+
+    pub async fn challenge_view(&self) -> Result<ChallengeView, PortalError> {
+        let user_id = self.pending_user()?;
+        let pool = &self.state.pool;
+        let mine = phones(pool, user_id).await.map_err(db("listing phones"))?;
+        let masked = |p: &PhoneRow| MaskedPhone {
+            id: p.id.to_string(),
+            nickname: p.nickname.clone(),
+            masked: mask_phone(&p.phone_e164),
+        };
+        let open = sms::open_challenge(pool, user_id, Purpose::Login)
+            .await
+            .map_err(db("reading a challenge"))?
+            .filter(|c| c.sends > 0);
+        let now = self.state.clock.now().unix_timestamp();
+        let notice: Option<String> = self
+            .session
+            .get::<Option<String>>(NOTICE_KEY)
+            .await
+            .map_err(sess("reading the send notice"))?
+            .flatten();
+        Ok(ChallengeView {
+            phones: mine.iter().map(masked).collect(),
+            sent_to: open
+                .as_ref()
+                .and_then(|c| mine.iter().find(|m| Some(m.id) == c.credential_id))
+                .map(masked),
+            resend_in_secs: open
+                .as_ref()
+                .and_then(|c| self.state.code_policy.resend_wait(c.last_sent_at.unix_timestamp(), now))
+                .unwrap_or(0),
+            notice,
+        })
+    }
+
+    pub async fn login_send(&self, phone_id: Option<&str>) -> Result<(), PortalError> {
+        let user_id = self.pending_user()?;
+        self.send_login_code(user_id, phone_id, true).await
+    }
+
+    pub async fn login_verify(&self, code: &str) -> Result<(), PortalError> {
+        let user_id = self.pending_user()?;
+        let pool = &self.state.pool;
+        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
+        let challenge = sms::check_code(&self.state, &mut tx, user_id, Purpose::Login, code).await?;
+        let now = self.state.clock.now();
+        if let Some(credential) = challenge.credential_id {
+            sqlx::query("UPDATE credentials SET last_used_at = $2 WHERE id = $1")
+                .bind(credential)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("marking a credential used"))?;
+        }
+        tx.commit().await.map_err(db("committing a sign-in"))?;
+        self.finish_sign_in(user_id, now).await
+    }
+
+    /// The pipeline's last step: new session id, signed in, recorded.
+    pub async fn finish_sign_in(&self, user_id: Uuid, now: OffsetDateTime) -> Result<(), PortalError> {
+        let now_s = now.unix_timestamp();
+        let auth = AuthState::SignedIn {
+            user_id: user_id.to_string(),
+            authenticated_at: now_s,
+            started_at: now_s,
+        };
+        // A new session id and a new CSRF token at the privilege change (SECURITY.md 19).
+        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
+        self.session.remove_value(NOTICE_KEY).await.map_err(sess("clearing the notice"))?;
+        self.session
+            .insert(AUTH_KEY, &auth)
+            .await
+            .map_err(sess("storing the sign-in"))?;
+        self.session
+            .insert(CSRF_KEY, new_csrf_token())
+            .await
+            .map_err(sess("storing the CSRF token"))?;
+        store::record_sign_in(&self.state.pool, user_id, now)
+            .await
+            .map_err(db("recording a sign-in"))?;
+        tracing::info!(%user_id, ip = %self.ip, "signed in");
+        Ok(())
+    }
+
+    pub async fn outbox_messages(&self) -> Result<Vec<tessera::views::OutboxMessage>, PortalError> {
+        if !self.me()?.is_admin() {
+            return Err(PortalError::Forbidden);
+        }
+        let rows: Vec<(String, String, OffsetDateTime)> =
+            sqlx::query_as("SELECT phone_e164, body, created_at FROM outbox_messages ORDER BY id DESC LIMIT 200")
+                .fetch_all(&self.state.pool)
+                .await
+                .map_err(db("reading the outbox"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(to, body, at)| tessera::views::OutboxMessage {
+                to: mask_phone(&to),
+                body,
+                at: human(at),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,436 @@
+//! SMS codes from send to check, for enrollment and sign-in: the active
+//! plugin, the challenge rows, resend rules and the one-winner check.
+//!
+//! A challenge row is written before the provider is called and removed (or
+//! put back) when the call fails, so a failure leaves nothing half-written and
+//! the person can simply try again.
+
+use crate::otp;
+use crate::portal::db;
+use crate::providers::{self, PluginContext, Properties, ProviderError, Purpose, SendRequest, Sent, SmsPlugin, Verdict};
+use crate::state::AppState;
+use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use tessera::otp::message_text;
+use tessera::{FieldError, PortalError};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// The plugin that handles SMS now, built from its stored properties. Read on
+/// each use, so a change applies to the next request.
+pub async fn active_plugin(state: &AppState) -> Result<Box<dyn SmsPlugin>, PortalError> {
+    let row: Option<(bool, String)> = sqlx::query_as("SELECT enabled, plugin FROM method_settings WHERE method = 'sms'")
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(db("reading the SMS method"))?;
+    match row {
+        Some((true, plugin)) => plugin_by_id(state, &plugin).await,
+        _ => Err(PortalError::SmsUnavailable),
+    }
+}
+
+/// Whether the SMS method is enabled.
+pub async fn enabled(pool: &PgPool) -> sqlx::Result<bool> {
+    let on: Option<bool> = sqlx::query_scalar("SELECT enabled FROM method_settings WHERE method = 'sms'")
+        .fetch_optional(pool)
+        .await?;
+    Ok(on.unwrap_or(false))
+}
+
+/// A plugin by id, with its stored properties.
+pub async fn plugin_by_id(state: &AppState, id: &str) -> Result<Box<dyn SmsPlugin>, PortalError> {
+    let props: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT properties FROM plugin_settings WHERE plugin = $1")
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(db("reading plugin settings"))?;
+    let props = match props {
+        Some(serde_json::Value::Object(map)) => Properties(map),
+        _ => Properties::default(),
+    };
+    let ctx = PluginContext {
+        http: state.http.clone(),
+        pool: state.pool.clone(),
+        log_messages: state.config.environment == crate::config::Environment::Development,
+    };
+    providers::build(id, &props, &ctx).map_err(|errors| {
+        tracing::error!(plugin = id, problems = %errors.join("; "), "the SMS plugin's settings are incomplete");
+        PortalError::SmsUnavailable
+    })
+}
+
+/// What the person sees for a provider failure (PROVIDERS.md, "Mapping
+/// failures"); the detail goes to the log for the administrator.
+pub fn provider_failure(plugin: &str, field: &str, e: ProviderError) -> PortalError {
+    match e {
+        ProviderError::InvalidNumber(detail) => {
+            tracing::info!(plugin, %detail, "provider refused the number");
+            PortalError::Validation(vec![FieldError::new(
+                field,
+                "This number can't receive codes. Check it, or use another number.",
+            )])
+        }
+        ProviderError::RateLimited {
+            retry_after_secs,
+            detail,
+        } => {
+            tracing::warn!(plugin, %detail, "provider rate limit");
+            PortalError::TooManyMessages {
+                retry_after_secs: retry_after_secs.unwrap_or(60).max(1),
+            }
+        }
+        ProviderError::Misconfigured(detail) => {
+            tracing::error!(plugin, %detail, "provider refused our settings");
+            PortalError::SmsUnavailable
+        }
+        ProviderError::Unavailable(detail) => {
+            tracing::warn!(plugin, %detail, "provider unavailable");
+            PortalError::SmsUnavailable
+        }
+    }
+}
+
+
+fn purpose_name(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Enroll => "enroll",
+        Purpose::Login => "login",
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Challenge {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub phone_e164: String,
+    pub credential_id: Option<Uuid>,
+    pub nickname: Option<String>,
+    pub plugin: String,
+    pub code_mac: Option<Vec<u8>>,
+    pub provider_ref: Option<String>,
+    pub provider_user_id: Option<String>,
+    pub provider_phone_id: Option<String>,
+    pub attempts: i32,
+    pub sends: i32,
+    pub last_sent_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+const CHALLENGE_COLUMNS: &str = "id, user_id, phone_e164, credential_id, nickname, plugin, code_mac, provider_ref, \
+     provider_user_id, provider_phone_id, attempts, sends, last_sent_at, expires_at";
+
+/// The open challenge of a user for a purpose, if any.
+pub async fn open_challenge(pool: &PgPool, user_id: Uuid, purpose: Purpose) -> sqlx::Result<Option<Challenge>> {
+    sqlx::query_as::<_, Challenge>(&format!(
+        "SELECT {CHALLENGE_COLUMNS} FROM otp_challenges WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL"
+    ))
+    .bind(user_id)
+    .bind(purpose_name(purpose))
+    .fetch_optional(pool)
+    .await
+}
+
+/// Drops the open challenge of a user for a purpose.
+pub async fn cancel(pool: &PgPool, user_id: Uuid, purpose: Purpose) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM otp_challenges WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL")
+        .bind(user_id)
+        .bind(purpose_name(purpose))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Where a code should go.
+pub struct Destination<'a> {
+    pub user_id: Uuid,
+    pub purpose: Purpose,
+    pub phone: &'a str,
+    pub credential_id: Option<Uuid>,
+    pub nickname: Option<&'a str>,
+    /// The provider's user for this phone (Stytch, at sign-in).
+    pub provider_user_id: Option<&'a str>,
+    /// A resend asked for by the person: inside the cooldown it is refused.
+    /// A first send repeated inside the cooldown (a double submit) is not
+    /// sent again and succeeds quietly.
+    pub resend: bool,
+}
+
+/// Sends a code to `dest`, replacing the code of the open challenge (which
+/// then stops working, SECURITY.md 6).
+pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Result<(), PortalError> {
+    let pool = &state.pool;
+    let policy = &state.code_policy;
+    let now = state.clock.now();
+    let plugin = active_plugin(state).await?;
+
+    let open = open_challenge(pool, dest.user_id, dest.purpose)
+        .await
+        .map_err(db("reading a challenge"))?;
+    if let Some(open) = &open
+        && let Some(wait) = policy.resend_wait(open.last_sent_at.unix_timestamp(), now.unix_timestamp())
+    {
+        if !dest.resend && open.phone_e164 == dest.phone {
+            // The same request again: the code is already on its way.
+            return Ok(());
+        }
+        return Err(PortalError::TooManyMessages { retry_after_secs: wait });
+    }
+
+    // At most so many messages to one number in the window (SECURITY.md 6).
+    let since = now - Duration::seconds(policy.send_window_secs);
+    let (count, oldest): (i64, Option<OffsetDateTime>) =
+        sqlx::query_as("SELECT count(*), min(sent_at) FROM sms_sends WHERE phone_e164 = $1 AND sent_at > $2")
+            .bind(dest.phone)
+            .bind(since)
+            .fetch_one(pool)
+            .await
+            .map_err(db("counting messages"))?;
+    if count >= policy.max_sends_per_number {
+        let until = oldest.unwrap_or(now) + Duration::seconds(policy.send_window_secs);
+        return Err(PortalError::TooManyMessages {
+            retry_after_secs: (until - now).whole_seconds().max(1) as u64,
+        });
+    }
+
+    let lifetime = policy.lifetime();
+    let expires = now + Duration::seconds(lifetime);
+    let code = (!providers::owns_code(plugin.id())).then(|| otp::new_code(policy.digits));
+
+    // Claim the send: a conditional update of the open challenge or an insert
+    // the one-open-challenge index lets only one request make.
+    let id = match &open {
+        Some(open) => {
+            let mac = code.as_deref().map(|c| otp::seal(&state.code_key, open.id, c));
+            let claimed: Option<Uuid> = sqlx::query_scalar(
+                "UPDATE otp_challenges SET phone_e164 = $3, credential_id = $4, nickname = $5, plugin = $6,
+                    code_mac = $7, provider_ref = NULL, provider_user_id = NULL, provider_phone_id = NULL,
+                    attempts = 0, sends = sends + 1, last_sent_at = $8, expires_at = $9
+                 WHERE id = $1 AND last_sent_at = $2 AND consumed_at IS NULL RETURNING id",
+            )
+            .bind(open.id)
+            .bind(open.last_sent_at)
+            .bind(dest.phone)
+            .bind(dest.credential_id)
+            .bind(dest.nickname)
+            .bind(plugin.id())
+            .bind(mac)
+            .bind(now)
+            .bind(expires)
+            .fetch_optional(pool)
+            .await
+            .map_err(db("claiming a resend"))?;
+            match claimed {
+                Some(id) => id,
+                None => return Ok(()), // another request sent it just now
+            }
+        }
+        None => {
+            let id = Uuid::new_v4();
+            let mac = code.as_deref().map(|c| otp::seal(&state.code_key, id, c));
+            let inserted: Option<Uuid> = sqlx::query_scalar(
+                "INSERT INTO otp_challenges (id, user_id, purpose, phone_e164, credential_id, nickname, plugin,
+                    code_mac, sends, created_at, last_sent_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
+                 ON CONFLICT (user_id, purpose) WHERE consumed_at IS NULL DO NOTHING RETURNING id",
+            )
+            .bind(id)
+            .bind(dest.user_id)
+            .bind(purpose_name(dest.purpose))
+            .bind(dest.phone)
+            .bind(dest.credential_id)
+            .bind(dest.nickname)
+            .bind(plugin.id())
+            .bind(mac)
+            .bind(now)
+            .bind(expires)
+            .fetch_optional(pool)
+            .await
+            .map_err(db("opening a challenge"))?;
+            match inserted {
+                Some(id) => id,
+                None => return Ok(()), // a concurrent request opened it
+            }
+        }
+    };
+
+    let text = code.as_deref().map(|c| message_text(c, lifetime)).unwrap_or_default();
+    let request = SendRequest {
+        to: dest.phone,
+        text: &text,
+        code: code.as_deref().unwrap_or(""),
+        purpose: dest.purpose,
+        provider_user_id: dest.provider_user_id,
+        lifetime_minutes: lifetime / 60,
+    };
+    match plugin.send(&request).await {
+        Ok(sent) => {
+            sqlx::query(
+                "UPDATE otp_challenges SET provider_ref = $2, provider_user_id = $3, provider_phone_id = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&sent.reference)
+            .bind(&sent.provider_user_id)
+            .bind(&sent.provider_phone_id)
+            .execute(pool)
+            .await
+            .map_err(db("storing the provider's ids"))?;
+            sqlx::query("INSERT INTO sms_sends (user_id, phone_e164, ip, sent_at) VALUES ($1, $2, $3, $4)")
+                .bind(dest.user_id)
+                .bind(dest.phone)
+                .bind(ip)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(db("recording a message"))?;
+            tracing::info!(user_id = %dest.user_id, plugin = plugin.id(), purpose = purpose_name(dest.purpose), "code sent");
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing half-written: a first send leaves no challenge; a resend
+            // gets its cooldown back so that the person can retry at once.
+            let undo = match &open {
+                None => sqlx::query("DELETE FROM otp_challenges WHERE id = $1").bind(id),
+                Some(open) => sqlx::query(
+                    "UPDATE otp_challenges SET last_sent_at = $2, sends = sends - 1, expires_at = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(open.last_sent_at - Duration::seconds(policy.resend_cooldown_secs))
+                .bind(now),
+            };
+            undo.execute(pool).await.map_err(db("undoing a failed send"))?;
+            let field = if dest.purpose == Purpose::Enroll { "phone" } else { "code" };
+            Err(provider_failure(plugin.id(), field, e))
+        }
+    }
+}
+
+/// Checks a typed code against the open challenge. On success the challenge
+/// is consumed inside `tx`: of two concurrent checks of one good code exactly
+/// one gets here (SECURITY.md 9); the caller finishes its work in the same
+/// transaction.
+pub async fn check_code(
+    state: &AppState,
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: Uuid,
+    purpose: Purpose,
+    typed: &str,
+) -> Result<Challenge, PortalError> {
+    let pool = &state.pool;
+    let policy = &state.code_policy;
+    let now = state.clock.now();
+    let code_error = |m: &str| PortalError::Validation(vec![FieldError::new("code", m)]);
+
+    // At most so many wrong codes per account per hour (SECURITY.md 8).
+    let hour_ago = now - Duration::hours(1);
+    let (failures, oldest): (i64, Option<OffsetDateTime>) =
+        sqlx::query_as("SELECT count(*), min(failed_at) FROM otp_failures WHERE user_id = $1 AND failed_at > $2")
+            .bind(user_id)
+            .bind(hour_ago)
+            .fetch_one(pool)
+            .await
+            .map_err(db("counting wrong codes"))?;
+    if failures >= policy.max_failures_per_hour {
+        let until = oldest.unwrap_or(now) + Duration::hours(1);
+        return Err(PortalError::Throttled {
+            retry_after_secs: (until - now).whole_seconds().max(1) as u64,
+        });
+    }
+
+    let Some(open) = open_challenge(pool, user_id, purpose)
+        .await
+        .map_err(db("reading a challenge"))?
+    else {
+        return Err(code_error("No code is waiting. Ask for a new one."));
+    };
+    let plugin_owns = providers::owns_code(&open.plugin);
+    let code = policy
+        .read_code(typed, plugin_owns)
+        .map_err(|e| PortalError::Validation(vec![e]))?;
+
+    // Take one try, atomically: a dead code (expired, out of tries) takes none.
+    let taken: Option<i32> = sqlx::query_scalar(
+        "UPDATE otp_challenges SET attempts = attempts + 1
+         WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND sends > 0
+         RETURNING attempts",
+    )
+    .bind(open.id)
+    .bind(now)
+    .bind(policy.max_attempts)
+    .fetch_optional(pool)
+    .await
+    .map_err(db("taking a try"))?;
+    let Some(attempts) = taken else {
+        return Err(if open.attempts >= policy.max_attempts {
+            code_error("Too many wrong tries for this code. Ask for a new one.")
+        } else {
+            code_error("This code has expired. Ask for a new one.")
+        });
+    };
+
+    let verdict = if plugin_owns {
+        let plugin = plugin_by_id(state, &open.plugin).await?;
+        let sent = Sent {
+            reference: open.provider_ref.clone(),
+            provider_user_id: open.provider_user_id.clone(),
+            provider_phone_id: open.provider_phone_id.clone(),
+        };
+        match plugin.check(&open.phone_e164, &sent, &code).await {
+            Ok(v) => v,
+            Err(e) => {
+                // The provider could not answer: the try does not count.
+                sqlx::query("UPDATE otp_challenges SET attempts = attempts - 1 WHERE id = $1")
+                    .bind(open.id)
+                    .execute(pool)
+                    .await
+                    .map_err(db("giving a try back"))?;
+                return Err(provider_failure(&open.plugin, "code", e));
+            }
+        }
+    } else {
+        match &open.code_mac {
+            Some(mac) if otp::matches(&state.code_key, open.id, &code, mac) => Verdict::Approved,
+            _ => Verdict::Wrong,
+        }
+    };
+
+    match verdict {
+        Verdict::Approved => {
+            let consumed: Option<Uuid> = sqlx::query_scalar(
+                "UPDATE otp_challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL RETURNING id",
+            )
+            .bind(open.id)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db("consuming a code"))?;
+            match consumed {
+                Some(_) => Ok(open),
+                None => Err(code_error("This code has already been used.")),
+            }
+        }
+        Verdict::Expired => {
+            sqlx::query("UPDATE otp_challenges SET expires_at = $2 WHERE id = $1")
+                .bind(open.id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(db("ending a code"))?;
+            Err(code_error("This code has expired. Ask for a new one."))
+        }
+        Verdict::Wrong => {
+            sqlx::query("INSERT INTO otp_failures (user_id, failed_at) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(db("recording a wrong code"))?;
+            tracing::info!(%user_id, purpose = purpose_name(purpose), "wrong code");
+            let left = policy.max_attempts - attempts;
+            Err(code_error(&match left {
+                0 => "That code is not right, and that was the last try. Ask for a new code.".to_string(),
+                1 => "That code is not right. 1 try left.".to_string(),
+                n => format!("That code is not right. {n} tries left."),
+            }))
+        }
+    }
+}
