@@ -17,7 +17,7 @@ pub fn parse(input: &str, default_region: &str) -> Result<String, FieldError> {
     let invalid = || {
         FieldError::new(
             "phone",
-            "That is not a valid mobile number. Include the country code, like +44 7700 900123.",
+            "That is not a valid mobile number. Include the country code, like +44 7400 123456.",
         )
     };
     let number = phonenumber::parse(region, input).map_err(|_| invalid())?;
@@ -40,8 +40,8 @@ mod tests {
     fn national_and_international_forms_normalise_to_e164() {
         assert_eq!(parse("(201) 555-0123", "US").unwrap(), "+12015550123");
         assert_eq!(parse("+1 201 555 0123", "GB").unwrap(), "+12015550123");
-        assert_eq!(parse("07700 900123", "GB").unwrap(), "+447700900123");
-        assert_eq!(parse("+44 7700 900123", "US").unwrap(), "+447700900123");
+        assert_eq!(parse("07400 123456", "GB").unwrap(), "+447400123456");
+        assert_eq!(parse("+44 7400 123456", "US").unwrap(), "+447400123456");
     }
 
     #[test]

@@ -2,6 +2,13 @@
 //! PostgreSQL (TESSERA_TEST_DATABASE_URL, started by scripts/test), with a
 //! fresh database per test, driven over HTTP like a browser would.
 
+#[path = "api/mocks/mod.rs"]
+mod mocks;
+#[path = "api/providers.rs"]
+mod providers;
+#[path = "api/sms.rs"]
+mod sms;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tessera::account::Role;
@@ -49,7 +56,7 @@ async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
     env.insert("TESSERA_DATABASE_URL".into(), db_url.into());
     env.insert("TESSERA_LISTEN".into(), addr.to_string());
     env.insert("TESSERA_PUBLIC_URL".into(), format!("http://{addr}"));
-    env.insert("TESSERA_DB_MAX_CONNECTIONS".into(), "4".into());
+    env.insert("TESSERA_DB_MAX_CONNECTIONS".into(), "8".into());
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }

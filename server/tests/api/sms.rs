@@ -1,0 +1,556 @@
+//! SMS codes over HTTP with PostgreSQL and the mock providers: enrollment,
+//! the 2FA switch, the second sign-in step, removal, and the code rules.
+
+use super::mocks::{self, code_in};
+use super::*;
+use serde_json::{Value, json};
+
+const PHONE: &str = "+12015550123";
+
+/// Makes `plugin` handle SMS, with these properties.
+async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
+    sqlx::query("UPDATE method_settings SET plugin = $1, enabled = TRUE WHERE method = 'sms'")
+        .bind(plugin)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO plugin_settings (plugin, properties) VALUES ($1, $2)
+         ON CONFLICT (plugin) DO UPDATE SET properties = EXCLUDED.properties",
+    )
+    .bind(plugin)
+    .bind(props)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+/// The code in the newest outbox message to `phone`.
+async fn outbox_code(app: &TestApp, phone: &str) -> String {
+    let body: String =
+        sqlx::query_scalar("SELECT body FROM outbox_messages WHERE phone_e164 = $1 ORDER BY id DESC LIMIT 1")
+            .bind(phone)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    code_in(&body)
+}
+
+impl Browser {
+    async fn get_json(&mut self, endpoint: &str) -> (u16, Value) {
+        let a = self
+            .send(
+                self.http
+                    .get(format!("{}/api/{endpoint}", self.base))
+                    .header("accept", "application/json"),
+            )
+            .await;
+        (a.status, serde_json::from_str(&a.body).unwrap_or(Value::Null))
+    }
+
+    /// A POST server function with this session's CSRF token added.
+    async fn post(&mut self, endpoint: &str, fields: &[(&str, &str)]) -> Answer {
+        let (_, session) = self.get_json("session").await;
+        let token = session["csrf_token"].as_str().unwrap_or_default().to_owned();
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.call(endpoint, &all).await
+    }
+
+    async fn enroll_outbox(&mut self, app: &TestApp, phone: &str, nickname: &str) {
+        let a = self.post("credentials/start", &[("phone", phone), ("nickname", nickname)]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let code = outbox_code(app, phone).await;
+        let a = self.post("credentials/verify", &[("code", &code)]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+}
+
+async fn signed_in(app: &TestApp, who: (&str, &str)) -> Browser {
+    let mut b = app.browser();
+    let a = b.sign_in(who.0, who.1).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    b
+}
+
+fn field_error(a: &Answer, field: &str) -> String {
+    let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+    v["Portal"]["Validation"]
+        .as_array()
+        .and_then(|errs| errs.iter().find(|e| e["field"] == field))
+        .and_then(|e| e["message"].as_str())
+        .unwrap_or_else(|| panic!("no {field} error in {} {}", a.status, a.body))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn outbox_enrollment_2fa_and_the_second_sign_in_step() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+
+    let a = b.post("credentials/start", &[("phone", "(201) 555-0123"), ("nickname", "Work")]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let code = outbox_code(&app, PHONE).await;
+    assert_eq!(code.len(), 6);
+    // Only a keyed hash of the code is stored (SECURITY.md 2).
+    let mac: Vec<u8> = sqlx::query_scalar("SELECT code_mac FROM otp_challenges")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(mac.len(), 32);
+    assert!(!mac.windows(6).any(|w| w == code.as_bytes()));
+
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["pending"]["number"], PHONE, "the owner sees the full number");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let a = b.post("credentials/verify", &[("code", wrong)]).await;
+    assert_eq!(a.status, 422);
+    assert!(field_error(&a, "code").contains("4 tries left"));
+    let a = b.post("credentials/verify", &[("code", &format!(" {} {}", &code[..3], &code[3..]))]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["phones"][0]["number"], PHONE);
+    assert_eq!(view["phones"][0]["nickname"], "Work");
+    assert_eq!(view["phones"][0]["preferred"], true);
+    assert_eq!(view["pending"], Value::Null);
+    assert_eq!(app.count("SELECT count(*) FROM sms_phones").await, 1);
+
+    assert_eq!(b.post("credentials/two_factor", &[("enabled", "true")]).await.status, 200);
+    assert_eq!(b.post("sign_out", &[]).await.status, 200);
+
+    // Password first: not signed in yet, a code on its way to the preferred phone.
+    let mut b = app.browser();
+    let before = b.csrf().await;
+    let cookie_before = b.cookie.clone();
+    let a = b
+        .call("sign_in", &[("username", "alice"), ("password", ALICE.1), ("csrf_token", &before)])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.headers.get("location").unwrap(), "/signin/code");
+    assert_ne!(b.cookie, cookie_before, "the session id rotates after the password");
+    assert_eq!(b.get_json("home").await.0, 401, "no signed-in function answers yet");
+    assert_eq!(b.get_json("credentials").await.0, 401);
+    assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"));
+    let page = b.page("/signin/code").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("•••••••••23"), "the number is masked");
+    assert!(!page.body.contains("5550123"), "the full number never shows");
+
+    let code = outbox_code(&app, PHONE).await;
+    let cookie_step2 = b.cookie.clone();
+    let a = b.post("signin/verify_code", &[("code", &code)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_ne!(b.cookie, cookie_step2, "the session id rotates after the second factor");
+    let (status, home) = b.get_json("home").await;
+    assert_eq!(status, 200);
+    assert_eq!(home["two_factor_enabled"], true);
+    assert_eq!(b.page("/signin/code").await.location.as_deref(), Some("/"));
+
+    // The code was single-use: a second session cannot reuse it.
+    let mut c = app.browser();
+    assert_eq!(c.sign_in("alice", ALICE.1).await.status, 200);
+    let a = c.post("signin/verify_code", &[("code", &code)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+}
+
+#[tokio::test]
+async fn bad_and_taken_numbers_are_refused_before_any_message() {
+    let app = spawn_app().await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let mut alice = signed_in(&app, ALICE).await;
+    for (input, words) in [("", "Enter a mobile number"), ("12", "not a valid mobile number"), ("+1 000 000 0000", "not a valid")] {
+        let a = alice.post("credentials/start", &[("phone", input)]).await;
+        assert_eq!(a.status, 422, "{input}: {}", a.body);
+        assert!(field_error(&a, "phone").contains(words), "{input}");
+    }
+    let long = "x".repeat(41);
+    let a = alice.post("credentials/start", &[("phone", PHONE), ("nickname", &long)]).await;
+    assert!(field_error(&a, "nickname").contains("at most 40"));
+    assert_eq!(app.count("SELECT count(*) FROM outbox_messages").await, 0);
+
+    admin.enroll_outbox(&app, PHONE, "Admin phone").await;
+    let a = alice.post("credentials/start", &[("phone", "201-555-0123")]).await;
+    assert_eq!(a.status, 422);
+    assert!(field_error(&a, "phone").contains("another account"));
+    let a = admin.post("credentials/start", &[("phone", PHONE)]).await;
+    assert!(field_error(&a, "phone").contains("already one of your phones"));
+    assert_eq!(app.count("SELECT count(*) FROM outbox_messages").await, 1);
+}
+
+#[tokio::test]
+async fn codes_expire_resends_wait_and_replace_and_five_tries_kill_a_code() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let first = outbox_code(&app, PHONE).await;
+
+    let a = b.post("credentials/resend", &[]).await;
+    assert_eq!(a.status, 429, "a resend waits for the cooldown: {}", a.body);
+    assert!(a.body.contains("TooManyMessages"));
+    app.clock.advance(31);
+    assert_eq!(b.post("credentials/resend", &[]).await.status, 200);
+    let second = outbox_code(&app, PHONE).await;
+    if first != second {
+        let a = b.post("credentials/verify", &[("code", &first)]).await;
+        assert!(field_error(&a, "code").contains("not right"), "the resend killed the first code");
+    }
+
+    // Expiry: five minutes, by the server's clock.
+    app.clock.advance(301);
+    let a = b.post("credentials/verify", &[("code", &second)]).await;
+    assert!(field_error(&a, "code").contains("expired"), "{}", a.body);
+
+    // Five wrong tries, then even the right code is refused.
+    assert_eq!(b.post("credentials/resend", &[]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (0..5).rev() {
+        let a = b.post("credentials/verify", &[("code", wrong)]).await;
+        let msg = field_error(&a, "code");
+        if left == 0 {
+            assert!(msg.contains("last try"), "{msg}");
+        } else {
+            assert!(msg.contains(&left.to_string()), "{msg}");
+        }
+    }
+    let a = b.post("credentials/verify", &[("code", &code)]).await;
+    assert!(field_error(&a, "code").contains("Too many wrong tries"));
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+}
+
+#[tokio::test]
+async fn two_concurrent_checks_of_one_code_have_exactly_one_winner() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    for (round, phone) in ["+12015550123", "+12015550124", "+12015550125"].iter().enumerate() {
+        assert_eq!(b.post("credentials/start", &[("phone", phone)]).await.status, 200);
+        let code = outbox_code(&app, phone).await;
+        let (_, session) = b.get_json("session").await;
+        let token = session["csrf_token"].as_str().unwrap().to_owned();
+        let mut b1 = app.browser();
+        let mut b2 = app.browser();
+        b1.cookie = b.cookie.clone();
+        b2.cookie = b.cookie.clone();
+        let fields = [("code", code.as_str()), ("csrf_token", token.as_str())];
+        let (r1, r2) = futures::join!(
+            b1.call("credentials/verify", &fields),
+            b2.call("credentials/verify", &fields)
+        );
+        let mut statuses = [r1.status, r2.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 422], "round {round}: {} / {}", r1.body, r2.body);
+        assert_eq!(
+            app.count("SELECT count(*) FROM sms_phones").await,
+            round as i64 + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_double_submit_sends_one_message_and_makes_one_challenge() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    let (_, session) = b.get_json("session").await;
+    let token = session["csrf_token"].as_str().unwrap().to_owned();
+    let mut b1 = app.browser();
+    let mut b2 = app.browser();
+    b1.cookie = b.cookie.clone();
+    b2.cookie = b.cookie.clone();
+    let fields = [("phone", PHONE), ("csrf_token", token.as_str())];
+    let (r1, r2) = futures::join!(
+        b1.call("credentials/start", &fields),
+        b2.call("credentials/start", &fields)
+    );
+    assert_eq!((r1.status, r2.status), (200, 200), "{} / {}", r1.body, r2.body);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_messages").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 1);
+}
+
+#[tokio::test]
+async fn provider_failures_leave_nothing_half_written() {
+    let app = spawn_app().await;
+    let twilio = mocks::twilio::Twilio::default();
+    let base = mocks::serve(twilio.router()).await;
+    let props = |token: &str, base: &str| {
+        json!({"twilio_sid": mocks::twilio::SID, "twilio_token": token, "from_number": "+15005550006", "base_url": base, "timeout_secs": "1"})
+    };
+    use_plugin(&app, "twilio", props("wrong-token", &base)).await;
+    let mut b = signed_in(&app, ALICE).await;
+    let a = b.post("credentials/start", &[("phone", PHONE)]).await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert!(a.body.contains("SmsUnavailable"));
+    assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 0);
+
+    // Fixed: the retry goes through at once, with no cooldown in the way.
+    use_plugin(&app, "twilio", props(mocks::twilio::TOKEN, &base)).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = code_in(&twilio.last_to(PHONE).unwrap());
+    assert_eq!(b.post("credentials/verify", &[("code", &code)]).await.status, 200);
+    assert_eq!(b.post("credentials/two_factor", &[("enabled", "true")]).await.status, 200);
+
+    // Down at sign-in: the person stays at step 2, neither in nor locked out.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    use_plugin(&app, "twilio", props(mocks::twilio::TOKEN, &closed)).await;
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("alice", ALICE.1).await.status, 200);
+    let (status, challenge) = b.get_json("signin/challenge").await;
+    assert_eq!(status, 200);
+    assert_eq!(challenge["sent_to"], Value::Null);
+    assert!(challenge["notice"].as_str().unwrap().contains("temporarily unavailable"));
+    assert_eq!(b.get_json("home").await.0, 401);
+
+    use_plugin(&app, "twilio", props(mocks::twilio::TOKEN, &base)).await;
+    assert_eq!(b.post("signin/send_code", &[]).await.status, 200);
+    let code = code_in(&twilio.last_to(PHONE).unwrap());
+    assert_eq!(b.post("signin/verify_code", &[("code", &code)]).await.status, 200);
+    assert_eq!(b.get_json("home").await.0, 200);
+}
+
+/// Where each plugin's mock keeps the code a phone received.
+enum Inbox {
+    Twilio(mocks::twilio::Twilio),
+    Verify(mocks::verify::Verify),
+    Stytch(mocks::stytch::Stytch),
+    Vonage(mocks::vonage::Vonage),
+    Gateway(mocks::gateway::Gateway),
+}
+
+impl Inbox {
+    fn code(&self, phone: &str) -> String {
+        match self {
+            Inbox::Twilio(m) => code_in(&m.last_to(phone).unwrap()),
+            Inbox::Verify(m) => m.code_for(phone).unwrap(),
+            Inbox::Stytch(m) => m.code_for(phone).unwrap(),
+            Inbox::Vonage(m) => code_in(&m.last_to(phone.trim_start_matches('+')).unwrap()),
+            Inbox::Gateway(m) => {
+                let body: Value = serde_json::from_str(&m.last().unwrap().body).unwrap();
+                body["code"].as_str().unwrap().to_owned()
+            }
+        }
+    }
+}
+
+async fn mock_plugin(id: &str) -> (Value, Inbox) {
+    match id {
+        "twilio" => {
+            let m = mocks::twilio::Twilio::default();
+            let base = mocks::serve(m.router()).await;
+            (
+                json!({"twilio_sid": mocks::twilio::SID, "twilio_token": mocks::twilio::TOKEN, "from_number": "+15005550006", "base_url": base}),
+                Inbox::Twilio(m),
+            )
+        }
+        "twilio-verify" => {
+            let m = mocks::verify::Verify::default();
+            let base = mocks::serve(m.router()).await;
+            (
+                json!({"twilio_sid": mocks::twilio::SID, "twilio_token": mocks::twilio::TOKEN, "service_sid": mocks::verify::SERVICE, "base_url": base}),
+                Inbox::Verify(m),
+            )
+        }
+        "stytch" => {
+            let m = mocks::stytch::Stytch::default();
+            let base = mocks::serve(m.router()).await;
+            (
+                json!({
+                    "SMS_ENDPOINT": format!("{base}/v1/otps/sms/send"),
+                    "AUTH_ENDPOINT": format!("{base}/v1/otps/authenticate"),
+                    "ENROLL_ENDPOINT": format!("{base}/v1/otps/sms/login_or_create"),
+                    "DELETE_USER_ENDPOINT": format!("{base}/v1/users"),
+                    "PROJECT_ID": mocks::stytch::PROJECT, "SECRET": mocks::stytch::SECRET,
+                }),
+                Inbox::Stytch(m),
+            )
+        }
+        "vonage" => {
+            let m = mocks::vonage::Vonage::default();
+            let base = mocks::serve(m.router()).await;
+            (
+                json!({"api_key": mocks::vonage::KEY, "api_secret": mocks::vonage::SECRET, "from": "NEXMO", "base_url": base}),
+                Inbox::Vonage(m),
+            )
+        }
+        "http" => {
+            let m = mocks::gateway::Gateway::default();
+            let base = mocks::serve(m.router()).await;
+            (
+                json!({"url": format!("{base}/ok"), "content_type": "application/json", "body_template": "{\"to\":\"$ctx.num\",\"code\":\"$ctx.otp\"}"}),
+                Inbox::Gateway(m),
+            )
+        }
+        other => panic!("no mock for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_plugin_enrolls_and_signs_in_through_its_mock() {
+    let app = spawn_app().await;
+    for (i, id) in ["twilio", "twilio-verify", "stytch", "vonage", "http"].iter().enumerate() {
+        let (props, inbox) = mock_plugin(id).await;
+        use_plugin(&app, id, props).await;
+        let username = format!("user{i}");
+        let password = format!("password-of-user{i}");
+        users::add_user(
+            &app.pool,
+            &app.clock,
+            AddUser {
+                username: &username,
+                password: &password,
+                email: "",
+                display_name: "",
+                role: Role::User,
+            },
+        )
+        .await
+        .unwrap();
+        let phone = format!("+1201555013{i}");
+        let mut b = signed_in(&app, (&username, &password)).await;
+        assert_eq!(b.post("credentials/start", &[("phone", &phone)]).await.status, 200, "{id}");
+        let a = b.post("credentials/verify", &[("code", &inbox.code(&phone))]).await;
+        assert_eq!(a.status, 200, "{id}: {}", a.body);
+        assert_eq!(b.post("credentials/two_factor", &[("enabled", "true")]).await.status, 200);
+        assert_eq!(b.post("sign_out", &[]).await.status, 200);
+
+        let mut b = signed_in(&app, (&username, &password)).await;
+        assert_eq!(b.get_json("home").await.0, 401, "{id}: step 2 first");
+        let a = b.post("signin/verify_code", &[("code", &inbox.code(&phone))]).await;
+        assert_eq!(a.status, 200, "{id}: {}", a.body);
+        assert_eq!(b.get_json("home").await.0, 200, "{id}");
+        let stored: String = sqlx::query_scalar("SELECT plugin FROM sms_phones WHERE phone_e164 = $1")
+            .bind(&phone)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(&stored, id);
+    }
+}
+
+#[tokio::test]
+async fn removal_below_the_minimum_warns_then_turns_2fa_off_and_cleans_up_at_stytch() {
+    let app = spawn_app().await;
+    let (props, inbox) = mock_plugin("stytch").await;
+    use_plugin(&app, "stytch", props).await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    assert_eq!(b.post("credentials/verify", &[("code", &inbox.code(PHONE))]).await.status, 200);
+    let stytch_user: String = sqlx::query_scalar("SELECT provider_user_id FROM sms_phones")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(stytch_user.starts_with("user-test-"));
+    assert_eq!(b.post("credentials/two_factor", &[("enabled", "true")]).await.status, 200);
+
+    let (_, view) = b.get_json("credentials").await;
+    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let a = b.post("credentials/remove", &[("id", &id)]).await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(a.body.contains("turned off"));
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+
+    let a = b.post("credentials/remove", &[("id", &id), ("confirm", "true")]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+    let (_, home) = b.get_json("home").await;
+    assert_eq!(home["two_factor_enabled"], false);
+    let Inbox::Stytch(m) = inbox else { unreachable!() };
+    assert_eq!(m.deleted(), vec![stytch_user]);
+
+    // With 2FA off, the next sign-in needs the password only.
+    let mut c = app.browser();
+    let a = c.sign_in("alice", ALICE.1).await;
+    assert_eq!(a.headers.get("location").unwrap(), "/");
+}
+
+#[tokio::test]
+async fn turning_2fa_on_needs_a_phone_and_renames_are_checked() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    let a = b.post("credentials/two_factor", &[("enabled", "true")]).await;
+    assert_eq!(a.status, 422);
+    assert!(field_error(&a, "enabled").contains("at least 1"));
+    b.enroll_outbox(&app, PHONE, "").await;
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["phones"][0]["nickname"], "Phone ending 23");
+    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let a = b.post("credentials/rename", &[("id", &id), ("nickname", "  ")]).await;
+    assert!(field_error(&a, "nickname").contains("Enter a name"));
+    assert_eq!(b.post("credentials/rename", &[("id", &id), ("nickname", "Home")]).await.status, 200);
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["phones"][0]["nickname"], "Home");
+    let a = b.post("credentials/two_factor", &[("enabled", "true"), ("preferred", "not-mine")]).await;
+    assert!(field_error(&a, "preferred").contains("Choose one of your phones"));
+}
+
+#[tokio::test]
+async fn nobody_reaches_another_accounts_phones_or_the_outbox() {
+    let app = spawn_app().await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    admin.enroll_outbox(&app, PHONE, "Admin phone").await;
+    let (_, view) = admin.get_json("credentials").await;
+    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let (status, outbox) = admin.get_json("admin/outbox").await;
+    assert_eq!(status, 200);
+    assert_eq!(outbox[0]["to"], "•••••••••23", "the outbox masks numbers");
+
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(alice.post("credentials/rename", &[("id", &id), ("nickname", "Mine")]).await.status, 404);
+    assert_eq!(
+        alice.post("credentials/remove", &[("id", &id), ("confirm", "true")]).await.status,
+        404
+    );
+    let a = alice.post("credentials/two_factor", &[("enabled", "false"), ("preferred", &id)]).await;
+    assert_eq!(a.status, 422);
+    let (_, view) = alice.get_json("credentials").await;
+    assert_eq!(view["phones"], json!([]));
+    assert_eq!(alice.get_json("admin/outbox").await.0, 403);
+    assert_eq!(app.count("SELECT count(*) FROM credentials WHERE nickname = 'Admin phone'").await, 1);
+}
+
+#[tokio::test]
+async fn wrong_codes_are_capped_per_account_per_hour() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    sqlx::query(
+        "INSERT INTO otp_failures (user_id, failed_at)
+         SELECT id, now() FROM users, generate_series(1, 100) WHERE username = 'alice'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let a = b.post("credentials/verify", &[("code", &code)]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert!(a.body.contains("Throttled"));
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+}
+
+#[tokio::test]
+async fn the_second_step_cannot_be_skipped_or_reached_without_a_password() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    b.enroll_outbox(&app, PHONE, "Work").await;
+    assert_eq!(b.post("credentials/two_factor", &[("enabled", "true")]).await.status, 200);
+
+    let mut anon = app.browser();
+    assert_eq!(anon.page("/signin/code").await.location.as_deref(), Some("/signin"));
+    assert_eq!(anon.get_json("signin/challenge").await.0, 401);
+
+    let mut half = app.browser();
+    assert_eq!(half.sign_in("alice", ALICE.1).await.status, 200);
+    for endpoint in ["credentials/start", "credentials/verify", "credentials/two_factor", "credentials/remove"] {
+        let a = half.post(endpoint, &[("phone", "+12015550199"), ("code", "123456"), ("enabled", "false")]).await;
+        assert_eq!(a.status, 401, "{endpoint}: {}", a.body);
+    }
+    assert_eq!(half.get_json("admin/users").await.0, 401);
+    // The half-finished sign-in runs out after 15 minutes.
+    app.clock.advance(16 * 60);
+    assert_eq!(half.page("/signin/code").await.location.as_deref(), Some("/signin"));
+    let code = outbox_code(&app, PHONE).await;
+    assert_eq!(half.post("signin/verify_code", &[("code", &code)]).await.status, 401);
+}
