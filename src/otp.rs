@@ -40,7 +40,7 @@ pub const MAX_LIFETIME_SECS: i64 = 600;
 
 impl CodePolicy {
     pub fn lifetime(&self) -> i64 {
-        self.lifetime_secs.clamp(60, MAX_LIFETIME_SECS)
+        self.lifetime_secs.clamp(1, MAX_LIFETIME_SECS)
     }
 
     /// Reads a typed code: spaces and dashes are ignored, then it must be
@@ -78,8 +78,8 @@ impl CodePolicy {
 
 /// The text of a message carrying a code we generated.
 pub fn message_text(code: &str, lifetime_secs: i64) -> String {
-    let minutes = (lifetime_secs / 60).max(1);
-    format!("Your Tessera code is {code}. It expires in {minutes} minutes. Do not share it with anyone.")
+    let expires = crate::error::wait_words(lifetime_secs.max(1) as u64);
+    format!("Your Tessera code is {code}. It expires in {expires}. Do not share it with anyone.")
 }
 
 /// A number as it may be shown to anyone but its owner: every digit hidden

@@ -77,10 +77,7 @@ pub async fn send_sign_in_code(
 ) -> Result<(), AppError> {
     let _ = csrf_token;
     let phone = (!phone_id.is_empty()).then_some(phone_id.as_str());
-    backend::portal()?
-        .send_sign_in_code(phone)
-        .await
-        .map_err(backend::fail)
+    backend::portal()?.send_sign_in_code(phone).await.map_err(backend::fail)
 }
 
 #[server(endpoint = "signin/verify_code")]
@@ -140,10 +137,7 @@ pub async fn verify_enrollment(
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    backend::portal()?
-        .verify_enrollment(&code)
-        .await
-        .map_err(backend::fail)
+    backend::portal()?.verify_enrollment(&code).await.map_err(backend::fail)
 }
 
 #[server(endpoint = "credentials/cancel")]

@@ -143,5 +143,4 @@ impl FormErrors {
 
 /// The classes of a main (filled) button and of a quiet (outlined) one.
 pub const BUTTON: &str = "rounded bg-indigo-700 px-4 py-2 font-medium text-white hover:bg-indigo-800 focus:outline-none focus:ring-2 focus:ring-indigo-300 disabled:opacity-60";
-pub const QUIET_BUTTON: &str =
-    "rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-indigo-300";
+pub const QUIET_BUTTON: &str = "rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-indigo-300";

@@ -77,6 +77,11 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;
+    let code_policy = tessera::otp::CodePolicy {
+        lifetime_secs: config.code_lifetime_seconds,
+        resend_cooldown_secs: config.resend_cooldown_seconds,
+        ..tessera::otp::CodePolicy::default()
+    };
     Ok(AppState {
         leptos_options: leptos_options(&config),
         pool,
@@ -84,7 +89,7 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         clock,
         dummy_hash: dummy_hash.into(),
         code_key: Arc::new(code_key),
-        code_policy: tessera::otp::CodePolicy::default(),
+        code_policy,
         http,
     })
 }

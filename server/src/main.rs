@@ -38,6 +38,24 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Choose the plugin that sends SMS codes.
+    #[command(subcommand)]
+    Sms(SmsCommand),
+}
+
+#[derive(Subcommand)]
+enum SmsCommand {
+    /// List the installed plugins and their properties.
+    Plugins,
+    /// Make a plugin handle SMS, with its properties (checked before saving).
+    /// Applies to the next request of a running server.
+    Use {
+        /// outbox, twilio, twilio-verify, stytch, vonage or http
+        plugin: String,
+        /// A property, as NAME=VALUE (repeat for each).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +215,34 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
             let password = read_password()?;
             users::set_password(&pool, &clock, &username, &password).await?;
             println!("password set for {username}");
+            Ok(())
+        }
+        Command::Sms(SmsCommand::Plugins) => {
+            for p in tessera_server::providers::PLUGINS {
+                println!("{}: {}", p.id, p.label);
+                for prop in p.properties {
+                    let need = if prop.required { "required" } else { "optional" };
+                    println!(
+                        "  {:<22} {need}; {} (e.g. {})",
+                        prop.name, prop.description, prop.example
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Sms(SmsCommand::Use { plugin, set }) => {
+            let pool = tessera_server::connect(&config).await?;
+            let mut props = serde_json::Map::new();
+            for pair in set {
+                let Some((name, value)) = pair.split_once('=') else {
+                    anyhow::bail!("--set {pair:?}: write it as NAME=VALUE");
+                };
+                props.insert(name.trim().to_owned(), serde_json::Value::String(value.to_owned()));
+            }
+            if let Err(problems) = tessera_server::sms::choose_plugin(&pool, &plugin, props).await {
+                anyhow::bail!("the {plugin} settings were not saved:\n  {}", problems.join("\n  "));
+            }
+            println!("SMS codes now go through {plugin}");
             Ok(())
         }
         Command::Serve => {

@@ -21,8 +21,6 @@ use uuid::Uuid;
 const NOTICE_KEY: &str = "second_factor_notice";
 const NICKNAME_MAX: usize = 40;
 
-
-
 #[derive(Debug, Clone, FromRow)]
 pub struct PhoneRow {
     pub id: Uuid,
@@ -135,7 +133,10 @@ impl RequestPortal {
         let number = crate::phone::parse(phone, &self.state.config.default_phone_region)
             .map_err(|e| errors.push(e))
             .ok();
-        let name = nickname(nickname_input, false).map_err(|e| errors.push(e)).ok().flatten();
+        let name = nickname(nickname_input, false)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
         let Some(number) = number.filter(|_| errors.is_empty()) else {
             return Err(PortalError::Validation(errors));
         };
@@ -384,19 +385,9 @@ impl RequestPortal {
             user_id: user.id.to_string(),
             at: self.state.clock.now().unix_timestamp(),
         };
-        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
-        self.session
-            .insert(AUTH_KEY, &auth)
-            .await
-            .map_err(sess("storing the first step"))?;
-        self.session
-            .insert(CSRF_KEY, new_csrf_token())
-            .await
-            .map_err(sess("storing the CSRF token"))?;
-        // A code from an earlier, abandoned sign-in must not be reused.
-        sms::cancel(&self.state.pool, user.id, Purpose::Login)
-            .await
-            .map_err(db("clearing an old code"))?;
+        self.change_privilege(&auth).await?;
+        // An open code from an earlier attempt is replaced by this send, or,
+        // inside the cooldown (a double submit), kept without a second message.
         if let Err(e) = self.send_login_code(user.id, None, false).await {
             // The notice tells the person; they stay at step 2 and can retry.
             tracing::info!(user_id = %user.id, error = %e, "first sign-in code not sent");
@@ -511,22 +502,30 @@ impl RequestPortal {
             authenticated_at: now_s,
             started_at: now_s,
         };
-        // A new session id and a new CSRF token at the privilege change (SECURITY.md 19).
-        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
-        self.session.remove_value(NOTICE_KEY).await.map_err(sess("clearing the notice"))?;
         self.session
-            .insert(AUTH_KEY, &auth)
+            .remove_value(NOTICE_KEY)
             .await
-            .map_err(sess("storing the sign-in"))?;
-        self.session
-            .insert(CSRF_KEY, new_csrf_token())
-            .await
-            .map_err(sess("storing the CSRF token"))?;
+            .map_err(sess("clearing the notice"))?;
+        self.change_privilege(&auth).await?;
         store::record_sign_in(&self.state.pool, user_id, now)
             .await
             .map_err(db("recording a sign-in"))?;
         tracing::info!(%user_id, ip = %self.ip, "signed in");
         Ok(())
+    }
+
+    /// A privilege change: a new session id, the new state and a new CSRF
+    /// token; the old id is dead (SECURITY.md 19).
+    async fn change_privilege(&self, auth: &AuthState) -> Result<(), PortalError> {
+        self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
+        self.session
+            .insert(AUTH_KEY, auth)
+            .await
+            .map_err(sess("storing the sign-in state"))?;
+        self.session
+            .insert(CSRF_KEY, new_csrf_token())
+            .await
+            .map_err(sess("storing the CSRF token"))
     }
 
     pub async fn outbox_messages(&self) -> Result<Vec<tessera::views::OutboxMessage>, PortalError> {

@@ -7,7 +7,9 @@
 
 use crate::otp;
 use crate::portal::db;
-use crate::providers::{self, PluginContext, Properties, ProviderError, Purpose, SendRequest, Sent, SmsPlugin, Verdict};
+use crate::providers::{
+    self, PluginContext, Properties, ProviderError, Purpose, SendRequest, Sent, SmsPlugin, Verdict,
+};
 use crate::state::AppState;
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
 use tessera::otp::message_text;
@@ -18,10 +20,11 @@ use uuid::Uuid;
 /// The plugin that handles SMS now, built from its stored properties. Read on
 /// each use, so a change applies to the next request.
 pub async fn active_plugin(state: &AppState) -> Result<Box<dyn SmsPlugin>, PortalError> {
-    let row: Option<(bool, String)> = sqlx::query_as("SELECT enabled, plugin FROM method_settings WHERE method = 'sms'")
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(db("reading the SMS method"))?;
+    let row: Option<(bool, String)> =
+        sqlx::query_as("SELECT enabled, plugin FROM method_settings WHERE method = 'sms'")
+            .fetch_optional(&state.pool)
+            .await
+            .map_err(db("reading the SMS method"))?;
     match row {
         Some((true, plugin)) => plugin_by_id(state, &plugin).await,
         _ => Err(PortalError::SmsUnavailable),
@@ -34,6 +37,51 @@ pub async fn enabled(pool: &PgPool) -> sqlx::Result<bool> {
         .fetch_optional(pool)
         .await?;
     Ok(on.unwrap_or(false))
+}
+
+/// Makes `id` the SMS plugin with these properties, after checking that it
+/// builds from them; every problem is listed and nothing is saved then.
+pub async fn choose_plugin(
+    pool: &PgPool,
+    id: &str,
+    props: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Vec<String>> {
+    let known: Vec<&str> = providers::find(id)
+        .map(|p| p.properties.iter().map(|prop| prop.name).collect())
+        .unwrap_or_default();
+    let unknown: Vec<String> = props
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| format!("{id} has no property `{k}`"))
+        .collect();
+    let ctx = PluginContext {
+        http: reqwest::Client::new(),
+        pool: pool.clone(),
+        log_messages: false,
+    };
+    let props = Properties(props);
+    let mut problems = providers::build(id, &props, &ctx).err().unwrap_or_default();
+    problems.extend(unknown);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let save = async {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO plugin_settings (plugin, properties) VALUES ($1, $2)
+             ON CONFLICT (plugin) DO UPDATE SET properties = EXCLUDED.properties",
+        )
+        .bind(id)
+        .bind(serde_json::Value::Object(props.0))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE method_settings SET plugin = $1, enabled = TRUE WHERE method = 'sms'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    };
+    save.await.map_err(|e: sqlx::Error| vec![format!("saving: {e}")])
 }
 
 /// A plugin by id, with its stored properties.
@@ -89,7 +137,6 @@ pub fn provider_failure(plugin: &str, field: &str, e: ProviderError) -> PortalEr
         }
     }
 }
-
 
 fn purpose_name(p: Purpose) -> &'static str {
     match p {
@@ -196,62 +243,43 @@ pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Res
     let expires = now + Duration::seconds(lifetime);
     let code = (!providers::owns_code(plugin.id())).then(|| otp::new_code(policy.digits));
 
-    // Claim the send: a conditional update of the open challenge or an insert
-    // the one-open-challenge index lets only one request make.
-    let id = match &open {
-        Some(open) => {
-            let mac = code.as_deref().map(|c| otp::seal(&state.code_key, open.id, c));
-            let claimed: Option<Uuid> = sqlx::query_scalar(
-                "UPDATE otp_challenges SET phone_e164 = $3, credential_id = $4, nickname = $5, plugin = $6,
-                    code_mac = $7, provider_ref = NULL, provider_user_id = NULL, provider_phone_id = NULL,
-                    attempts = 0, sends = sends + 1, last_sent_at = $8, expires_at = $9
-                 WHERE id = $1 AND last_sent_at = $2 AND consumed_at IS NULL RETURNING id",
-            )
-            .bind(open.id)
-            .bind(open.last_sent_at)
-            .bind(dest.phone)
-            .bind(dest.credential_id)
-            .bind(dest.nickname)
-            .bind(plugin.id())
-            .bind(mac)
-            .bind(now)
-            .bind(expires)
-            .fetch_optional(pool)
-            .await
-            .map_err(db("claiming a resend"))?;
-            match claimed {
-                Some(id) => id,
-                None => return Ok(()), // another request sent it just now
-            }
-        }
-        None => {
-            let id = Uuid::new_v4();
-            let mac = code.as_deref().map(|c| otp::seal(&state.code_key, id, c));
-            let inserted: Option<Uuid> = sqlx::query_scalar(
-                "INSERT INTO otp_challenges (id, user_id, purpose, phone_e164, credential_id, nickname, plugin,
-                    code_mac, sends, created_at, last_sent_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
-                 ON CONFLICT (user_id, purpose) WHERE consumed_at IS NULL DO NOTHING RETURNING id",
-            )
-            .bind(id)
-            .bind(dest.user_id)
-            .bind(purpose_name(dest.purpose))
-            .bind(dest.phone)
-            .bind(dest.credential_id)
-            .bind(dest.nickname)
-            .bind(plugin.id())
-            .bind(mac)
-            .bind(now)
-            .bind(expires)
-            .fetch_optional(pool)
-            .await
-            .map_err(db("opening a challenge"))?;
-            match inserted {
-                Some(id) => id,
-                None => return Ok(()), // a concurrent request opened it
-            }
-        }
-    };
+    // Claim the send in one statement: a new challenge, or the open one if
+    // nobody changed it since we read it. A concurrent request (a double
+    // submit) claims nothing and sends nothing.
+    let id = open.as_ref().map_or_else(Uuid::new_v4, |o| o.id);
+    let mac = code.as_deref().map(|c| otp::seal(&state.code_key, id, c));
+    let claimed: sqlx::Result<Option<Uuid>> = sqlx::query_scalar(
+        "INSERT INTO otp_challenges (id, user_id, purpose, phone_e164, credential_id, nickname, plugin,
+            code_mac, sends, created_at, last_sent_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10)
+         ON CONFLICT (user_id, purpose) WHERE consumed_at IS NULL DO UPDATE SET
+            phone_e164 = EXCLUDED.phone_e164, credential_id = EXCLUDED.credential_id,
+            nickname = EXCLUDED.nickname, plugin = EXCLUDED.plugin, code_mac = EXCLUDED.code_mac,
+            provider_ref = NULL, provider_user_id = NULL, provider_phone_id = NULL, attempts = 0,
+            sends = otp_challenges.sends + 1, last_sent_at = EXCLUDED.last_sent_at, expires_at = EXCLUDED.expires_at
+         WHERE otp_challenges.id = $1 AND otp_challenges.last_sent_at = $11
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(dest.user_id)
+    .bind(purpose_name(dest.purpose))
+    .bind(dest.phone)
+    .bind(dest.credential_id)
+    .bind(dest.nickname)
+    .bind(plugin.id())
+    .bind(mac)
+    .bind(now)
+    .bind(expires)
+    .bind(open.as_ref().map(|o| o.last_sent_at))
+    .fetch_optional(pool)
+    .await;
+    match claimed {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(()),
+        // The open challenge was consumed meanwhile: there is nothing left to send.
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("otp_challenges_pkey") => return Ok(()),
+        Err(e) => return Err(db("claiming a send")(e)),
+    }
 
     let text = code.as_deref().map(|c| message_text(c, lifetime)).unwrap_or_default();
     let request = SendRequest {
@@ -298,7 +326,11 @@ pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Res
                 .bind(now),
             };
             undo.execute(pool).await.map_err(db("undoing a failed send"))?;
-            let field = if dest.purpose == Purpose::Enroll { "phone" } else { "code" };
+            let field = if dest.purpose == Purpose::Enroll {
+                "phone"
+            } else {
+                "code"
+            };
             Err(provider_failure(plugin.id(), field, e))
         }
     }

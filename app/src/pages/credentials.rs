@@ -241,21 +241,18 @@ fn TwoFactorSwitch(enabled: bool, minimum: u32, count: usize, actions: Actions) 
             </p>
             <FormAlert message=errors.alert() />
             <FormAlert message=errors.field("enabled") />
-            {if enabled {
+            {if enabled || enough {
+                // The one button flips the switch.
+                let (value, label, class) = if enabled {
+                    ("false", "Turn off two-factor authentication", QUIET_BUTTON)
+                } else {
+                    ("true", "Turn on two-factor authentication", BUTTON)
+                };
                 view! {
                     <ActionForm action=actions.switch attr:class="mt-4">
                         <CsrfField />
-                        <input type="hidden" name="enabled" value="false" />
-                        <button type="submit" class=QUIET_BUTTON>"Turn off two-factor authentication"</button>
-                    </ActionForm>
-                }
-                .into_any()
-            } else if enough {
-                view! {
-                    <ActionForm action=actions.switch attr:class="mt-4">
-                        <CsrfField />
-                        <input type="hidden" name="enabled" value="true" />
-                        <button type="submit" class=BUTTON>"Turn on two-factor authentication"</button>
+                        <input type="hidden" name="enabled" value=value />
+                        <button type="submit" class=class>{label}</button>
                     </ActionForm>
                 }
                 .into_any()

@@ -74,7 +74,7 @@ pub const INFO: PluginInfo = PluginInfo {
     build,
 };
 
-fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+fn build(props: &Properties, ctx: &PluginContext) -> super::Built {
     let mut errors = Vec::new();
     let url = props.required("url", &mut errors);
     if !url.is_empty() {
@@ -93,7 +93,12 @@ fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, 
             _ => errors.push(format!("url: `{url}` is not an http(s) URL")),
         }
     }
-    let method = match props.get("method").unwrap_or_else(|| "POST".into()).to_ascii_uppercase().as_str() {
+    let method = match props
+        .get("method")
+        .unwrap_or_else(|| "POST".into())
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "GET" => reqwest::Method::GET,
         "POST" => reqwest::Method::POST,
         other => {
@@ -113,7 +118,12 @@ fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, 
         }
     }
     let mut headers = Vec::new();
-    for line in props.get("headers").unwrap_or_default().lines().filter(|l| !l.trim().is_empty()) {
+    for line in props
+        .get("headers")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         match line.split_once(':') {
             Some((name, value))
                 if reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).is_ok()
@@ -125,7 +135,11 @@ fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, 
         }
     }
     let mut expected = Vec::new();
-    for part in props.get("expected_status").unwrap_or_else(|| "200,201,202".into()).split(',') {
+    for part in props
+        .get("expected_status")
+        .unwrap_or_else(|| "200,201,202".into())
+        .split(',')
+    {
         match part.trim().parse::<u16>() {
             Ok(s) if (200..300).contains(&s) => expected.push(s),
             _ => errors.push(format!("expected_status: `{}` is not a 2xx status", part.trim())),

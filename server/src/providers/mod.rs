@@ -66,7 +66,10 @@ pub enum ProviderError {
     #[error("the provider refused our credentials or settings: {0}")]
     Misconfigured(String),
     #[error("the provider's rate limit: {detail}")]
-    RateLimited { retry_after_secs: Option<u64>, detail: String },
+    RateLimited {
+        retry_after_secs: Option<u64>,
+        detail: String,
+    },
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
 }
@@ -78,7 +81,10 @@ pub trait SmsPlugin: Send + Sync {
     /// Checks a code the provider made (plugins that own codes only).
     async fn check(&self, to: &str, sent: &Sent, code: &str) -> Result<Verdict, ProviderError> {
         let _ = (to, sent, code);
-        Err(ProviderError::Misconfigured(format!("{} does not check codes", self.id())))
+        Err(ProviderError::Misconfigured(format!(
+            "{} does not check codes",
+            self.id()
+        )))
     }
     /// Clean-up when a phone is removed (Stytch deletes its user).
     async fn forget(&self, provider_user_id: &str) -> Result<(), ProviderError> {
@@ -106,6 +112,18 @@ pub struct Property {
     pub required: bool,
 }
 
+/// A built plugin, or every problem with its properties.
+pub type Built = Result<Box<dyn SmsPlugin>, Vec<String>>;
+
+/// The plugin when its properties had no problems.
+pub fn built(plugin: impl SmsPlugin + 'static, problems: Vec<String>) -> Built {
+    if problems.is_empty() {
+        Ok(Box::new(plugin))
+    } else {
+        Err(problems)
+    }
+}
+
 /// An installed plugin: its id, its properties, and how to build it.
 pub struct PluginInfo {
     pub id: &'static str,
@@ -113,7 +131,7 @@ pub struct PluginInfo {
     /// Whether the provider makes and checks the code.
     pub owns_code: bool,
     pub properties: &'static [Property],
-    pub build: fn(&Properties, &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>>,
+    pub build: fn(&Properties, &PluginContext) -> Built,
 }
 
 /// The installed SMS plugins. Adding one = one file + one line here.
@@ -192,7 +210,7 @@ pub const TIMEOUT_PROPERTY: Property = Property {
 };
 
 /// Builds a plugin by id from its properties.
-pub fn build(id: &str, props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+pub fn build(id: &str, props: &Properties, ctx: &PluginContext) -> Built {
     match find(id) {
         Some(info) => (info.build)(props, ctx),
         None => Err(vec![format!("no plugin named `{id}` is installed")]),

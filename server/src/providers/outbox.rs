@@ -12,7 +12,7 @@ pub const INFO: PluginInfo = PluginInfo {
     build,
 };
 
-fn build(_props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+fn build(_props: &Properties, ctx: &PluginContext) -> super::Built {
     Ok(Box::new(Outbox {
         pool: ctx.pool.clone(),
         log_messages: ctx.log_messages,

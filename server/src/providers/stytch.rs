@@ -65,19 +65,23 @@ pub const INFO: PluginInfo = PluginInfo {
 
 const LIVE: &str = "https://api.stytch.com";
 
-fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+fn build(props: &Properties, ctx: &PluginContext) -> super::Built {
     let mut errors = Vec::new();
     let plugin = Stytch {
         http: ctx.http.clone(),
         sms: props.url("SMS_ENDPOINT", &format!("{LIVE}/v1/otps/sms/send"), &mut errors),
         auth: props.url("AUTH_ENDPOINT", &format!("{LIVE}/v1/otps/authenticate"), &mut errors),
-        enroll: props.url("ENROLL_ENDPOINT", &format!("{LIVE}/v1/otps/sms/login_or_create"), &mut errors),
+        enroll: props.url(
+            "ENROLL_ENDPOINT",
+            &format!("{LIVE}/v1/otps/sms/login_or_create"),
+            &mut errors,
+        ),
         delete_user: props.url("DELETE_USER_ENDPOINT", &format!("{LIVE}/v1/users"), &mut errors),
         project: props.required("PROJECT_ID", &mut errors),
         secret: props.required("SECRET", &mut errors),
         timeout: props.timeout(&mut errors),
     };
-    if errors.is_empty() { Ok(Box::new(plugin)) } else { Err(errors) }
+    super::built(plugin, errors)
 }
 
 pub struct Stytch {

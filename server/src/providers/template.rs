@@ -126,7 +126,10 @@ mod tests {
 
     #[test]
     fn form_values_are_form_encoded() {
-        assert_eq!(render("to=$ctx.num&c=$ctx.otp", V, Encoding::Form), "to=%2B15551234567&c=123456");
+        assert_eq!(
+            render("to=$ctx.num&c=$ctx.otp", V, Encoding::Form),
+            "to=%2B15551234567&c=123456"
+        );
     }
 
     #[test]
@@ -147,7 +150,10 @@ mod tests {
 
     #[test]
     fn content_types_pick_the_encoding() {
-        assert_eq!(Encoding::for_content_type("application/json; charset=utf-8"), Encoding::Json);
+        assert_eq!(
+            Encoding::for_content_type("application/json; charset=utf-8"),
+            Encoding::Json
+        );
         assert_eq!(
             Encoding::for_content_type("application/x-www-form-urlencoded"),
             Encoding::Form

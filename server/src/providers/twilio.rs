@@ -45,7 +45,7 @@ pub const INFO: PluginInfo = PluginInfo {
     build,
 };
 
-fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+fn build(props: &Properties, ctx: &PluginContext) -> super::Built {
     let mut errors = Vec::new();
     let plugin = Twilio {
         http: ctx.http.clone(),
@@ -55,7 +55,7 @@ fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, 
         base: props.url("base_url", "https://api.twilio.com", &mut errors),
         timeout: props.timeout(&mut errors),
     };
-    if errors.is_empty() { Ok(Box::new(plugin)) } else { Err(errors) }
+    super::built(plugin, errors)
 }
 
 pub struct Twilio {
@@ -116,7 +116,11 @@ impl SmsPlugin for Twilio {
 
     async fn send(&self, req: &SendRequest<'_>) -> Result<Sent, ProviderError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base, self.sid);
-        let from_key = if self.from.starts_with("MG") { "MessagingServiceSid" } else { "From" };
+        let from_key = if self.from.starts_with("MG") {
+            "MessagingServiceSid"
+        } else {
+            "From"
+        };
         let form = [("To", req.to), (from_key, self.from.as_str()), ("Body", req.text)];
         let reply = call(
             self.http.post(url).basic_auth(&self.sid, Some(&self.token)).form(&form),

@@ -46,7 +46,7 @@ pub const INFO: PluginInfo = PluginInfo {
     build,
 };
 
-fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+fn build(props: &Properties, ctx: &PluginContext) -> super::Built {
     let mut errors = Vec::new();
     let plugin = TwilioVerify {
         http: ctx.http.clone(),
@@ -56,7 +56,7 @@ fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, 
         base: props.url("base_url", "https://verify.twilio.com", &mut errors),
         timeout: props.timeout(&mut errors),
     };
-    if errors.is_empty() { Ok(Box::new(plugin)) } else { Err(errors) }
+    super::built(plugin, errors)
 }
 
 pub struct TwilioVerify {
@@ -88,7 +88,11 @@ impl SmsPlugin for TwilioVerify {
     }
 
     async fn send(&self, req: &SendRequest<'_>) -> Result<Sent, ProviderError> {
-        let reply = call(self.post("Verifications", &[("To", req.to), ("Channel", "sms")]), self.timeout).await?;
+        let reply = call(
+            self.post("Verifications", &[("To", req.to), ("Channel", "sms")]),
+            self.timeout,
+        )
+        .await?;
         if reply.status == 201 || reply.status == 200 {
             let v: Verification = reply.json()?;
             return Ok(Sent {
@@ -100,10 +104,18 @@ impl SmsPlugin for TwilioVerify {
     }
 
     async fn check(&self, to: &str, _sent: &Sent, code: &str) -> Result<Verdict, ProviderError> {
-        let reply = call(self.post("VerificationCheck", &[("To", to), ("Code", code)]), self.timeout).await?;
+        let reply = call(
+            self.post("VerificationCheck", &[("To", to), ("Code", code)]),
+            self.timeout,
+        )
+        .await?;
         if reply.status == 200 {
             let v: Verification = reply.json()?;
-            return Ok(if v.status == "approved" { Verdict::Approved } else { Verdict::Wrong });
+            return Ok(if v.status == "approved" {
+                Verdict::Approved
+            } else {
+                Verdict::Wrong
+            });
         }
         // The verification is gone (approved, expired or out of attempts).
         if let Ok(err) = reply.json::<super::twilio::TwilioError>()

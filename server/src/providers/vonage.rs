@@ -46,7 +46,7 @@ pub const INFO: PluginInfo = PluginInfo {
     build,
 };
 
-fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+fn build(props: &Properties, ctx: &PluginContext) -> super::Built {
     let mut errors = Vec::new();
     let plugin = Vonage {
         http: ctx.http.clone(),
@@ -56,7 +56,7 @@ fn build(props: &Properties, ctx: &PluginContext) -> Result<Box<dyn SmsPlugin>, 
         base: props.url("base_url", "https://rest.nexmo.com", &mut errors),
         timeout: props.timeout(&mut errors),
     };
-    if errors.is_empty() { Ok(Box::new(plugin)) } else { Err(errors) }
+    super::built(plugin, errors)
 }
 
 pub struct Vonage {
@@ -98,7 +98,11 @@ impl SmsPlugin for Vonage {
             ("to", to),
             ("text", req.text),
         ];
-        let reply = call(self.http.post(format!("{}/sms/json", self.base)).form(&form), self.timeout).await?;
+        let reply = call(
+            self.http.post(format!("{}/sms/json", self.base)).form(&form),
+            self.timeout,
+        )
+        .await?;
         if reply.status != 200 {
             return Err(reply.generic_failure(format!("HTTP {}", reply.status)));
         }

@@ -107,7 +107,9 @@ async fn twilio_messages_map_every_documented_answer() {
         send(down.as_ref(), GOOD).await,
         Err(ProviderError::Unavailable("could not connect".into()))
     );
-    let missing = providers::build("twilio", &Properties::default(), &ctx()).err().unwrap();
+    let missing = providers::build("twilio", &Properties::default(), &ctx())
+        .err()
+        .unwrap();
     assert!(missing.iter().any(|e| e.contains("twilio_token")), "{missing:?}");
 }
 
@@ -168,7 +170,10 @@ async fn twilio_verify_owns_the_code_and_maps_its_errors() {
     ));
     common_failures(p.as_ref(), None).await;
     let bad = props("wrong", mocks::verify::SERVICE);
-    assert!(matches!(send(bad.as_ref(), GOOD).await, Err(ProviderError::Misconfigured(_))));
+    assert!(matches!(
+        send(bad.as_ref(), GOOD).await,
+        Err(ProviderError::Misconfigured(_))
+    ));
     let unknown_service = props(mocks::twilio::TOKEN, "VAnope");
     assert!(matches!(
         send(unknown_service.as_ref(), GOOD).await,
@@ -198,11 +203,21 @@ async fn stytch_enrolls_sends_checks_and_deletes_like_the_api() {
     let enrolled = send(p.as_ref(), GOOD).await.unwrap();
     let user = enrolled.provider_user_id.clone().unwrap();
     assert!(user.starts_with("user-test-"));
-    assert!(enrolled.provider_phone_id.as_deref().unwrap().starts_with("phone-number-test-"));
+    assert!(
+        enrolled
+            .provider_phone_id
+            .as_deref()
+            .unwrap()
+            .starts_with("phone-number-test-")
+    );
     let code = mock.code_for(GOOD).unwrap();
     assert_eq!(p.check(GOOD, &enrolled, "000001").await, Ok(Verdict::Wrong));
     assert_eq!(p.check(GOOD, &enrolled, &code).await, Ok(Verdict::Approved));
-    assert_eq!(p.check(GOOD, &enrolled, &code).await, Ok(Verdict::Expired), "single use");
+    assert_eq!(
+        p.check(GOOD, &enrolled, &code).await,
+        Ok(Verdict::Expired),
+        "single use"
+    );
 
     // Sign-in uses `send` with the Stytch user; a new send kills the last code.
     let first = send_as(p.as_ref(), GOOD, Purpose::Login, Some(&user)).await.unwrap();
@@ -226,7 +241,10 @@ async fn stytch_enrolls_sends_checks_and_deletes_like_the_api() {
         Ok(Verdict::Approved)
     );
 
-    assert!(matches!(send(p.as_ref(), "+12").await, Err(ProviderError::InvalidNumber(_))));
+    assert!(matches!(
+        send(p.as_ref(), "+12").await,
+        Err(ProviderError::InvalidNumber(_))
+    ));
     common_failures(p.as_ref(), None).await;
     let bad = props("secret-wrong");
     assert!(matches!(
@@ -281,7 +299,8 @@ async fn http_gateway_encodes_each_value_for_where_it_lands() {
     let seen = mock.last().unwrap();
     assert_eq!(seen.method, "POST");
     assert!(
-        seen.uri.starts_with("/ok?to=%2B12015550123&text=Your%20Tessera%20code%20is%20123456."),
+        seen.uri
+            .starts_with("/ok?to=%2B12015550123&text=Your%20Tessera%20code%20is%20123456."),
         "{}",
         seen.uri
     );
@@ -292,7 +311,10 @@ async fn http_gateway_encodes_each_value_for_where_it_lands() {
         &[
             ("url", &format!("{base}/ok")),
             ("content_type", "application/json"),
-            ("body_template", r#"{"to":"$ctx.num","text":"$ctx.msg","code":"$ctx.otp"}"#),
+            (
+                "body_template",
+                r#"{"to":"$ctx.num","text":"$ctx.msg","code":"$ctx.otp"}"#,
+            ),
             ("headers", "X-Tenant: tessera\nX-Other: 1"),
             ("basic_user", "gw"),
             ("basic_password", "pw"),
@@ -315,7 +337,12 @@ async fn http_gateway_encodes_each_value_for_where_it_lands() {
         ],
     );
     send(p.as_ref(), GOOD).await.unwrap();
-    assert!(mock.last().unwrap().body.starts_with("to=%2B12015550123&text=Your+Tessera+code"));
+    assert!(
+        mock.last()
+            .unwrap()
+            .body
+            .starts_with("to=%2B12015550123&text=Your+Tessera+code")
+    );
 
     let with = |path: &str| plugin("http", &[("url", &format!("{base}{path}")), ("timeout_secs", "1")]);
     assert!(matches!(
@@ -325,9 +352,18 @@ async fn http_gateway_encodes_each_value_for_where_it_lands() {
             ..
         })
     ));
-    assert!(matches!(send(with("/status/503").as_ref(), GOOD).await, Err(ProviderError::Unavailable(_))));
-    assert!(matches!(send(with("/status/401").as_ref(), GOOD).await, Err(ProviderError::Misconfigured(_))));
-    assert!(matches!(send(with("/status/400").as_ref(), GOOD).await, Err(ProviderError::Misconfigured(_))));
+    assert!(matches!(
+        send(with("/status/503").as_ref(), GOOD).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    assert!(matches!(
+        send(with("/status/401").as_ref(), GOOD).await,
+        Err(ProviderError::Misconfigured(_))
+    ));
+    assert!(matches!(
+        send(with("/status/400").as_ref(), GOOD).await,
+        Err(ProviderError::Misconfigured(_))
+    ));
     assert_eq!(
         send(with("/slow").as_ref(), GOOD).await,
         Err(ProviderError::Unavailable("timed out".into()))

@@ -1,3 +1,4 @@
+#![allow(clippy::result_large_err)] // mock handlers answer errors as whole responses
 //! Mock provider servers on 127.0.0.1 that answer like the real APIs
 //! (PROVIDERS.md): same paths, auth, bodies, status codes and documented
 //! magic test numbers. Extra magic numbers stand for what real sandboxes

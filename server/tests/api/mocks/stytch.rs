@@ -82,7 +82,11 @@ async fn phone_of(body: &Value) -> Result<String, Response> {
     }
     match phone.as_str() {
         RATE_LIMITED => Err(error(429, "too_many_requests", "Too many requests have been made.")),
-        SERVER_ERROR => Err(error(500, "internal_server_error", "Oops, something seems to have gone wrong.")),
+        SERVER_ERROR => Err(error(
+            500,
+            "internal_server_error",
+            "Oops, something seems to have gone wrong.",
+        )),
         MALFORMED => Err((StatusCode::OK, "not json").into_response()),
         SLOW => {
             slow().await;
@@ -93,7 +97,11 @@ async fn phone_of(body: &Value) -> Result<String, Response> {
 }
 
 fn issue_code(s: &mut State_, phone: &str, phone_id: &str) {
-    let new = if phone == SANDBOX_PHONE { "000000".to_string() } else { code() };
+    let new = if phone == SANDBOX_PHONE {
+        "000000".to_string()
+    } else {
+        code()
+    };
     if let Some(old) = s.codes.insert(phone_id.to_owned(), new) {
         s.dead.entry(phone_id.to_owned()).or_default().push(old);
     }
@@ -170,7 +178,11 @@ async fn authenticate(State(mock): State<Stytch>, headers: HeaderMap, Json(body)
         .into_response();
     }
     if s.dead.get(&method_id).is_some_and(|d| d.contains(&typed)) {
-        return error(401, "unable_to_auth_otp_code", "Unable to authenticate OTP code; it may be expired or already used.");
+        return error(
+            401,
+            "unable_to_auth_otp_code",
+            "Unable to authenticate OTP code; it may be expired or already used.",
+        );
     }
     error(404, "otp_code_not_found", "The OTP code could not be found.")
 }

@@ -65,8 +65,22 @@ async fn messages(
         return error(400, 21603, "A 'From' phone number is required.");
     }
     match to.as_str() {
-        "+15005550001" => return error(400, 21211, &format!("The 'To' number {to} is not a valid phone number.")),
-        "+15005550003" => return error(400, 21408, &format!("Permission to send an SMS has not been enabled for the region indicated by the 'To' number: {to}.")),
+        "+15005550001" => {
+            return error(
+                400,
+                21211,
+                &format!("The 'To' number {to} is not a valid phone number."),
+            );
+        }
+        "+15005550003" => {
+            return error(
+                400,
+                21408,
+                &format!(
+                    "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: {to}."
+                ),
+            );
+        }
         "+15005550004" => return error(400, 21610, "Attempt to send to unsubscribed recipient"),
         "+15005550009" => return error(400, 21614, &format!("'To' number {to} is not a valid mobile number")),
         RATE_LIMITED => {

@@ -1,0 +1,106 @@
+import { expect, type Browser, type Page, type TestInfo, test } from "@playwright/test";
+import { admin, jsOn, open, watchErrors } from "./helpers";
+
+// One account and one number per browser project: 2FA state persists.
+const smsUser = (info: TestInfo) => ({
+  username: jsOn(info) ? "sms-js" : "sms-nojs",
+  password: process.env.E2E_SMS_PASSWORD ?? "",
+});
+const number = (info: TestInfo) => (jsOn(info) ? "+12015550161" : "+12015550162");
+
+async function passwordStep(page: Page, info: TestInfo, who: { username: string; password: string }) {
+  await open(page, info, "/signin");
+  await page.getByLabel("Username").fill(who.username);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The newest code sent to a number, read by an administrator on the Outbox page. */
+async function codeFromOutbox(browser: Browser, phone: string, notThis?: string): Promise<string> {
+  const context = await browser.newContext({ baseURL: process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100" });
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Username").fill(admin.username);
+  await page.getByLabel("Password").fill(admin.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  const tail = phone.slice(-2);
+  let code = "";
+  for (let i = 0; i < 20 && (code === "" || code === notThis); i++) {
+    await page.goto("/admin/outbox");
+    const row = page.getByTestId("outbox-message").filter({ has: page.getByTestId("outbox-to").getByText(new RegExp(`${tail}$`)) }).first();
+    const body = (await row.getByTestId("outbox-body").textContent()) ?? "";
+    code = body.match(/\b(\d{6})\b/)?.[1] ?? "";
+    if (code === "" || code === notThis) await page.waitForTimeout(250);
+  }
+  await context.close();
+  expect(code).toMatch(/^\d{6}$/);
+  return code;
+}
+
+const wrongFor = (code: string) => (code === "000000" ? "111111" : "000000");
+
+test("enroll a phone through the outbox, turn 2FA on and sign in with a code", async ({ page, browser }, info) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  const who = smsUser(info);
+  const phone = number(info);
+
+  // Password only, for now.
+  await passwordStep(page, info, who);
+  await expect(page).toHaveURL(/\/$/);
+  await open(page, info, "/credentials");
+  await expect(page.getByTestId("credentials-summary")).toContainText("no second-factor credentials");
+
+  // Enroll: number and name, a code, a wrong try, then the right one.
+  await page.getByLabel("Mobile number").fill(phone.replace("+1", "(").replace(/^\((\d{3})/, "($1) "));
+  await page.getByLabel("Name (optional)").fill("My phone");
+  await page.getByRole("button", { name: "Send code" }).click();
+  await expect(page.getByRole("heading", { name: "Confirm your phone" })).toBeVisible();
+  await expect(page.getByTestId("pending-phone")).toContainText(phone);
+  const enrollCode = await codeFromOutbox(browser, phone);
+  await page.getByLabel("Code").fill(wrongFor(enrollCode));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByText("That code is not right. 4 tries left.")).toBeVisible();
+  await page.getByLabel("Code").fill(enrollCode);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByTestId("phone-number")).toHaveText(phone);
+  await expect(page.getByTestId("phone-nickname")).toHaveText("My phone");
+
+  // The switch.
+  await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+  await expect(page.getByTestId("two-factor-switch-state")).toContainText("is on");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+
+  // Password, then the second step with a masked number.
+  await passwordStep(page, info, who);
+  await expect(page).toHaveURL(/\/signin\/code$/);
+  await expect(page.getByTestId("code-sent-to")).toContainText(`My phone`);
+  await expect(page.getByTestId("code-sent-to")).toContainText(`•••••••••${phone.slice(-2)}`);
+  await expect(page.getByText(phone)).toHaveCount(0);
+
+  // A resend inside the cooldown (5 s on the e2e server) is refused with when to retry.
+  if (jsOn(info)) await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
+  await page.getByRole("button", { name: "Send a new code" }).click();
+  await expect(page.getByText(/You can ask for another in \d+ seconds?\./)).toBeVisible();
+  const first = await codeFromOutbox(browser, phone, enrollCode);
+
+  // A wrong code, then the code after it expired (the e2e server's codes live 20 s).
+  await page.getByLabel("Code").fill(wrongFor(first));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByText("That code is not right. 4 tries left.")).toBeVisible();
+  await page.waitForTimeout(21_000);
+  await page.getByLabel("Code").fill(first);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByText("This code has expired. Ask for a new one.")).toBeVisible();
+
+  // A resend brings a new code, which signs in.
+  await page.getByRole("button", { name: "Send a new code" }).click();
+  const second = await codeFromOutbox(browser, phone, first);
+  await page.getByLabel("Code").fill(second);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("two-factor-state")).toHaveText("On");
+  expect(errors.filter((e) => !/status of (401|409|422|429)/.test(e))).toEqual([]);
+});
