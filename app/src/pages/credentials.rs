@@ -150,7 +150,7 @@ fn PhoneItem(
                     <Field name="nickname" id=rename_id label="Name" value=nickname error=rename_errors.field("nickname") />
                     <button type="submit" class=QUIET_BUTTON>"Rename"</button>
                 </ActionForm>
-                <ActionForm action=actions.remove attr:class="flex flex-col gap-1">
+                <ActionForm action=actions.remove attr:class="flex flex-col items-start gap-1">
                     <CsrfField />
                     <input type="hidden" name="id" value=remove_id />
                     {turns_off.then(|| view! {
