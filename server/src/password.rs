@@ -31,12 +31,23 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
     }
 }
 
+/// At most one Argon2 run per core at a time. More would only share the
+/// cores, stretch every sign-in and hold 19 MiB each; the rest wait in line.
+static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+async fn on_a_core<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    let _slot = SLOTS.acquire().await?;
+    Ok(tokio::task::spawn_blocking(job).await?)
+}
+
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+    on_a_core(move || hash_blocking(&password)).await?
 }
 
 pub async fn verify(password: String, phc: String) -> anyhow::Result<bool> {
-    Ok(tokio::task::spawn_blocking(move || verify_blocking(&password, &phc)).await?)
+    on_a_core(move || verify_blocking(&password, &phc)).await
 }
 
 #[cfg(test)]

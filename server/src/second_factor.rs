@@ -33,14 +33,14 @@ pub struct PhoneRow {
 }
 
 /// A user's enrolled phones, oldest first.
-pub async fn phones(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<PhoneRow>> {
+pub async fn phones(db: impl sqlx::PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<PhoneRow>> {
     sqlx::query_as::<_, PhoneRow>(
         "SELECT c.id, c.nickname, c.created_at, c.last_used_at, s.phone_e164, s.plugin, s.provider_user_id
          FROM credentials c JOIN sms_phones s ON s.credential_id = c.id
          WHERE c.user_id = $1 ORDER BY c.created_at, c.id",
     )
     .bind(user_id)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
@@ -206,9 +206,7 @@ impl RequestPortal {
 
     pub async fn enroll_verify(&self, code: &str) -> Result<(), PortalError> {
         let user = self.me()?;
-        let pool = &self.state.pool;
-        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
-        let challenge = sms::check_code(&self.state, &mut tx, user.id, Purpose::Enroll, code).await?;
+        let (challenge, mut tx) = sms::check_code(&self.state, user.id, Purpose::Enroll, code).await?;
         let id = Uuid::new_v4();
         let now = self.state.clock.now();
         let name = challenge.nickname.clone().unwrap_or_else(|| "Phone".into());
@@ -285,6 +283,14 @@ impl RequestPortal {
         let user = self.me()?;
         let id = parse_id(id)?;
         let pool = &self.state.pool;
+        // Everything that needs the pool comes before the transaction, so that a
+        // request never holds one connection while it waits for another.
+        let before = phones(pool, user.id).await.map_err(db("listing phones"))?;
+        let target = before.into_iter().find(|p| p.id == id).ok_or(PortalError::NotFound)?;
+        let plugin = match &target.provider_user_id {
+            Some(_) => Some(sms::plugin_by_id(&self.state, &target.plugin).await?),
+            None => None,
+        };
         let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
         // The user row is locked so that two removals cannot both pass the minimum check.
         let (enabled, preferred): (bool, Option<Uuid>) =
@@ -293,10 +299,10 @@ impl RequestPortal {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db("locking a user"))?;
-        let mine = phones(pool, user.id).await.map_err(db("listing phones"))?;
-        let Some(target) = mine.iter().find(|p| p.id == id).cloned() else {
+        let mine = phones(&mut *tx, user.id).await.map_err(db("listing phones"))?;
+        if !mine.iter().any(|p| p.id == id) {
             return Err(PortalError::NotFound);
-        };
+        }
         let count = u32::try_from(mine.len()).unwrap_or(u32::MAX);
         let effect = removal(enabled, count, self.state.config.min_credentials);
         if effect == Removal::TurnsTwoFactorOff && !confirm {
@@ -306,8 +312,7 @@ impl RequestPortal {
             )));
         }
         // The provider's clean-up first: if it fails nothing is removed and the person can retry.
-        if let Some(provider_user) = &target.provider_user_id {
-            let plugin = sms::plugin_by_id(&self.state, &target.plugin).await?;
+        if let (Some(provider_user), Some(plugin)) = (&target.provider_user_id, &plugin) {
             plugin
                 .forget(provider_user)
                 .await
@@ -478,9 +483,7 @@ impl RequestPortal {
 
     pub async fn login_verify(&self, code: &str) -> Result<(), PortalError> {
         let user_id = self.pending_user()?;
-        let pool = &self.state.pool;
-        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
-        let challenge = sms::check_code(&self.state, &mut tx, user_id, Purpose::Login, code).await?;
+        let (challenge, mut tx) = sms::check_code(&self.state, user_id, Purpose::Login, code).await?;
         let now = self.state.clock.now();
         if let Some(credential) = challenge.credential_id {
             sqlx::query("UPDATE credentials SET last_used_at = $2 WHERE id = $1")

@@ -337,16 +337,16 @@ pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Res
 }
 
 /// Checks a typed code against the open challenge. On success the challenge
-/// is consumed inside `tx`: of two concurrent checks of one good code exactly
-/// one gets here (SECURITY.md 9); the caller finishes its work in the same
-/// transaction.
+/// is consumed inside the returned transaction: of two concurrent checks of
+/// one good code exactly one gets it (SECURITY.md 9); the caller finishes its
+/// work in that transaction and commits. The transaction begins only then,
+/// so a request never holds one connection while waiting for another.
 pub async fn check_code(
     state: &AppState,
-    tx: &mut Transaction<'_, Postgres>,
     user_id: Uuid,
     purpose: Purpose,
     typed: &str,
-) -> Result<Challenge, PortalError> {
+) -> Result<(Challenge, Transaction<'static, Postgres>), PortalError> {
     let pool = &state.pool;
     let policy = &state.code_policy;
     let now = state.clock.now();
@@ -427,16 +427,17 @@ pub async fn check_code(
 
     match verdict {
         Verdict::Approved => {
+            let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
             let consumed: Option<Uuid> = sqlx::query_scalar(
                 "UPDATE otp_challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL RETURNING id",
             )
             .bind(open.id)
             .bind(now)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db("consuming a code"))?;
             match consumed {
-                Some(_) => Ok(open),
+                Some(_) => Ok((open, tx)),
                 None => Err(code_error("This code has already been used.")),
             }
         }

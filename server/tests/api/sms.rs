@@ -671,3 +671,39 @@ async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn concurrent_code_checks_never_starve_a_small_pool() {
+    // Two connections and eight sign-ins checking codes at once: a request
+    // that held a transaction while waiting for a second connection would
+    // deadlock the pool here and answer 503 after the acquire timeout.
+    let app = spawn_app_with(&[("TESSERA_DB_MAX_CONNECTIONS", "2")]).await;
+    let mut setup = signed_in(&app, ALICE).await;
+    setup.enroll_outbox(&app, PHONE, "Work").await;
+    assert_eq!(
+        setup
+            .post("credentials/two_factor", &[("enabled", "true")])
+            .await
+            .status,
+        200
+    );
+    let mut sessions = Vec::new();
+    for _ in 0..8 {
+        let mut half = app.browser();
+        assert_eq!(half.sign_in("alice", ALICE.1).await.status, 200);
+        let (_, session) = half.get_json("session").await;
+        sessions.push((half, session["csrf_token"].as_str().unwrap().to_owned()));
+    }
+    // All eight share the one open sign-in code (one account, one purpose).
+    let code = outbox_code(&app, PHONE).await;
+    let checks = sessions.iter_mut().map(|(b, token)| {
+        let fields = [("code", code.clone()), ("csrf_token", token.clone())];
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.call("signin/verify_code", &f).await.status
+        }
+    });
+    let mut statuses = futures::future::join_all(checks).await;
+    statuses.sort();
+    assert_eq!(statuses, [200, 422, 422, 422, 422, 422, 422, 422], "one winner, no 503");
+}

@@ -1,0 +1,570 @@
+//! The benchmark driver behind `scripts/bench`: seeds users, drives a running
+//! server with concurrent HTTP clients, measures the baselines (Argon2id, a
+//! bare axum handler, raw PostgreSQL) and prints a table plus a JSON file.
+//! It reports; it asserts nothing.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "bench-password-1";
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+
+#[derive(Parser)]
+struct Cli {
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Adds users with 2FA on and one outbox phone each.
+    Seed {
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+    },
+    /// Measures a running server.
+    Run {
+        #[arg(long)]
+        url: String,
+        /// The server's process id, for its memory.
+        #[arg(long)]
+        pid: u32,
+        /// The built site (wasm, JS, CSS).
+        #[arg(long)]
+        site: String,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        #[arg(long)]
+        out: String,
+    },
+}
+
+fn username(i: usize) -> String {
+    format!("bench{i:05}")
+}
+
+fn phone(i: usize) -> String {
+    format!("+1201{:07}", 5_000_000 + i)
+}
+
+async fn seed(pool: &PgPool, users: usize) -> anyhow::Result<()> {
+    // One hash for every account: the seed would otherwise take minutes of Argon2.
+    let hash = tessera_server::password::hash(PASSWORD.to_owned()).await?;
+    let mut tx = pool.begin().await?;
+    for chunk in (0..users).collect::<Vec<_>>().chunks(1000) {
+        let names: Vec<String> = chunk.iter().map(|i| username(*i)).collect();
+        let phones: Vec<String> = chunk.iter().map(|i| phone(*i)).collect();
+        sqlx::query(
+            "WITH u AS (
+               INSERT INTO users (id, username, username_key, display_name, password_hash, two_factor_enabled, created_at, updated_at)
+               SELECT gen_random_uuid(), n, n, n, $2, TRUE, now(), now() FROM unnest($1::text[]) AS n
+               RETURNING id, username),
+             c AS (
+               INSERT INTO credentials (id, user_id, method, nickname, created_at)
+               SELECT gen_random_uuid(), u.id, 'sms', 'Phone', now() FROM u RETURNING id, user_id)
+             INSERT INTO sms_phones (credential_id, phone_e164, plugin)
+             SELECT c.id, p.phone, 'outbox' FROM c JOIN u ON u.id = c.user_id
+               JOIN unnest($1::text[], $3::text[]) AS p(name, phone) ON p.name = u.username",
+        )
+        .bind(&names)
+        .bind(&hash)
+        .bind(&phones)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE users u SET preferred_credential_id = c.id FROM credentials c
+         WHERE c.user_id = u.id AND u.username LIKE 'bench%'",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE method_settings SET plugin = 'outbox', enabled = TRUE WHERE method = 'sms'")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    println!("seeded {users} users with 2FA on and an outbox phone each");
+    Ok(())
+}
+
+/// One client session: a cookie and this session's CSRF token.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+impl Client {
+    fn new(http: &reqwest::Client, base: &str) -> Self {
+        Self {
+            http: http.clone(),
+            base: base.to_owned(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> anyhow::Result<(u16, String)> {
+        let req = match &self.cookie {
+            Some(c) => req.header("cookie", format!("tessera_session={c}")),
+            None => req,
+        };
+        let res = req.send().await?;
+        for sc in res.headers().get_all("set-cookie") {
+            if let Some(rest) = sc.to_str()?.strip_prefix("tessera_session=") {
+                self.cookie = rest.split(';').next().map(str::to_owned);
+            }
+        }
+        let status = res.status().as_u16();
+        Ok((status, res.text().await?))
+    }
+
+    async fn refresh_csrf(&mut self) -> anyhow::Result<()> {
+        let req = self
+            .http
+            .get(format!("{}/api/session", self.base))
+            .header("accept", "application/json");
+        let (_, body) = self.send(req).await?;
+        let v: Value = serde_json::from_str(&body)?;
+        self.csrf = v["csrf_token"].as_str().unwrap_or_default().to_owned();
+        Ok(())
+    }
+
+    async fn post(&mut self, endpoint: &str, fields: &[(&str, &str)]) -> anyhow::Result<u16> {
+        let mut all = fields.to_vec();
+        let csrf = self.csrf.clone();
+        all.push(("csrf_token", &csrf));
+        let req = self
+            .http
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("accept", "application/json")
+            .form(&all);
+        Ok(self.send(req).await?.0)
+    }
+
+    /// The password step; the session then owes a code.
+    async fn password_step(&mut self, user: &str) -> anyhow::Result<()> {
+        self.refresh_csrf().await?;
+        let status = self
+            .post("sign_in", &[("username", user), ("password", PASSWORD)])
+            .await?;
+        anyhow::ensure!(status == 200, "password step answered {status}");
+        self.refresh_csrf().await
+    }
+
+    async fn code_step(&mut self, code: &str) -> anyhow::Result<()> {
+        let status = self.post("signin/verify_code", &[("code", code)]).await?;
+        anyhow::ensure!(status == 200, "code step answered {status}");
+        Ok(())
+    }
+}
+
+async fn outbox_code(pool: &PgPool, phone: &str) -> anyhow::Result<String> {
+    let body: String =
+        sqlx::query_scalar("SELECT body FROM outbox_messages WHERE phone_e164 = $1 ORDER BY id DESC LIMIT 1")
+            .bind(phone)
+            .fetch_one(pool)
+            .await?;
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+        .context("no code in the outbox message")
+}
+
+/// Latencies of one measurement and how long it ran.
+struct Sample {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Sample {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[i].as_secs_f64() * 1000.0
+    }
+
+    fn json(&self, name: &str, concurrency: usize) -> Value {
+        json!({
+            "name": name, "concurrency": concurrency, "count": self.latencies.len(), "errors": self.errors,
+            "per_second": self.rate(), "p50_ms": self.pct(0.50), "p95_ms": self.pct(0.95), "p99_ms": self.pct(0.99),
+        })
+    }
+}
+
+/// Runs `job` from `concurrency` workers until `duration` passes or a worker's
+/// job answers `None` (nothing left to do).
+async fn drive<F, Fut>(concurrency: usize, duration: Duration, job: F) -> Sample
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<anyhow::Result<()>>> + Send,
+{
+    let job = Arc::new(job);
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let job = job.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0);
+            while start.elapsed() < duration {
+                let t = Instant::now();
+                match job(w).await {
+                    None => break,
+                    Some(Ok(())) => lat.push(t.elapsed()),
+                    Some(Err(e)) => {
+                        if errors == 0 {
+                            eprintln!("  worker {w}: {e:#}");
+                        }
+                        errors += 1;
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut sample = Sample {
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for w in workers {
+        if let Ok((lat, errors)) = w.await {
+            sample.latencies.extend(lat);
+            sample.errors += errors;
+        }
+    }
+    sample.elapsed = start.elapsed();
+    sample
+}
+
+/// Resident memory of a process, in MiB: (now, peak since start).
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The SQL behind the "2FA credentials" page, as one set: the session, the
+/// user, the phones, the pending enrollment, the SMS method.
+async fn page_queries(pool: &PgPool, session_id: &str, user_id: uuid::Uuid) -> anyhow::Result<()> {
+    let _: Option<Vec<u8>> =
+        sqlx::query_scalar(r#"select data from "tower_sessions"."session" where id = $1 and expiry_date > now()"#)
+            .bind(session_id)
+            .fetch_optional(pool)
+            .await?;
+    tessera_server::store::find_user(pool, user_id).await?;
+    tessera_server::second_factor::phones(pool, user_id).await?;
+    tessera_server::sms::open_challenge(pool, user_id, tessera_server::providers::Purpose::Enroll).await?;
+    tessera_server::sms::enabled(pool).await?;
+    Ok(())
+}
+
+async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
+    let duration = Duration::from_secs(seconds);
+    let next_user = Arc::new(AtomicUsize::new(0));
+    let mut results = Vec::new();
+    let mut table = Vec::new();
+    let (idle_rss, _) = memory(pid);
+
+    // Baseline: Argon2id hashes per second on every core.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let argon = drive(cores, Duration::from_secs(5), |_| async {
+        Some(tessera_server::password::hash(PASSWORD.to_owned()).await.map(|_| ()))
+    })
+    .await;
+    table.push(format!(
+        "Argon2id hashes/s ({cores} threads)      {:>10.1}",
+        argon.rate()
+    ));
+    results.push(argon.json("argon2id_hash", cores));
+
+    // The server's resident memory, sampled every 50 ms while it is under load.
+    let peak_kib = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let peak_kib = peak_kib.clone();
+        tokio::spawn(async move {
+            loop {
+                peak_kib.fetch_max((memory(pid).0 * 1024.0) as u64, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+
+    // 1. Full sign-in: password, code from the outbox table, code.
+    for c in CONCURRENCY {
+        let (http, url, pool, next) = (http.clone(), url.to_owned(), pool.clone(), next_user.clone());
+        let s = drive(c, duration, move |_| {
+            let (http, url, pool) = (http.clone(), url.clone(), pool.clone());
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let mut client = Client::new(&http, &url);
+                let r = async {
+                    client.password_step(&username(i)).await?;
+                    let code = outbox_code(&pool, &phone(i)).await?;
+                    client.code_step(&code).await
+                }
+                .await;
+                Some(r)
+            }
+        })
+        .await;
+        table.push(row("full sign-in", c, &s));
+        results.push(s.json("full_sign_in", c));
+    }
+
+    // 2. The code step alone, on sessions whose password step ran beforehand.
+    for c in CONCURRENCY {
+        let prepared = (c * 12).max(60);
+        let ready = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+        {
+            let (http, url, pool, next, ready) = (
+                http.clone(),
+                url.to_owned(),
+                pool.clone(),
+                next_user.clone(),
+                ready.clone(),
+            );
+            drive(cores * 4, Duration::from_secs(120), move |_| {
+                let (http, url, pool, next, ready) =
+                    (http.clone(), url.clone(), pool.clone(), next.clone(), ready.clone());
+                async move {
+                    if ready.lock().await.len() >= prepared {
+                        return None;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let mut client = Client::new(&http, &url);
+                    let r = async {
+                        client.password_step(&username(i)).await?;
+                        let code = outbox_code(&pool, &phone(i)).await?;
+                        ready.lock().await.push((client, code));
+                        Ok(())
+                    }
+                    .await;
+                    Some(r)
+                }
+            })
+            .await;
+        }
+        let s = drive(c, duration, move |_| {
+            let ready = ready.clone();
+            async move {
+                let (mut client, code) = ready.lock().await.pop()?;
+                Some(client.code_step(&code).await)
+            }
+        })
+        .await;
+        table.push(row("code step", c, &s));
+        results.push(s.json("code_step", c));
+    }
+
+    // 3. The signed-in "2FA credentials" page, one signed-in session per client.
+    let mut signed_in = Vec::new();
+    for _ in 0..64 {
+        let i = next_user.fetch_add(1, Ordering::Relaxed);
+        let mut client = Client::new(&http, url);
+        client.password_step(&username(i)).await?;
+        client.code_step(&outbox_code(&pool, &phone(i)).await?).await?;
+        signed_in.push(client.cookie.clone().context("no session cookie")?);
+    }
+    let cookies = Arc::new(signed_in);
+    for c in CONCURRENCY {
+        let (http, url, cookies) = (http.clone(), url.to_owned(), cookies.clone());
+        let s = drive(c, duration, move |w| {
+            let req = http
+                .get(format!("{url}/credentials"))
+                .header("accept", "text/html")
+                .header("cookie", format!("tessera_session={}", cookies[w % cookies.len()]));
+            async move {
+                Some(
+                    async {
+                        let res = req.send().await?;
+                        anyhow::ensure!(res.status() == 200, "page answered {}", res.status());
+                        res.bytes().await?;
+                        Ok(())
+                    }
+                    .await,
+                )
+            }
+        })
+        .await;
+        table.push(row("credentials page", c, &s));
+        results.push(s.json("credentials_page", c));
+    }
+    let (_, hwm) = memory(pid);
+    sampler.abort();
+    let peak_rss = peak_kib.load(Ordering::Relaxed) as f64 / 1024.0;
+
+    // Baselines for (3): the same SQL behind a bare axum handler, and alone.
+    let session_id: String = sqlx::query_scalar(r#"SELECT id FROM "tower_sessions"."session" LIMIT 1"#)
+        .fetch_one(&pool)
+        .await?;
+    let user_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username(0))
+        .fetch_one(&pool)
+        .await?;
+    let bare = {
+        let pool = pool.clone();
+        let sid = session_id.clone();
+        axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let (pool, sid) = (pool.clone(), sid.clone());
+                async move {
+                    match page_queries(&pool, &sid, user_id).await {
+                        Ok(()) => (http::StatusCode::OK, "ok"),
+                        Err(_) => (http::StatusCode::INTERNAL_SERVER_ERROR, "error"),
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let bare_url = format!("http://{}/", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, bare).await });
+    let s = {
+        let http = http.clone();
+        drive(64, duration, move |_| {
+            let req = http.get(&bare_url);
+            async move {
+                Some(
+                    async {
+                        let res = req.send().await?;
+                        anyhow::ensure!(res.status() == 200, "bare handler answered {}", res.status());
+                        Ok(())
+                    }
+                    .await,
+                )
+            }
+        })
+        .await
+    };
+    table.push(row("bare axum, same SQL", 64, &s));
+    results.push(s.json("bare_axum_same_sql", 64));
+    let s = {
+        let pool = pool.clone();
+        drive(64, duration, move |_| {
+            let (pool, sid) = (pool.clone(), session_id.clone());
+            async move { Some(page_queries(&pool, &sid, user_id).await) }
+        })
+        .await
+    };
+    table.push(row("PostgreSQL, same SQL", 64, &s));
+    results.push(s.json("postgres_same_sql", 64));
+
+    // 6. Sizes and time to first byte.
+    let mut sizes = serde_json::Map::new();
+    for file in ["tessera.wasm", "tessera.js", "tessera.css"] {
+        let path = format!("{site}/pkg/{file}");
+        let raw = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let gz = std::process::Command::new("sh")
+            .args(["-c", &format!("gzip -9 -c '{path}' | wc -c")])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        table.push(format!("{file:<38} {:>7.1} KB raw {:>7.1} KB gzip", kb(raw), kb(gz)));
+        sizes.insert(file.into(), json!({"raw_bytes": raw, "gzip_bytes": gz}));
+    }
+    let mut ttfb = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let res = http
+            .get(format!("{url}/signin"))
+            .header("accept", "text/html")
+            .send()
+            .await?;
+        ttfb.push(t.elapsed());
+        res.bytes().await?;
+    }
+    let ttfb = Sample {
+        latencies: ttfb,
+        errors: 0,
+        elapsed: Duration::from_secs(1),
+    };
+    table.push(format!(
+        "sign-in page time to first byte   p50 {:>6.2} ms",
+        ttfb.pct(0.5)
+    ));
+    table.push(format!(
+        "server memory: idle {idle_rss:.1} MiB, peak under load {peak_rss:.1} MiB (high-water {hwm:.1} MiB)"
+    ));
+
+    let report = json!({
+        "machine": { "cores": cores, "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim() },
+        "results": results,
+        "sizes": sizes,
+        "signin_ttfb_p50_ms": ttfb.pct(0.5),
+        "memory_mib": { "idle": idle_rss, "peak_sampled": peak_rss, "high_water": hwm },
+    });
+    std::fs::write(out, serde_json::to_string_pretty(&report)?)?;
+    println!(
+        "{:<24} {:>4} {:>10} {:>9} {:>9} {:>9} {:>7}",
+        "measure", "c", "per sec", "p50 ms", "p95 ms", "p99 ms", "errors"
+    );
+    for line in table {
+        println!("{line}");
+    }
+    println!("\nJSON: {out}");
+    Ok(())
+}
+
+fn kb(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0
+}
+
+fn row(name: &str, c: usize, s: &Sample) -> String {
+    format!(
+        "{name:<24} {c:>4} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+        s.rate(),
+        s.pct(0.50),
+        s.pct(0.95),
+        s.pct(0.99),
+        s.errors
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(32)
+        .connect(&cli.database_url)
+        .await
+        .context("connecting to the benchmark database")?;
+    match cli.command {
+        Command::Seed { users } => seed(&pool, users).await,
+        Command::Run {
+            url,
+            pid,
+            site,
+            seconds,
+            out,
+        } => run(pool, &url, pid, &site, seconds, &out).await,
+    }
+}
