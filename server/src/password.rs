@@ -31,15 +31,50 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
     }
 }
 
-/// At most one Argon2 run per core at a time. More would only share the
-/// cores, stretch every sign-in and hold 19 MiB each; the rest wait in line.
-static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Argon2 runs on one dedicated thread per core, fed in order. More runs at a
+/// time would only share the cores and stretch every sign-in; and on threads
+/// of their own, the 19 MiB each run allocates stays with those few threads
+/// instead of being cached by the allocator on every thread of a large pool.
+static WORKERS: std::sync::LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::LazyLock::new(|| {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        // A panicking run loses only its own answer, not the thread.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+            .expect("starting an Argon2 thread");
+    }
+    std::sync::Mutex::new(tx)
 });
 
 async fn on_a_core<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-    let _slot = SLOTS.acquire().await?;
-    Ok(tokio::task::spawn_blocking(job).await?)
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(job());
+    });
+    WORKERS
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the Argon2 threads are gone"))?
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("the Argon2 threads are gone"))?;
+    result.await.map_err(|_| anyhow::anyhow!("an Argon2 run was lost"))
 }
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
