@@ -29,6 +29,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
 const SECOND_STEP_PATH: &str = "/signin/code";
+const SEEN_KEY: &str = "seen";
 
 /// The whole application as an axum router, ready to serve.
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
@@ -154,6 +155,12 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
             return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
         }
     };
+    if auth.is_some()
+        && let Err(e) = mark_seen(&state, &session).await
+    {
+        tracing::error!(error = %e, "refreshing the session");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
+    }
 
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -196,6 +203,18 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     };
     req.extensions_mut().insert(PortalHandle(Arc::new(portal)));
     next.run(req).await
+}
+
+/// The idle timeout slides with use: the store only pushes a session's expiry
+/// back when the session is saved, and it is saved only when changed, so a
+/// session in use is changed at most once a minute to keep it alive.
+async fn mark_seen(state: &AppState, session: &Session) -> Result<(), tower_sessions::session::Error> {
+    let now = state.clock.now().unix_timestamp();
+    let seen = session.get::<i64>(SEEN_KEY).await?;
+    if seen.is_none_or(|at| now - at >= 60) {
+        session.insert(SEEN_KEY, now).await?;
+    }
+    Ok(())
 }
 
 /// The session's sign-in state and user, or nothing when the session has

@@ -593,6 +593,21 @@ async fn sessions_time_out_when_idle_and_after_the_absolute_limit() {
     let mut b = app.browser();
     b.sign_in("alice", ALICE.1).await;
     assert_eq!(b.page("/").await.status, 200);
+    // Use keeps a session alive: a request a minute or more after the last
+    // one pushes the expiry a whole idle period ahead again.
+    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() + interval '20 seconds'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.clock.advance(61);
+    assert_eq!(b.page("/").await.status, 200);
+    let left: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM max(expiry_date) - now())::float8 FROM tower_sessions.session")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(left > 29.0 * 60.0, "the idle timeout slides with use: {left} s left");
+
     sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
         .execute(&app.pool)
         .await
