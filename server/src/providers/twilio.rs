@@ -12,20 +12,8 @@ pub const INFO: PluginInfo = PluginInfo {
     label: "Twilio Programmable Messaging",
     owns_code: false,
     properties: &[
-        Property {
-            name: "twilio_sid",
-            description: "Account SID from the Twilio console.",
-            example: "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            secret: false,
-            required: true,
-        },
-        Property {
-            name: "twilio_token",
-            description: "Auth token from the Twilio console.",
-            example: "your_auth_token",
-            secret: true,
-            required: true,
-        },
+        SID_PROPERTY,
+        TOKEN_PROPERTY,
         Property {
             name: "from_number",
             description: "The Twilio number (E.164) or Messaging Service SID (MG…) messages come from.",
@@ -43,6 +31,22 @@ pub const INFO: PluginInfo = PluginInfo {
         TIMEOUT_PROPERTY,
     ],
     build,
+};
+
+/// The account properties Twilio Messaging and Twilio Verify share.
+pub const SID_PROPERTY: Property = Property {
+    name: "twilio_sid",
+    description: "Account SID from the Twilio console.",
+    example: "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    secret: false,
+    required: true,
+};
+pub const TOKEN_PROPERTY: Property = Property {
+    name: "twilio_token",
+    description: "Auth token from the Twilio console.",
+    example: "your_auth_token",
+    secret: true,
+    required: true,
 };
 
 fn build(props: &Properties, ctx: &PluginContext) -> super::Built {

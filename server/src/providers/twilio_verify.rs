@@ -1,6 +1,6 @@
 //! Twilio Verify v2: Twilio makes, sends and checks the code.
 
-use super::twilio::map_error;
+use super::twilio::{SID_PROPERTY, TOKEN_PROPERTY, map_error};
 use super::{
     PluginContext, PluginInfo, Properties, Property, ProviderError, SendRequest, Sent, SmsPlugin, TIMEOUT_PROPERTY,
     Verdict, call,
@@ -13,20 +13,8 @@ pub const INFO: PluginInfo = PluginInfo {
     label: "Twilio Verify",
     owns_code: true,
     properties: &[
-        Property {
-            name: "twilio_sid",
-            description: "Account SID from the Twilio console.",
-            example: "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            secret: false,
-            required: true,
-        },
-        Property {
-            name: "twilio_token",
-            description: "Auth token from the Twilio console.",
-            example: "your_auth_token",
-            secret: true,
-            required: true,
-        },
+        SID_PROPERTY,
+        TOKEN_PROPERTY,
         Property {
             name: "service_sid",
             description: "The Verify service SID.",
