@@ -33,6 +33,9 @@ pub enum PortalError {
     Unauthorized,
     #[error("You are not allowed to do that.")]
     Forbidden,
+    /// Said only after a correct password, so it tells nothing to a guesser.
+    #[error("This account is locked. Please contact your administrator.")]
+    AccountLocked,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
     /// What the request asked for is not there (or is not this person's).
@@ -42,6 +45,11 @@ pub enum PortalError {
     /// message says which. Sending it again with `confirm` goes ahead.
     #[error("{0}")]
     NeedsConfirmation(String),
+    /// Someone else saved these settings after this person opened them.
+    #[error(
+        "Someone else changed these settings after you opened them. Reload the page to see their change, then make yours again."
+    )]
+    Conflict,
     /// The SMS provider cannot be used right now (down, timed out or misconfigured).
     #[error("SMS is temporarily unavailable. Please try again in a few minutes.")]
     SmsUnavailable,
@@ -65,10 +73,10 @@ impl PortalError {
             PortalError::Validation(_) => 422,
             PortalError::InvalidCredentials | PortalError::Unauthorized => 401,
             PortalError::Throttled { .. } => 429,
-            PortalError::Forbidden => 403,
+            PortalError::Forbidden | PortalError::AccountLocked => 403,
             PortalError::Unavailable | PortalError::SmsUnavailable => 503,
             PortalError::NotFound => 404,
-            PortalError::NeedsConfirmation(_) => 409,
+            PortalError::NeedsConfirmation(_) | PortalError::Conflict => 409,
             PortalError::TooManyMessages { .. } => 429,
         }
     }

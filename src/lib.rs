@@ -4,6 +4,7 @@
 pub mod account;
 pub mod error;
 pub mod otp;
+pub mod policy;
 pub mod signin;
 pub mod twofactor;
 pub mod views;

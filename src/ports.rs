@@ -3,7 +3,11 @@
 //! user agent) and hands them over in the request's extensions.
 
 use crate::error::PortalError;
-use crate::views::{ChallengeView, CredentialsView, HomeStatus, OutboxMessage, SessionView, UserSummary};
+use crate::views::{
+    AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MethodView, OutboxMessage, PolicyView,
+    ProviderView, SessionView, UserDetail, UserSummary,
+};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The account portal, as seen from one request.
@@ -38,10 +42,6 @@ pub trait Portal: Send + Sync {
     async fn remove_credential(&self, id: &str, confirm: bool) -> Result<(), PortalError>;
     /// Turns 2FA on (with a preferred phone) or off.
     async fn set_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError>;
-    /// The outbox plugin's messages, newest first, for administrators only.
-    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError>;
-    /// All accounts, for administrators only.
-    async fn list_users(&self) -> Result<Vec<UserSummary>, PortalError>;
 }
 
 /// Where a correct password leads.
@@ -51,6 +51,71 @@ pub enum SignInNext {
     SecondFactor,
 }
 
+/// What an administrator does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    /// Back to password only: 2FA off (Casa's "reset user preference").
+    ResetTwoFactor,
+    Lock,
+    Unlock,
+    MakeAdmin,
+    RevokeAdmin,
+}
+
+impl UserAction {
+    pub fn parse(s: &str) -> Option<UserAction> {
+        Some(match s {
+            "reset_2fa" => UserAction::ResetTwoFactor,
+            "lock" => UserAction::Lock,
+            "unlock" => UserAction::Unlock,
+            "make_admin" => UserAction::MakeAdmin,
+            "revoke_admin" => UserAction::RevokeAdmin,
+            _ => return None,
+        })
+    }
+}
+
+/// The administration console, as seen from one request. Every method
+/// answers `Forbidden` unless the request's user is an administrator.
+#[async_trait::async_trait]
+pub trait Admin: Send + Sync {
+    async fn methods(&self) -> Result<Vec<MethodView>, PortalError>;
+    /// Enables or disables a method and picks its plugin. Disabling a method
+    /// that users depend on needs `confirm`. `version` is what the admin saw.
+    async fn save_method(
+        &self,
+        method: &str,
+        enabled: bool,
+        plugin: &str,
+        version: i64,
+        confirm: bool,
+    ) -> Result<(), PortalError>;
+    async fn providers(&self) -> Result<Vec<ProviderView>, PortalError>;
+    /// Saves a plugin's properties; a blank secret keeps the stored one.
+    async fn save_provider(
+        &self,
+        plugin: &str,
+        values: BTreeMap<String, String>,
+        version: i64,
+    ) -> Result<(), PortalError>;
+    /// Sends a test message with a plugin's stored settings; the answer is
+    /// the provider's, word for word.
+    async fn test_provider(&self, plugin: &str, to: &str) -> Result<String, PortalError>;
+    async fn policy(&self) -> Result<PolicyView, PortalError>;
+    async fn save_policy(&self, fields: BTreeMap<String, String>, version: i64) -> Result<(), PortalError>;
+    /// Accounts whose username, email or phone number contains `query`.
+    async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError>;
+    async fn user(&self, username: &str) -> Result<UserDetail, PortalError>;
+    async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError>;
+    async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError>;
+    /// The outbox plugin's messages, newest first (numbers masked).
+    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError>;
+}
+
 /// The handle the server puts into each request's extensions.
 #[derive(Clone)]
 pub struct PortalHandle(pub Arc<dyn Portal>);
+
+/// The console's handle, beside [`PortalHandle`] in each request.
+#[derive(Clone)]
+pub struct AdminHandle(pub Arc<dyn Admin>);

@@ -29,6 +29,11 @@ pub struct HomeStatus {
     pub signed_in_at: String,
     /// The sign-in before this one, if there was one.
     pub previous_sign_in_at: Option<String>,
+    /// 2FA is on but no credential can be used now (its method was
+    /// disabled): the person signs in with a password until they enroll.
+    pub needs_enrollment: bool,
+    /// The person's own recent security events, newest first.
+    pub activity: Vec<AuditEntry>,
 }
 
 /// One account in the administrator's list.
@@ -41,6 +46,7 @@ pub struct UserSummary {
     pub two_factor_enabled: bool,
     pub created_at: String,
     pub last_sign_in_at: Option<String>,
+    pub locked: bool,
 }
 
 /// One enrolled phone, as its owner sees it (the full number).
@@ -100,4 +106,119 @@ pub struct OutboxMessage {
     pub to: String,
     pub body: String,
     pub at: String,
+}
+
+/// One audit event, as an administrator (or its subject) reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: String,
+    /// The event's name ("credential.removed") and its words ("Credential removed").
+    pub event: String,
+    pub label: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// What changed, as compact JSON (before and after for admin changes).
+    pub details: String,
+}
+
+/// What the audit log is narrowed to; empty strings mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub event: String,
+    /// A username: events it did or that happened to it.
+    pub user: String,
+    /// Dates as YYYY-MM-DD, inclusive.
+    pub from: String,
+    pub to: String,
+    pub page: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub page: u32,
+    pub has_next: bool,
+    /// Every event name with its words, for the filter.
+    pub kinds: Vec<(String, String)>,
+}
+
+/// A plugin that can handle a method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginChoice {
+    pub id: String,
+    pub label: String,
+    /// Its settings are complete: it may be chosen.
+    pub ready: bool,
+}
+
+/// One authentication method in the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodView {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+    pub enabled: bool,
+    pub plugin: String,
+    pub plugins: Vec<PluginChoice>,
+    /// Users with 2FA on whom disabling this method would leave with no
+    /// usable credential.
+    pub stranded_if_disabled: u32,
+    pub version: i64,
+}
+
+/// One property of a plugin's settings form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyView {
+    pub name: String,
+    pub description: String,
+    pub example: String,
+    pub secret: bool,
+    pub required: bool,
+    /// The stored value; for a secret, a mask ("••••1234") or nothing.
+    pub value: String,
+    /// A secret has a stored value (left blank in the form, it is kept).
+    pub is_set: bool,
+}
+
+/// A plugin's settings form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderView {
+    pub id: String,
+    pub label: String,
+    pub owns_code: bool,
+    pub properties: Vec<PropertyView>,
+    /// What keeps it from being chosen (empty when it is ready).
+    pub problems: Vec<String>,
+    /// Which methods use it now.
+    pub in_use: bool,
+    pub version: i64,
+}
+
+/// The policy form: the stored values as form fields, and the choices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyView {
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub methods: Vec<(String, String)>,
+    pub version: i64,
+}
+
+/// An account as the administrator manages it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetail {
+    pub summary: UserSummary,
+    pub locked: bool,
+    /// Masked: the administrator sees which phones, not the numbers.
+    pub credentials: Vec<MaskedCredential>,
+    pub activity: Vec<AuditEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedCredential {
+    pub method: String,
+    pub nickname: String,
+    pub masked: String,
+    pub added_at: String,
+    pub last_used_at: Option<String>,
 }

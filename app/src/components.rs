@@ -36,8 +36,7 @@ pub fn Header() -> impl IntoView {
                                 <A href="/" exact=true attr:class="hover:underline">"Home"</A>
                                 <A href="/credentials" attr:class="hover:underline">"2FA credentials"</A>
                                 {v.is_admin.then(|| view! {
-                                    <A href="/admin" exact=true attr:class="hover:underline">"Admin"</A>
-                                    <A href="/admin/outbox" attr:class="hover:underline">"Outbox"</A>
+                                    <A href="/admin" attr:class="hover:underline">"Admin"</A>
                                 })}
                                 <span class="text-slate-500" data-testid="signed-in-user">{v.display_name.clone()}</span>
                                 <ActionForm action=sign_out attr:class="inline">
@@ -128,7 +127,11 @@ impl FormErrors {
     }
 
     pub fn field(self, name: &'static str) -> Signal<Option<String>> {
-        Signal::derive(move || self.0.get().and_then(|e| e.field(name)))
+        self.field_named(name.to_owned())
+    }
+
+    pub fn field_named(self, name: String) -> Signal<Option<String>> {
+        Signal::derive(move || self.0.get().and_then(|e| e.field(&name)))
     }
 
     pub fn alert(self) -> Signal<Option<String>> {
@@ -144,3 +147,13 @@ impl FormErrors {
 /// The classes of a main (filled) button and of a quiet (outlined) one.
 pub const BUTTON: &str = "rounded bg-indigo-700 px-4 py-2 font-medium text-white hover:bg-indigo-800 focus:outline-none focus:ring-2 focus:ring-indigo-300 disabled:opacity-60";
 pub const QUIET_BUTTON: &str = "rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-indigo-300";
+
+/// A small "saved" note for a form whose last submission worked.
+#[component]
+pub fn Saved(#[prop(into)] show: Signal<bool>, #[prop(into)] text: String) -> impl IntoView {
+    move || {
+        show.get().then(|| {
+            view! { <p role="status" class="text-sm text-emerald-800" data-testid="saved">{text.clone()}</p> }
+        })
+    }
+}

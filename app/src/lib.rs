@@ -14,9 +14,12 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
+use pages::admin::{
+    AdminPage, audit::AuditPageView, methods::MethodsPage, outbox::OutboxPage, policy::PolicyPage,
+    providers::ProvidersPage, user::UserPage,
+};
 use pages::{
-    admin::AdminPage, credentials::CredentialsPage, home::HomePage, not_found::NotFound, outbox::OutboxPage,
-    second_step::SecondStepPage, signin::SignInPage,
+    credentials::CredentialsPage, home::HomePage, not_found::NotFound, second_step::SecondStepPage, signin::SignInPage,
 };
 
 /// Every route renders whole before it is sent (async SSR): each page then
@@ -57,6 +60,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin/code") view=SecondStepPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users/:username") view=UserPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/methods") view=MethodsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/providers") view=ProvidersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/policy") view=PolicyPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view=AuditPageView ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -39,10 +39,6 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Region assumed for numbers typed without a country code ("US").
     pub default_phone_region: String,
-    /// Credentials a user needs before turning 2FA on.
-    pub min_credentials: u32,
-    pub code_lifetime_seconds: i64,
-    pub resend_cooldown_seconds: i64,
 }
 
 /// A 32-byte key; its Debug never shows it.
@@ -144,27 +140,12 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "secret_key",
         default: None,
-        help: "64 hex digits keying code hashes; every server on one database needs the same (random per start when unset)",
+        help: "64 hex digits keying code hashes and sealing provider secrets; every server on one database needs the same (random per start when unset, and provider secrets cannot be saved then)",
     },
     Setting {
         key: "default_phone_region",
         default: Some("US"),
         help: "region for numbers typed without a country code (ISO 3166 code)",
-    },
-    Setting {
-        key: "min_credentials",
-        default: Some("1"),
-        help: "credentials a user needs before turning 2FA on (1-5)",
-    },
-    Setting {
-        key: "code_lifetime_seconds",
-        default: Some("300"),
-        help: "how long a one-time code stays good (5-600)",
-    },
-    Setting {
-        key: "resend_cooldown_seconds",
-        default: Some("30"),
-        help: "wait between two codes sent for one sign-in or enrollment (1-600)",
     },
 ];
 
@@ -290,9 +271,6 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
     let signin_failure_window_minutes = number("signin_failure_window_minutes", 1, 1440);
     let db_max_connections = number("db_max_connections", 1, 500) as u32;
     let body_limit_bytes = number("body_limit_bytes", 1024, 10 * 1024 * 1024) as usize;
-    let min_credentials = number("min_credentials", 1, 5) as u32;
-    let code_lifetime_seconds = number("code_lifetime_seconds", 5, 600);
-    let resend_cooldown_seconds = number("resend_cooldown_seconds", 1, 600);
 
     let (v, src) = get("secret_key");
     let secret_key = if v.is_empty() {
@@ -349,9 +327,6 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
                 log_format,
                 secret_key,
                 default_phone_region,
-                min_credentials,
-                code_lifetime_seconds,
-                resend_cooldown_seconds,
             })
         }
         _ => Err(errors),

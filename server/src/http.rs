@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use tessera::ports::PortalHandle;
+use tessera::ports::{AdminHandle, PortalHandle};
 use tessera::signin::AuthState;
 use tessera_app::{App, shell};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -194,14 +194,21 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     };
 
     let mut req = req;
-    let portal = RequestPortal {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let portal = Arc::new(RequestPortal {
         state,
         session,
         ip,
+        user_agent,
         user,
         auth,
-    };
-    req.extensions_mut().insert(PortalHandle(Arc::new(portal)));
+    });
+    req.extensions_mut().insert(PortalHandle(portal.clone()));
+    req.extensions_mut().insert(AdminHandle(portal));
     next.run(req).await
 }
 
@@ -235,7 +242,8 @@ async fn load_user(state: &AppState, session: &Session) -> anyhow::Result<(Optio
         Ok(id) => store::find_user(&state.pool, id).await?,
         Err(_) => None,
     };
-    if user.is_none() {
+    // A deleted or locked account's sessions end at their next request.
+    if user.as_ref().is_none_or(|u| u.locked_at.is_some()) {
         session.flush().await?;
         return Ok((None, None));
     }

@@ -1,15 +1,20 @@
 //! Tessera's server: configuration, PostgreSQL store, sessions, the HTTP
 //! stack and the administrator's command line.
 
+pub mod admin;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod methods;
 pub mod otp;
 pub mod password;
 pub mod phone;
 pub mod portal;
 pub mod providers;
 pub mod second_factor;
+pub mod secrets;
+pub mod settings;
 pub mod sms;
 pub mod state;
 pub mod store;
@@ -77,11 +82,11 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;
-    let code_policy = tessera::otp::CodePolicy {
-        lifetime_secs: config.code_lifetime_seconds,
-        resend_cooldown_secs: config.resend_cooldown_seconds,
-        ..tessera::otp::CodePolicy::default()
-    };
+    let sealer = config
+        .secret_key
+        .as_ref()
+        .map(|key| Arc::new(secrets::Sealer::from_secret(&key.0)));
+    settings::seal_plain_secrets(&pool, sealer.as_deref()).await?;
     Ok(AppState {
         leptos_options: leptos_options(&config),
         pool,
@@ -89,7 +94,7 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         clock,
         dummy_hash: dummy_hash.into(),
         code_key: Arc::new(code_key),
-        code_policy,
+        sealer,
         http,
     })
 }

@@ -41,6 +41,21 @@ enum Command {
     /// Choose the plugin that sends SMS codes.
     #[command(subcommand)]
     Sms(SmsCommand),
+    /// Read or change the 2FA policy (the console's Policy page).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the policy as NAME=VALUE lines.
+    Show,
+    /// Change fields, as NAME=VALUE (checked like the console's form; nothing
+    /// is saved on any problem). Applies to the next request.
+    Set {
+        #[arg(value_name = "NAME=VALUE")]
+        fields: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -239,10 +254,37 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                 };
                 props.insert(name.trim().to_owned(), serde_json::Value::String(value.to_owned()));
             }
-            if let Err(problems) = tessera_server::sms::choose_plugin(&pool, &plugin, props).await {
+            let sealer = config
+                .secret_key
+                .as_ref()
+                .map(|k| tessera_server::secrets::Sealer::from_secret(&k.0));
+            if let Err(problems) = tessera_server::sms::choose_plugin(&pool, sealer.as_ref(), &plugin, props).await {
                 anyhow::bail!("the {plugin} settings were not saved:\n  {}", problems.join("\n  "));
             }
             println!("SMS codes now go through {plugin}");
+            Ok(())
+        }
+        Command::Policy(PolicyCommand::Show) => {
+            let pool = tessera_server::connect(&config).await?;
+            let (policy, _) = tessera_server::settings::policy(&pool).await?;
+            for (name, value) in policy.to_form() {
+                println!("{name}={value}");
+            }
+            Ok(())
+        }
+        Command::Policy(PolicyCommand::Set { fields }) => {
+            let pool = tessera_server::connect(&config).await?;
+            let mut form = std::collections::BTreeMap::new();
+            for pair in fields {
+                let Some((name, value)) = pair.split_once('=') else {
+                    anyhow::bail!("{pair:?}: write it as NAME=VALUE");
+                };
+                form.insert(name.trim().to_owned(), value.to_owned());
+            }
+            tessera_server::settings::set_policy_fields(&pool, &clock, &form)
+                .await
+                .map_err(|problems| anyhow::anyhow!("the policy was not changed:\n  {}", problems.join("\n  ")))?;
+            println!("policy saved");
             Ok(())
         }
         Command::Serve => {

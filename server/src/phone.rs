@@ -27,6 +27,12 @@ pub fn parse(input: &str, default_region: &str) -> Result<String, FieldError> {
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// The region ("US", "GB") of a number in E.164 form, when it has one.
+pub fn region_of(e164: &str) -> Option<String> {
+    let number = phonenumber::parse(None, e164).ok()?;
+    number.country().id().map(|id| id.as_ref().to_owned())
+}
+
 /// Whether a region code ("US", "GB") is one libphonenumber knows.
 pub fn known_region(code: &str) -> bool {
     code.parse::<phonenumber::country::Id>().is_ok()

@@ -1,6 +1,7 @@
 //! The [`Portal`] port for one request: its session, its IP and the user the
 //! session belongs to (already loaded and checked by the middleware).
 
+use crate::audit::{self, Event, Origin, Who};
 use crate::clock::human;
 use crate::state::AppState;
 use crate::store::{self, UserRow};
@@ -9,7 +10,7 @@ use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::error::FieldError;
 use tessera::ports::{Portal, SignInNext};
 use tessera::signin::{AuthState, NextStep, ThrottlePolicy, after_password};
-use tessera::views::{ChallengeView, CredentialsView, HomeStatus, OutboxMessage, SessionView, UserSummary, Viewer};
+use tessera::views::{ChallengeView, CredentialsView, HomeStatus, SessionView, Viewer};
 use tower_sessions::Session;
 
 pub const AUTH_KEY: &str = "auth";
@@ -19,6 +20,7 @@ pub struct RequestPortal {
     pub state: AppState,
     pub session: Session,
     pub ip: String,
+    pub user_agent: Option<String>,
     pub user: Option<UserRow>,
     pub auth: Option<AuthState>,
 }
@@ -60,6 +62,21 @@ pub async fn ensure_csrf_token(session: &Session) -> Result<String, tower_sessio
 impl RequestPortal {
     fn signed_in(&self) -> Result<&UserRow, PortalError> {
         self.user.as_ref().ok_or(PortalError::Unauthorized)
+    }
+
+    /// Where this request came from, for the audit log.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    /// Writes an audit event now (outside any transaction).
+    pub async fn audit(&self, event: Event<'_>) -> Result<(), PortalError> {
+        audit::record(&self.state.pool, self.state.clock.now(), &self.origin(), event)
+            .await
+            .map_err(db("writing an audit event"))
     }
 
     async fn throttled(&self, account_key: &str) -> Result<Option<u64>, PortalError> {
@@ -152,14 +169,34 @@ impl Portal for RequestPortal {
         let now = self.state.clock.now();
         let user = match (ok, user) {
             (true, Some(user)) => user,
-            _ => {
+            (_, user) => {
                 store::record_failure(pool, &key, &self.ip, now)
                     .await
                     .map_err(db("recording a failed sign-in"))?;
                 tracing::info!(ip = %self.ip, "sign-in failed");
+                let mut event = Event::new(audit::SIGNIN_FAILED)
+                    .details(serde_json::json!({"username": username.chars().take(64).collect::<String>()}));
+                if let Some(u) = &user {
+                    event = event.subject(Who {
+                        id: u.id,
+                        name: &u.username,
+                    });
+                }
+                self.audit(event).await?;
                 return Err(PortalError::InvalidCredentials);
             }
         };
+        if user.locked_at.is_some() {
+            self.audit(Event::by_self(
+                audit::SIGNIN_LOCKED,
+                Who {
+                    id: user.id,
+                    name: &user.username,
+                },
+            ))
+            .await?;
+            return Err(PortalError::AccountLocked);
+        }
         store::clear_account_failures(pool, &key)
             .await
             .map_err(db("clearing failed sign-ins"))?;
@@ -169,7 +206,7 @@ impl Portal for RequestPortal {
             .map_err(db("counting usable credentials"))?;
         match after_password(user.two_factor_enabled, usable) {
             NextStep::SignedIn => {
-                self.finish_sign_in(user.id, now).await?;
+                self.finish_sign_in(&user, now).await?;
                 Ok(SignInNext::SignedIn)
             }
             NextStep::SecondFactor => {
@@ -224,14 +261,18 @@ impl Portal for RequestPortal {
         self.switch_two_factor(enabled, preferred).await
     }
 
-    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError> {
-        self.outbox_messages().await
-    }
-
     async fn sign_out(&self) -> Result<(), PortalError> {
         self.session.flush().await.map_err(sess("ending a session"))?;
         if let Some(u) = &self.user {
             tracing::info!(user_id = %u.id, "signed out");
+            self.audit(Event::by_self(
+                audit::SIGNED_OUT,
+                Who {
+                    id: u.id,
+                    name: &u.username,
+                },
+            ))
+            .await?;
         }
         Ok(())
     }
@@ -247,7 +288,13 @@ impl Portal for RequestPortal {
             }
             _ => None,
         };
+        let usable = crate::second_factor::usable_credentials(&self.state.pool, user.id)
+            .await
+            .map_err(db("counting usable credentials"))?;
+        let activity = crate::admin::activity(&self.state.pool, user.id, 10).await?;
         Ok(HomeStatus {
+            needs_enrollment: user.two_factor_enabled && usable == 0,
+            activity,
             username: user.username.clone(),
             display_name: user.display_name.clone(),
             email: user.email.clone(),
@@ -256,24 +303,5 @@ impl Portal for RequestPortal {
             signed_in_at: signed_in_at.map(human).unwrap_or_default(),
             previous_sign_in_at: user.previous_sign_in_at.map(human),
         })
-    }
-
-    async fn list_users(&self) -> Result<Vec<UserSummary>, PortalError> {
-        if !self.signed_in()?.is_admin() {
-            return Err(PortalError::Forbidden);
-        }
-        let rows = store::list_users(&self.state.pool).await.map_err(db("listing users"))?;
-        Ok(rows
-            .into_iter()
-            .map(|u| UserSummary {
-                is_admin: u.is_admin(),
-                username: u.username,
-                display_name: u.display_name,
-                email: u.email,
-                two_factor_enabled: u.two_factor_enabled,
-                created_at: human(u.created_at),
-                last_sign_in_at: u.last_sign_in_at.map(human),
-            })
-            .collect())
     }
 }

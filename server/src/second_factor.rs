@@ -3,6 +3,7 @@
 //! names the session's own user, so nobody reaches another account's phones
 //! (SECURITY.md 25).
 
+use crate::audit::{self, Event, Who};
 use crate::clock::human;
 use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, db, new_csrf_token, sess};
 use crate::providers::Purpose;
@@ -44,12 +45,21 @@ pub async fn phones(db: impl sqlx::PgExecutor<'_>, user_id: Uuid) -> sqlx::Resul
     .await
 }
 
-/// Credentials that can serve a sign-in now (SMS phones while SMS is enabled).
+/// Credentials that can serve a sign-in now: those of enabled methods.
 pub async fn usable_credentials(pool: &PgPool, user_id: Uuid) -> sqlx::Result<u32> {
-    if !sms::enabled(pool).await? {
-        return Ok(0);
-    }
-    Ok(u32::try_from(phones(pool, user_id).await?.len()).unwrap_or(u32::MAX))
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM credentials c JOIN method_settings m ON m.method = c.method
+         WHERE c.user_id = $1 AND m.enabled",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// The policy in force.
+async fn policy(pool: &PgPool) -> Result<tessera::policy::Policy, PortalError> {
+    Ok(crate::settings::policy(pool).await.map_err(db("reading the policy"))?.0)
 }
 
 fn nickname(input: &str, required: bool) -> Result<Option<String>, FieldError> {
@@ -82,6 +92,13 @@ impl RequestPortal {
         self.user.as_ref().ok_or(PortalError::Unauthorized)
     }
 
+    fn who(&self) -> Result<Who<'_>, PortalError> {
+        self.me().map(|u| Who {
+            id: u.id,
+            name: &u.username,
+        })
+    }
+
     /// The user owing a second factor (the half-finished sign-in only).
     fn pending_user(&self) -> Result<Uuid, PortalError> {
         self.auth
@@ -95,6 +112,7 @@ impl RequestPortal {
         let user = self.me()?;
         let pool = &self.state.pool;
         let rows = phones(pool, user.id).await.map_err(db("listing phones"))?;
+        let rules = policy(pool).await?;
         let pending = sms::open_challenge(pool, user.id, Purpose::Enroll)
             .await
             .map_err(db("reading an enrollment"))?
@@ -102,9 +120,8 @@ impl RequestPortal {
             .map(|c| PendingEnrollment {
                 number: c.phone_e164.clone(),
                 nickname: c.nickname.clone().unwrap_or_default(),
-                resend_in_secs: self
-                    .state
-                    .code_policy
+                resend_in_secs: rules
+                    .code_policy()
                     .resend_wait(c.last_sent_at.unix_timestamp(), self.state.clock.now().unix_timestamp())
                     .unwrap_or(0),
             });
@@ -121,7 +138,7 @@ impl RequestPortal {
                 })
                 .collect(),
             two_factor_enabled: user.two_factor_enabled,
-            minimum: self.state.config.min_credentials,
+            minimum: rules.min_credentials,
             pending,
             sms_enabled: sms::enabled(pool).await.map_err(db("reading the SMS method"))?,
         })
@@ -166,9 +183,10 @@ impl RequestPortal {
         let name = name.unwrap_or_else(|| format!("Phone ending {}", &number[number.len().saturating_sub(2)..]));
         sms::send_code(
             &self.state,
-            &self.ip,
+            &self.origin(),
             Destination {
                 user_id: user.id,
+                username: &user.username,
                 purpose: Purpose::Enroll,
                 phone: &number,
                 credential_id: None,
@@ -190,9 +208,10 @@ impl RequestPortal {
         };
         sms::send_code(
             &self.state,
-            &self.ip,
+            &self.origin(),
             Destination {
                 user_id: user.id,
+                username: &user.username,
                 purpose: Purpose::Enroll,
                 phone: &open.phone_e164,
                 credential_id: None,
@@ -206,7 +225,8 @@ impl RequestPortal {
 
     pub async fn enroll_verify(&self, code: &str) -> Result<(), PortalError> {
         let user = self.me()?;
-        let (challenge, mut tx) = sms::check_code(&self.state, user.id, Purpose::Enroll, code).await?;
+        let (challenge, mut tx) =
+            sms::check_code(&self.state, &self.origin(), self.who()?, Purpose::Enroll, code).await?;
         let id = Uuid::new_v4();
         let now = self.state.clock.now();
         let name = challenge.nickname.clone().unwrap_or_else(|| "Phone".into());
@@ -248,6 +268,12 @@ impl RequestPortal {
             .execute(&mut *tx)
             .await
             .map_err(db("choosing a preferred phone"))?;
+        let event = Event::by_self(audit::CREDENTIAL_ADDED, self.who()?).details(serde_json::json!({
+            "credential": id, "method": "sms", "nickname": name, "phone": mask_phone(&challenge.phone_e164),
+        }));
+        audit::record(&mut *tx, now, &self.origin(), event)
+            .await
+            .map_err(db("auditing an enrollment"))?;
         tx.commit().await.map_err(db("committing an enrollment"))?;
         tracing::info!(user_id = %user.id, credential_id = %id, "phone enrolled");
         Ok(())
@@ -266,17 +292,25 @@ impl RequestPortal {
         let name = nickname(nickname_input, true)
             .map_err(|e| PortalError::Validation(vec![e]))?
             .unwrap_or_default();
-        let r = sqlx::query("UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user.id)
-            .bind(&name)
-            .execute(&self.state.pool)
-            .await
-            .map_err(db("renaming a credential"))?;
-        if r.rows_affected() == 0 {
+        let before: Option<String> = sqlx::query_scalar(
+            "UPDATE credentials c SET nickname = $3 FROM credentials old
+             WHERE c.id = $1 AND c.user_id = $2 AND old.id = c.id RETURNING old.nickname",
+        )
+        .bind(id)
+        .bind(user.id)
+        .bind(&name)
+        .fetch_optional(&self.state.pool)
+        .await
+        .map_err(db("renaming a credential"))?;
+        let Some(before) = before else {
             return Err(PortalError::NotFound);
-        }
-        Ok(())
+        };
+        self.audit(
+            Event::by_self(audit::CREDENTIAL_RENAMED, self.who()?).details(serde_json::json!({
+                "credential": id, "before": before, "after": name,
+            })),
+        )
+        .await
     }
 
     pub async fn remove(&self, id: &str, confirm: bool) -> Result<(), PortalError> {
@@ -304,11 +338,12 @@ impl RequestPortal {
             return Err(PortalError::NotFound);
         }
         let count = u32::try_from(mine.len()).unwrap_or(u32::MAX);
-        let effect = removal(enabled, count, self.state.config.min_credentials);
+        let minimum = policy(pool).await?.min_credentials;
+        let effect = removal(enabled, count, minimum);
         if effect == Removal::TurnsTwoFactorOff && !confirm {
             return Err(PortalError::NeedsConfirmation(format!(
-                "Removing “{}” leaves you fewer than {} credential(s), so two-factor authentication will be turned off. Remove it anyway?",
-                target.nickname, self.state.config.min_credentials
+                "Removing “{}” leaves you fewer than {minimum} credential(s), so two-factor authentication will be turned off. Remove it anyway?",
+                target.nickname
             )));
         }
         // The provider's clean-up first: if it fails nothing is removed and the person can retry.
@@ -324,12 +359,24 @@ impl RequestPortal {
             .execute(&mut *tx)
             .await
             .map_err(db("removing a credential"))?;
+        let (now, origin, who) = (self.state.clock.now(), self.origin(), self.who()?);
+        let event = Event::by_self(audit::CREDENTIAL_REMOVED, who).details(serde_json::json!({
+            "credential": id, "method": "sms", "nickname": target.nickname, "phone": mask_phone(&target.phone_e164),
+        }));
+        audit::record(&mut *tx, now, &origin, event)
+            .await
+            .map_err(db("auditing a removal"))?;
         if effect == Removal::TurnsTwoFactorOff {
             sqlx::query("UPDATE users SET two_factor_enabled = FALSE WHERE id = $1")
                 .bind(user.id)
                 .execute(&mut *tx)
                 .await
                 .map_err(db("turning 2FA off"))?;
+            let event = Event::by_self(audit::TWO_FACTOR_OFF, who)
+                .details(serde_json::json!({"reason": "last credential removed"}));
+            audit::record(&mut *tx, now, &origin, event)
+                .await
+                .map_err(db("auditing 2FA off"))?;
         }
         if preferred == Some(id) || preferred.is_none() {
             let next = mine.iter().find(|p| p.id != id).map(|p| p.id);
@@ -364,20 +411,36 @@ impl RequestPortal {
             }
             None => user.preferred_credential_id.or_else(|| mine.first().map(|m| m.id)),
         };
-        let minimum = self.state.config.min_credentials;
+        let minimum = policy(pool).await?.min_credentials;
         if enabled && !can_turn_on(u32::try_from(mine.len()).unwrap_or(u32::MAX), minimum) {
             return Err(PortalError::Validation(vec![FieldError::new(
                 "enabled",
                 format!("Add at least {minimum} phone(s) before turning on two-factor authentication."),
             )]));
         }
-        sqlx::query("UPDATE users SET two_factor_enabled = $2, preferred_credential_id = $3 WHERE id = $1")
-            .bind(user.id)
-            .bind(enabled)
-            .bind(preferred)
-            .execute(pool)
-            .await
-            .map_err(db("switching 2FA"))?;
+        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
+        let was_on: bool = sqlx::query_scalar(
+            "UPDATE users u SET two_factor_enabled = $2, preferred_credential_id = $3 FROM users old
+             WHERE u.id = $1 AND old.id = u.id RETURNING old.two_factor_enabled",
+        )
+        .bind(user.id)
+        .bind(enabled)
+        .bind(preferred)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("switching 2FA"))?;
+        let (now, origin, who) = (self.state.clock.now(), self.origin(), self.who()?);
+        if was_on != enabled {
+            let kind = if enabled {
+                audit::TWO_FACTOR_ON
+            } else {
+                audit::TWO_FACTOR_OFF
+            };
+            audit::record(&mut *tx, now, &origin, Event::by_self(kind, who))
+                .await
+                .map_err(db("auditing the 2FA switch"))?;
+        }
+        tx.commit().await.map_err(db("committing the 2FA switch"))?;
         tracing::info!(user_id = %user.id, enabled, "2FA switched");
         Ok(())
     }
@@ -393,21 +456,22 @@ impl RequestPortal {
         self.change_privilege(&auth).await?;
         // An open code from an earlier attempt is replaced by this send, or,
         // inside the cooldown (a double submit), kept without a second message.
-        if let Err(e) = self.send_login_code(user.id, None, false).await {
+        if let Err(e) = self.send_login_code(user, None, false).await {
             // The notice tells the person; they stay at step 2 and can retry.
             tracing::info!(user_id = %user.id, error = %e, "first sign-in code not sent");
         }
         Ok(())
     }
 
-    async fn send_login_code(&self, user_id: Uuid, phone_id: Option<&str>, resend: bool) -> Result<(), PortalError> {
+    async fn send_login_code(
+        &self,
+        user: &store::UserRow,
+        phone_id: Option<&str>,
+        resend: bool,
+    ) -> Result<(), PortalError> {
         let pool = &self.state.pool;
-        let mine = phones(pool, user_id).await.map_err(db("listing phones"))?;
-        let preferred: Option<Uuid> = sqlx::query_scalar("SELECT preferred_credential_id FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(pool)
-            .await
-            .map_err(db("reading the preferred phone"))?;
+        let mine = phones(pool, user.id).await.map_err(db("listing phones"))?;
+        let preferred = user.preferred_credential_id;
         let chosen = match phone_id.map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => {
                 let id = parse_id(p)?;
@@ -422,9 +486,10 @@ impl RequestPortal {
         };
         let result = sms::send_code(
             &self.state,
-            &self.ip,
+            &self.origin(),
             Destination {
-                user_id,
+                user_id: user.id,
+                username: &user.username,
                 purpose: Purpose::Login,
                 phone: &chosen.phone_e164,
                 credential_id: Some(chosen.id),
@@ -445,6 +510,7 @@ impl RequestPortal {
     pub async fn challenge_view(&self) -> Result<ChallengeView, PortalError> {
         let user_id = self.pending_user()?;
         let pool = &self.state.pool;
+        let rules = policy(pool).await?.code_policy();
         let mine = phones(pool, user_id).await.map_err(db("listing phones"))?;
         let masked = |p: &PhoneRow| MaskedPhone {
             id: p.id.to_string(),
@@ -470,20 +536,37 @@ impl RequestPortal {
                 .map(masked),
             resend_in_secs: open
                 .as_ref()
-                .and_then(|c| self.state.code_policy.resend_wait(c.last_sent_at.unix_timestamp(), now))
+                .and_then(|c| rules.resend_wait(c.last_sent_at.unix_timestamp(), now))
                 .unwrap_or(0),
             notice,
         })
     }
 
+    /// The account of the half-finished sign-in; a locked one goes no further.
+    async fn pending_account(&self) -> Result<store::UserRow, PortalError> {
+        let id = self.pending_user()?;
+        let user = store::find_user(&self.state.pool, id)
+            .await
+            .map_err(db("loading a user"))?
+            .ok_or(PortalError::Unauthorized)?;
+        if user.locked_at.is_some() {
+            return Err(PortalError::AccountLocked);
+        }
+        Ok(user)
+    }
+
     pub async fn login_send(&self, phone_id: Option<&str>) -> Result<(), PortalError> {
-        let user_id = self.pending_user()?;
-        self.send_login_code(user_id, phone_id, true).await
+        let user = self.pending_account().await?;
+        self.send_login_code(&user, phone_id, true).await
     }
 
     pub async fn login_verify(&self, code: &str) -> Result<(), PortalError> {
-        let user_id = self.pending_user()?;
-        let (challenge, mut tx) = sms::check_code(&self.state, user_id, Purpose::Login, code).await?;
+        let user = self.pending_account().await?;
+        let who = Who {
+            id: user.id,
+            name: &user.username,
+        };
+        let (challenge, mut tx) = sms::check_code(&self.state, &self.origin(), who, Purpose::Login, code).await?;
         let now = self.state.clock.now();
         if let Some(credential) = challenge.credential_id {
             sqlx::query("UPDATE credentials SET last_used_at = $2 WHERE id = $1")
@@ -494,11 +577,12 @@ impl RequestPortal {
                 .map_err(db("marking a credential used"))?;
         }
         tx.commit().await.map_err(db("committing a sign-in"))?;
-        self.finish_sign_in(user_id, now).await
+        self.finish_sign_in(&user, now).await
     }
 
     /// The pipeline's last step: new session id, signed in, recorded.
-    pub async fn finish_sign_in(&self, user_id: Uuid, now: OffsetDateTime) -> Result<(), PortalError> {
+    pub async fn finish_sign_in(&self, user: &store::UserRow, now: OffsetDateTime) -> Result<(), PortalError> {
+        let user_id = user.id;
         let now_s = now.unix_timestamp();
         let auth = AuthState::SignedIn {
             user_id: user_id.to_string(),
@@ -514,7 +598,14 @@ impl RequestPortal {
             .await
             .map_err(db("recording a sign-in"))?;
         tracing::info!(%user_id, ip = %self.ip, "signed in");
-        Ok(())
+        self.audit(Event::by_self(
+            audit::SIGNIN_OK,
+            Who {
+                id: user.id,
+                name: &user.username,
+            },
+        ))
+        .await
     }
 
     /// A privilege change: a new session id, the new state and a new CSRF
@@ -529,24 +620,5 @@ impl RequestPortal {
             .insert(CSRF_KEY, new_csrf_token())
             .await
             .map_err(sess("storing the CSRF token"))
-    }
-
-    pub async fn outbox_messages(&self) -> Result<Vec<tessera::views::OutboxMessage>, PortalError> {
-        if !self.me()?.is_admin() {
-            return Err(PortalError::Forbidden);
-        }
-        let rows: Vec<(String, String, OffsetDateTime)> =
-            sqlx::query_as("SELECT phone_e164, body, created_at FROM outbox_messages ORDER BY id DESC LIMIT 200")
-                .fetch_all(&self.state.pool)
-                .await
-                .map_err(db("reading the outbox"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(to, body, at)| tessera::views::OutboxMessage {
-                to: mask_phone(&to),
-                body,
-                at: human(at),
-            })
-            .collect())
     }
 }

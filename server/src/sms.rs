@@ -5,17 +5,29 @@
 //! put back) when the call fails, so a failure leaves nothing half-written and
 //! the person can simply try again.
 
+use crate::audit::{self, Event, Origin, Who};
+use crate::methods::MethodInfo;
 use crate::otp;
 use crate::portal::db;
 use crate::providers::{
     self, PluginContext, Properties, ProviderError, Purpose, SendRequest, Sent, SmsPlugin, Verdict,
 };
+use crate::secrets::Sealer;
+use crate::settings::{self, Saved};
 use crate::state::AppState;
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
 use tessera::otp::message_text;
 use tessera::{FieldError, PortalError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+
+/// The SMS method in the registry of methods.
+pub const METHOD: MethodInfo = MethodInfo {
+    id: "sms",
+    label: "SMS one-time codes",
+    description: "A code texted to an enrolled mobile phone.",
+    plugins: providers::PLUGINS,
+};
 
 /// The plugin that handles SMS now, built from its stored properties. Read on
 /// each use, so a change applies to the next request.
@@ -39,69 +51,81 @@ pub async fn enabled(pool: &PgPool) -> sqlx::Result<bool> {
     Ok(on.unwrap_or(false))
 }
 
-/// Makes `id` the SMS plugin with these properties, after checking that it
-/// builds from them; every problem is listed and nothing is saved then.
-pub async fn choose_plugin(
-    pool: &PgPool,
-    id: &str,
-    props: serde_json::Map<String, serde_json::Value>,
-) -> Result<(), Vec<String>> {
+fn context(state: Option<&AppState>, pool: &PgPool) -> PluginContext {
+    PluginContext {
+        http: state.map_or_else(reqwest::Client::new, |s| s.http.clone()),
+        pool: pool.clone(),
+        log_messages: state.is_some_and(|s| s.config.environment == crate::config::Environment::Development),
+    }
+}
+
+/// Every problem with a plugin's properties: unknown names and whatever
+/// keeps it from being built (missing, malformed, out of range).
+pub fn check_properties(pool: &PgPool, id: &str, props: &Properties) -> Vec<String> {
     let known: Vec<&str> = providers::find(id)
         .map(|p| p.properties.iter().map(|prop| prop.name).collect())
         .unwrap_or_default();
-    let unknown: Vec<String> = props
-        .keys()
-        .filter(|k| !known.contains(&k.as_str()))
-        .map(|k| format!("{id} has no property `{k}`"))
-        .collect();
-    let ctx = PluginContext {
-        http: reqwest::Client::new(),
-        pool: pool.clone(),
-        log_messages: false,
-    };
+    let mut problems = providers::build(id, props, &context(None, pool))
+        .err()
+        .unwrap_or_default();
+    problems.extend(
+        props
+            .0
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| format!("{id} has no property `{k}`")),
+    );
+    problems
+}
+
+/// Makes `id` the SMS plugin with these properties (the command line's
+/// `sms use`), after checking that it builds from them; every problem is
+/// listed and nothing is saved then.
+pub async fn choose_plugin(
+    pool: &PgPool,
+    sealer: Option<&Sealer>,
+    id: &str,
+    props: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Vec<String>> {
     let props = Properties(props);
-    let mut problems = providers::build(id, &props, &ctx).err().unwrap_or_default();
-    problems.extend(unknown);
+    let problems = check_properties(pool, id, &props);
     if !problems.is_empty() {
         return Err(problems);
     }
-    let save = async {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO plugin_settings (plugin, properties) VALUES ($1, $2)
-             ON CONFLICT (plugin) DO UPDATE SET properties = EXCLUDED.properties",
-        )
+    let fail = |e: sqlx::Error| vec![format!("saving: {e}")];
+    let mut tx = pool.begin().await.map_err(fail)?;
+    let version: i64 = sqlx::query_scalar("SELECT version FROM plugin_settings WHERE plugin = $1 FOR UPDATE")
         .bind(id)
-        .bind(serde_json::Value::Object(props.0))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(fail)?
+        .unwrap_or(0);
+    if settings::store_plugin(&mut *tx, sealer, id, &props.0, version)
+        .await
+        .map_err(|e| vec![e])?
+        != Saved::Done
+    {
+        return Err(vec!["the settings changed while saving; try again".into()]);
+    }
+    sqlx::query("UPDATE method_settings SET plugin = $1, enabled = TRUE, version = version + 1 WHERE method = 'sms'")
+        .bind(id)
         .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE method_settings SET plugin = $1, enabled = TRUE WHERE method = 'sms'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
-    };
-    save.await.map_err(|e: sqlx::Error| vec![format!("saving: {e}")])
+        .await
+        .map_err(fail)?;
+    tx.commit().await.map_err(fail)
+}
+
+/// A plugin built from its stored settings, or what keeps it from being built.
+pub async fn build_stored(state: &AppState, id: &str) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
+    let record = settings::plugin(&state.pool, state.sealer.as_deref(), id)
+        .await
+        .map_err(|e| vec![e.to_string()])?;
+    providers::build(id, &record.properties, &context(Some(state), &state.pool))
 }
 
 /// A plugin by id, with its stored properties.
 pub async fn plugin_by_id(state: &AppState, id: &str) -> Result<Box<dyn SmsPlugin>, PortalError> {
-    let props: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT properties FROM plugin_settings WHERE plugin = $1")
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(db("reading plugin settings"))?;
-    let props = match props {
-        Some(serde_json::Value::Object(map)) => Properties(map),
-        _ => Properties::default(),
-    };
-    let ctx = PluginContext {
-        http: state.http.clone(),
-        pool: state.pool.clone(),
-        log_messages: state.config.environment == crate::config::Environment::Development,
-    };
-    providers::build(id, &props, &ctx).map_err(|errors| {
+    build_stored(state, id).await.map_err(|errors| {
         tracing::error!(plugin = id, problems = %errors.join("; "), "the SMS plugin's settings are incomplete");
         PortalError::SmsUnavailable
     })
@@ -190,6 +214,7 @@ pub async fn cancel(pool: &PgPool, user_id: Uuid, purpose: Purpose) -> sqlx::Res
 /// Where a code should go.
 pub struct Destination<'a> {
     pub user_id: Uuid,
+    pub username: &'a str,
     pub purpose: Purpose,
     pub phone: &'a str,
     pub credential_id: Option<Uuid>,
@@ -204,11 +229,28 @@ pub struct Destination<'a> {
 
 /// Sends a code to `dest`, replacing the code of the open challenge (which
 /// then stops working, SECURITY.md 6).
-pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Result<(), PortalError> {
+pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>) -> Result<(), PortalError> {
     let pool = &state.pool;
-    let policy = &state.code_policy;
+    let (rules, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
+    let policy = &rules.code_policy();
     let now = state.clock.now();
+    let field = if dest.purpose == Purpose::Enroll {
+        "phone"
+    } else {
+        "code"
+    };
+    // Only to the countries the administrator allows (SECURITY.md 12).
+    if !rules.allows_region(crate::phone::region_of(dest.phone).as_deref()) {
+        return Err(PortalError::Validation(vec![FieldError::new(
+            field,
+            "Codes cannot be sent to numbers in this country. Use a number from an allowed country.",
+        )]));
+    }
     let plugin = active_plugin(state).await?;
+    let who = Who {
+        id: dest.user_id,
+        name: dest.username,
+    };
 
     let open = open_challenge(pool, dest.user_id, dest.purpose)
         .await
@@ -305,13 +347,20 @@ pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Res
             sqlx::query("INSERT INTO sms_sends (user_id, phone_e164, ip, sent_at) VALUES ($1, $2, $3, $4)")
                 .bind(dest.user_id)
                 .bind(dest.phone)
-                .bind(ip)
+                .bind(&origin.ip)
                 .bind(now)
                 .execute(pool)
                 .await
                 .map_err(db("recording a message"))?;
             tracing::info!(user_id = %dest.user_id, plugin = plugin.id(), purpose = purpose_name(dest.purpose), "code sent");
-            Ok(())
+            let event = Event::by_self(audit::CODE_SENT, who).details(serde_json::json!({
+                "purpose": purpose_name(dest.purpose),
+                "plugin": plugin.id(),
+                "to": tessera::otp::mask_phone(dest.phone),
+            }));
+            audit::record(pool, now, origin, event)
+                .await
+                .map_err(db("auditing a send"))
         }
         Err(e) => {
             // Nothing half-written: a first send leaves no challenge; a resend
@@ -326,11 +375,14 @@ pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Res
                 .bind(now),
             };
             undo.execute(pool).await.map_err(db("undoing a failed send"))?;
-            let field = if dest.purpose == Purpose::Enroll {
-                "phone"
-            } else {
-                "code"
-            };
+            let event = Event::by_self(audit::PROVIDER_ERROR, who).details(serde_json::json!({
+                "plugin": plugin.id(),
+                "purpose": purpose_name(dest.purpose),
+                "error": e.to_string(),
+            }));
+            audit::record(pool, now, origin, event)
+                .await
+                .map_err(db("auditing a provider error"))?;
             Err(provider_failure(plugin.id(), field, e))
         }
     }
@@ -343,12 +395,15 @@ pub async fn send_code(state: &AppState, ip: &str, dest: Destination<'_>) -> Res
 /// so a request never holds one connection while waiting for another.
 pub async fn check_code(
     state: &AppState,
-    user_id: Uuid,
+    origin: &Origin,
+    who: Who<'_>,
     purpose: Purpose,
     typed: &str,
 ) -> Result<(Challenge, Transaction<'static, Postgres>), PortalError> {
     let pool = &state.pool;
-    let policy = &state.code_policy;
+    let user_id = who.id;
+    let (rules, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
+    let policy = &rules.code_policy();
     let now = state.clock.now();
     let code_error = |m: &str| PortalError::Validation(vec![FieldError::new("code", m)]);
 
@@ -415,6 +470,14 @@ pub async fn check_code(
                     .execute(pool)
                     .await
                     .map_err(db("giving a try back"))?;
+                let event = Event::by_self(audit::PROVIDER_ERROR, who).details(serde_json::json!({
+                    "plugin": open.plugin,
+                    "purpose": purpose_name(purpose),
+                    "error": e.to_string(),
+                }));
+                audit::record(pool, now, origin, event)
+                    .await
+                    .map_err(db("auditing a provider error"))?;
                 return Err(provider_failure(&open.plugin, "code", e));
             }
         }
@@ -437,7 +500,14 @@ pub async fn check_code(
             .await
             .map_err(db("consuming a code"))?;
             match consumed {
-                Some(_) => Ok((open, tx)),
+                Some(_) => {
+                    let event = Event::by_self(audit::CODE_VERIFIED, who)
+                        .details(serde_json::json!({"purpose": purpose_name(purpose), "plugin": open.plugin}));
+                    audit::record(&mut *tx, now, origin, event)
+                        .await
+                        .map_err(db("auditing a code"))?;
+                    Ok((open, tx))
+                }
                 None => Err(code_error("This code has already been used.")),
             }
         }
@@ -458,6 +528,12 @@ pub async fn check_code(
                 .await
                 .map_err(db("recording a wrong code"))?;
             tracing::info!(%user_id, purpose = purpose_name(purpose), "wrong code");
+            let event = Event::by_self(audit::CODE_FAILED, who).details(
+                serde_json::json!({"purpose": purpose_name(purpose), "tries_left": policy.max_attempts - attempts}),
+            );
+            audit::record(pool, now, origin, event)
+                .await
+                .map_err(db("auditing a wrong code"))?;
             let left = policy.max_attempts - attempts;
             Err(code_error(&match left {
                 0 => "That code is not right, and that was the last try. Ask for a new code.".to_string(),

@@ -18,7 +18,8 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Keys the HMAC of every one-time code we generate (SECURITY.md 2).
     pub code_key: Arc<[u8; 32]>,
-    pub code_policy: tessera::otp::CodePolicy,
+    /// Seals provider secrets; none when TESSERA_SECRET_KEY is not set.
+    pub sealer: Option<Arc<crate::secrets::Sealer>>,
     /// Shared by the provider plugins (connection reuse).
     pub http: reqwest::Client,
 }

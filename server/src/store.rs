@@ -17,6 +17,7 @@ pub struct UserRow {
     pub last_sign_in_at: Option<OffsetDateTime>,
     pub previous_sign_in_at: Option<OffsetDateTime>,
     pub preferred_credential_id: Option<Uuid>,
+    pub locked_at: Option<OffsetDateTime>,
 }
 
 impl UserRow {
@@ -36,7 +37,7 @@ impl std::fmt::Debug for UserRow {
     }
 }
 
-const USER_COLUMNS: &str = "id, username, email, display_name, role, password_hash, two_factor_enabled, created_at, last_sign_in_at, previous_sign_in_at, preferred_credential_id";
+pub const USER_COLUMNS: &str = "id, username, email, display_name, role, password_hash, two_factor_enabled, created_at, last_sign_in_at, previous_sign_in_at, preferred_credential_id, locked_at";
 
 pub async fn find_user_by_key(pool: &PgPool, key: &str) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1"))

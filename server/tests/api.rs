@@ -17,6 +17,8 @@ use tessera_server::users::{self, AddUser};
 use tokio::sync::oneshot;
 
 const ADMIN: (&str, &str) = ("admin", "admin-password-1");
+/// The servers' TESSERA_SECRET_KEY (codes' HMAC, sealed provider secrets).
+const SECRET_KEY: [u8; 32] = [7; 32];
 const ALICE: (&str, &str) = ("alice", "alice-password-1");
 
 struct TestApp {
@@ -57,6 +59,7 @@ async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
     env.insert("TESSERA_LISTEN".into(), addr.to_string());
     env.insert("TESSERA_PUBLIC_URL".into(), format!("http://{addr}"));
     env.insert("TESSERA_DB_MAX_CONNECTIONS".into(), "8".into());
+    env.insert("TESSERA_SECRET_KEY".into(), hex::encode(SECRET_KEY));
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
@@ -128,6 +131,11 @@ impl TestApp {
         }
         self.pool.close().await;
         self.db_url.clone()
+    }
+
+    /// What the server seals provider secrets with.
+    fn sealer(&self) -> tessera_server::secrets::Sealer {
+        tessera_server::secrets::Sealer::from_secret(&SECRET_KEY)
     }
 
     async fn count(&self, sql: &str) -> i64 {

@@ -48,12 +48,36 @@ fn HomeView(status: HomeStatus) -> impl IntoView {
                 <dt class="text-sm text-slate-500">"Email"</dt>
                 <dd>{status.email.clone().unwrap_or_else(|| "Not set".to_string())}</dd>
             </dl>
+            {status.needs_enrollment.then(|| view! {
+                <p role="alert" class="mt-4 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="enroll-banner">
+                    "Your administrator turned off the method your second factor used, so you now sign in with your password only. "
+                    <a href="/credentials" class="underline">"Enroll an available method"</a>
+                </p>
+            })}
             {(!status.two_factor_enabled).then(|| view! {
                 <p class="mt-4 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900">
                     "Your account is protected by your password only. "
                     <a href="/credentials" class="underline">"Review your 2FA credentials"</a>
                 </p>
             })}
+        </section>
+        <section class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="activity-heading">
+            <h2 id="activity-heading" class="text-lg font-semibold">"Recent activity"</h2>
+            {if status.activity.is_empty() {
+                view! { <p class="mt-2 text-sm">"Nothing yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-2 flex flex-col gap-1 text-sm" data-testid="activity">
+                        {status.activity.into_iter().map(|e| view! {
+                            <li data-event=e.event>
+                                <span class="text-slate-500">{e.at}</span>" · "{e.label}
+                                {e.actor.filter(|a| Some(a) != e.subject.as_ref()).map(|a| format!(" (by {a})"))}
+                                {e.ip.map(|ip| format!(" · from {ip}"))}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
     }
 }

@@ -2,7 +2,6 @@ pub mod admin;
 pub mod credentials;
 pub mod home;
 pub mod not_found;
-pub mod outbox;
 pub mod second_step;
 pub mod signin;
 

@@ -10,7 +10,7 @@ const PHONE: &str = "+12015550123";
 /// Makes `plugin` handle SMS, with these properties.
 async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
     let props = props.as_object().cloned().unwrap();
-    tessera_server::sms::choose_plugin(&app.pool, plugin, props)
+    tessera_server::sms::choose_plugin(&app.pool, Some(&app.sealer()), plugin, props)
         .await
         .unwrap();
 }
@@ -643,6 +643,7 @@ async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
     let app = spawn_app().await;
     let problems = tessera_server::sms::choose_plugin(
         &app.pool,
+        Some(&app.sealer()),
         "twilio",
         json!({"twilio_sid": "AC1", "base_url": "not a url", "colour": "blue"})
             .as_object()
@@ -666,7 +667,7 @@ async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
     assert_eq!(plugin, "outbox");
     assert_eq!(app.count("SELECT count(*) FROM plugin_settings").await, 0);
     assert!(
-        tessera_server::sms::choose_plugin(&app.pool, "carrier-pigeon", Default::default())
+        tessera_server::sms::choose_plugin(&app.pool, None, "carrier-pigeon", Default::default())
             .await
             .is_err()
     );

@@ -1,8 +1,9 @@
 //! The outbox plugin's messages, for administrators: where codes land when
 //! no SMS provider is set up. Numbers are masked.
 
-use super::PageError;
+use super::AdminNav;
 use crate::api::get_outbox;
+use crate::pages::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -11,6 +12,7 @@ pub fn OutboxPage() -> impl IntoView {
     let messages = Resource::new(|| (), |_| get_outbox());
     view! {
         <Title text="Outbox" />
+        <AdminNav />
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match messages.await {

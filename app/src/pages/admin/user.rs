@@ -1,0 +1,110 @@
+//! One account as the administrator manages it: its credentials (masked),
+//! its 2FA state, recent activity, and the actions on it.
+
+use super::AdminNav;
+use super::audit::AuditTable;
+use crate::api::{UserAction, get_user};
+use crate::components::{CsrfField, FormAlert, FormErrors, QUIET_BUTTON, Saved};
+use crate::pages::PageError;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use tessera::views::UserDetail;
+
+#[component]
+pub fn UserPage() -> impl IntoView {
+    let params = use_params_map();
+    let action = ServerAction::<UserAction>::new();
+    let username = move || params.read().get("username").unwrap_or_default();
+    let data = Resource::new(move || (username(), action.version().get()), |(u, _)| get_user(u));
+    view! {
+        <Title text="Account" />
+        <AdminNav />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(detail) => view! { <Detail detail action /> }.into_any(),
+                    Err(error) => view! { <PageError error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(detail: UserDetail, action: ServerAction<UserAction>) -> impl IntoView {
+    let UserDetail {
+        summary,
+        locked,
+        credentials,
+        activity,
+    } = detail;
+    let errors = FormErrors::new(move || action.value().get().and_then(Result::err));
+    let done = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
+    let username = summary.username.clone();
+    let button = move |value: &'static str, label: &'static str| {
+        let username = username.clone();
+        view! {
+            <ActionForm action=action>
+                <CsrfField />
+                <input type="hidden" name="username" value=username />
+                <input type="hidden" name="action" value=value />
+                <button type="submit" class=QUIET_BUTTON>{label}</button>
+            </ActionForm>
+        }
+    };
+    view! {
+        <h1 class="text-2xl font-semibold" data-testid="account-username">{summary.username.clone()}</h1>
+        <p class="mt-1 text-sm text-slate-600">
+            {format!("{} · {}", summary.display_name, summary.email.clone().unwrap_or_else(|| "no email".into()))}
+        </p>
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6">
+            <dl class="grid grid-cols-1 gap-x-6 gap-y-2 sm:grid-cols-2">
+                <dt class="text-sm text-slate-500">"Role"</dt>
+                <dd data-testid="account-role">{if summary.is_admin { "Administrator" } else { "User" }}</dd>
+                <dt class="text-sm text-slate-500">"Two-factor authentication"</dt>
+                <dd data-testid="account-2fa">{if summary.two_factor_enabled { "On" } else { "Off" }}</dd>
+                <dt class="text-sm text-slate-500">"Status"</dt>
+                <dd data-testid="account-status">{if locked { "Locked" } else { "Active" }}</dd>
+                <dt class="text-sm text-slate-500">"Last sign-in"</dt>
+                <dd>{summary.last_sign_in_at.clone().unwrap_or_else(|| "Never".into())}</dd>
+            </dl>
+            <div class="mt-4 flex flex-wrap gap-2">
+                {summary.two_factor_enabled.then(|| button("reset_2fa", "Reset to password only"))}
+                {if locked { button("unlock", "Unlock") } else { button("lock", "Lock") }}
+                {if summary.is_admin {
+                    button("revoke_admin", "Remove administrator role")
+                } else {
+                    button("make_admin", "Make administrator")
+                }}
+            </div>
+            <div class="mt-3">
+                <FormAlert message=errors.alert() />
+                <FormAlert message=errors.field("action") />
+                <Saved show=done text="Done." />
+            </div>
+        </section>
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6">
+            <h2 class="text-lg font-semibold">"Credentials"</h2>
+            {if credentials.is_empty() {
+                view! { <p class="mt-2 text-sm">"No second-factor credentials."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-2 flex flex-col gap-2 text-sm" data-testid="account-credentials">
+                        {credentials.into_iter().map(|c| view! {
+                            <li>
+                                <strong>{c.nickname}</strong>
+                                {format!(" · {} {} · added {} · last used {}", c.method.to_uppercase(), c.masked, c.added_at,
+                                    c.last_used_at.unwrap_or_else(|| "never".into()))}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+        <section class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white p-6">
+            <h2 class="text-lg font-semibold">"Recent activity"</h2>
+            <AuditTable entries=activity />
+        </section>
+    }
+}

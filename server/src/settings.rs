@@ -1,0 +1,289 @@
+//! Settings that live in PostgreSQL and apply on the next request: the 2FA
+//! policy, each method's switch and plugin, each plugin's properties (secrets
+//! sealed). Every row has a version; a save names the version it started
+//! from and fails when another admin saved in between.
+
+use crate::providers::{self, Properties};
+use crate::secrets::Sealer;
+use serde_json::{Map, Value};
+use sqlx::{FromRow, PgExecutor, PgPool};
+use tessera::policy::{Mode, Policy};
+
+#[derive(FromRow)]
+struct PolicyRow {
+    min_credentials: i32,
+    code_digits: i32,
+    code_lifetime_secs: i32,
+    max_attempts: i32,
+    resend_cooldown_secs: i32,
+    max_sends_per_number: i32,
+    allowed_countries: Vec<String>,
+    mode: String,
+    default_method: String,
+    version: i64,
+}
+
+/// The policy in force and its version.
+pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
+    let row: Option<PolicyRow> = sqlx::query_as(
+        "SELECT min_credentials, code_digits, code_lifetime_secs, max_attempts, resend_cooldown_secs,
+                max_sends_per_number, allowed_countries, mode, default_method, version FROM policy",
+    )
+    .fetch_optional(db)
+    .await?;
+    let Some(r) = row else {
+        return Ok((Policy::default(), 0));
+    };
+    let n = |v: i32| u32::try_from(v).unwrap_or(0);
+    Ok((
+        Policy {
+            min_credentials: n(r.min_credentials),
+            code_digits: n(r.code_digits),
+            code_lifetime_secs: n(r.code_lifetime_secs),
+            max_attempts: n(r.max_attempts),
+            resend_cooldown_secs: n(r.resend_cooldown_secs),
+            max_sends_per_number: n(r.max_sends_per_number),
+            allowed_countries: r.allowed_countries,
+            mode: Mode::parse(&r.mode).unwrap_or(Mode::Optional),
+            default_method: r.default_method,
+        },
+        r.version,
+    ))
+}
+
+/// Saves the policy if it is still at `version`; false when it was not.
+pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> sqlx::Result<bool> {
+    let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    let done = sqlx::query(
+        "UPDATE policy SET min_credentials = $1, code_digits = $2, code_lifetime_secs = $3, max_attempts = $4,
+                resend_cooldown_secs = $5, max_sends_per_number = $6, allowed_countries = $7, mode = $8,
+                default_method = $9, version = version + 1
+         WHERE version = $10",
+    )
+    .bind(i(p.min_credentials))
+    .bind(i(p.code_digits))
+    .bind(i(p.code_lifetime_secs))
+    .bind(i(p.max_attempts))
+    .bind(i(p.resend_cooldown_secs))
+    .bind(i(p.max_sends_per_number))
+    .bind(&p.allowed_countries)
+    .bind(p.mode.as_str())
+    .bind(&p.default_method)
+    .bind(version)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A method's switch and plugin.
+#[derive(Debug, Clone, FromRow)]
+pub struct MethodRow {
+    pub method: String,
+    pub enabled: bool,
+    pub plugin: String,
+    pub version: i64,
+}
+
+pub async fn methods(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<MethodRow>> {
+    sqlx::query_as("SELECT method, enabled, plugin, version FROM method_settings ORDER BY method")
+        .fetch_all(db)
+        .await
+}
+
+/// A plugin's stored properties, secrets opened, and the row's version
+/// (0 when nothing is stored yet).
+#[derive(Debug, Clone, Default)]
+pub struct PluginRecord {
+    pub properties: Properties,
+    pub version: i64,
+}
+
+/// Why stored secrets could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(
+        "the stored secrets of {0} cannot be opened: TESSERA_SECRET_KEY is not set or not the key they were sealed with"
+    )]
+    Sealed(String),
+}
+
+pub async fn plugin(db: impl PgExecutor<'_>, sealer: Option<&Sealer>, id: &str) -> Result<PluginRecord, SettingsError> {
+    let row: Option<(Value, Option<Vec<u8>>, i64)> =
+        sqlx::query_as("SELECT properties, sealed, version FROM plugin_settings WHERE plugin = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    let Some((plain, sealed, version)) = row else {
+        return Ok(PluginRecord::default());
+    };
+    let mut props = match plain {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    if let Some(sealed) = sealed {
+        let opened = sealer
+            .and_then(|s| s.open(id, &sealed))
+            .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
+            .ok_or_else(|| SettingsError::Sealed(id.to_owned()))?;
+        props.extend(opened);
+    }
+    Ok(PluginRecord {
+        properties: Properties(props),
+        version,
+    })
+}
+
+/// Splits properties into the plain ones and the sealed box of the secret ones.
+fn split(sealer: Option<&Sealer>, id: &str, props: &Map<String, Value>) -> Result<(Value, Option<Vec<u8>>), String> {
+    let secret_names: Vec<&str> = providers::find(id)
+        .map(|p| p.properties.iter().filter(|p| p.secret).map(|p| p.name).collect())
+        .unwrap_or_default();
+    let (secret, plain): (Map<String, Value>, Map<String, Value>) = props
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| secret_names.contains(&k.as_str()));
+    let sealed = if secret.is_empty() {
+        None
+    } else {
+        let sealer = sealer.ok_or_else(|| {
+            "TESSERA_SECRET_KEY is not set on this server, so provider secrets cannot be stored. Set it and restart."
+                .to_string()
+        })?;
+        let json = serde_json::to_vec(&secret).map_err(|e| e.to_string())?;
+        Some(sealer.seal(id, &json))
+    };
+    Ok((Value::Object(plain), sealed))
+}
+
+/// What a save came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    Done,
+    /// Someone saved in between: nothing was written.
+    Stale,
+}
+
+/// Stores a plugin's properties if its row is still at `version` (0: no row yet).
+pub async fn store_plugin(
+    db: impl PgExecutor<'_>,
+    sealer: Option<&Sealer>,
+    id: &str,
+    props: &Map<String, Value>,
+    version: i64,
+) -> Result<Saved, String> {
+    let (plain, sealed) = split(sealer, id, props)?;
+    let done = sqlx::query(
+        "INSERT INTO plugin_settings (plugin, properties, sealed, version) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (plugin) DO UPDATE SET properties = EXCLUDED.properties, sealed = EXCLUDED.sealed,
+             version = plugin_settings.version + 1
+         WHERE plugin_settings.version = $4",
+    )
+    .bind(id)
+    .bind(plain)
+    .bind(sealed)
+    .bind(version)
+    .execute(db)
+    .await
+    .map_err(|e| format!("saving: {e}"))?;
+    // A first save racing another first save: the loser's INSERT conflicts
+    // and its version (0) matches no row.
+    Ok(if done.rows_affected() == 1 {
+        Saved::Done
+    } else {
+        Saved::Stale
+    })
+}
+
+/// Seals secrets that an older version stored in the clear. Runs at start;
+/// without a configured key it only warns.
+pub async fn seal_plain_secrets(pool: &PgPool, sealer: Option<&Sealer>) -> anyhow::Result<()> {
+    let rows: Vec<(String, Value, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT plugin, properties, sealed FROM plugin_settings")
+            .fetch_all(pool)
+            .await?;
+    for (id, plain, sealed) in rows {
+        let Value::Object(plain) = plain else { continue };
+        let Some(info) = providers::find(&id) else { continue };
+        let exposed = info.properties.iter().any(|p| p.secret && plain.contains_key(p.name));
+        if !exposed {
+            continue;
+        }
+        let Some(sealer) = sealer else {
+            tracing::warn!(plugin = %id, "provider secrets are stored unsealed; set TESSERA_SECRET_KEY to seal them");
+            continue;
+        };
+        let mut all = plain;
+        if let Some(sealed) = sealed {
+            let opened = sealer
+                .open(&id, &sealed)
+                .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
+                .ok_or_else(|| anyhow::anyhow!("the sealed secrets of {id} cannot be opened with this key"))?;
+            all.extend(opened);
+        }
+        let (plain, sealed) = split(Some(sealer), &id, &all).map_err(anyhow::Error::msg)?;
+        sqlx::query("UPDATE plugin_settings SET properties = $2, sealed = $3 WHERE plugin = $1")
+            .bind(&id)
+            .bind(plain)
+            .bind(sealed)
+            .execute(pool)
+            .await?;
+        tracing::info!(plugin = %id, "sealed provider secrets stored by an older version");
+    }
+    Ok(())
+}
+
+/// Changes policy fields from the command line: checked like the console's
+/// form, saved and audited (actor: the command line), or every problem.
+pub async fn set_policy_fields(
+    pool: &PgPool,
+    clock: &dyn crate::clock::Clock,
+    form: &std::collections::BTreeMap<String, String>,
+) -> Result<Policy, Vec<String>> {
+    let fail = |e: sqlx::Error| vec![format!("database: {e}")];
+    let fields = Policy::default().to_form();
+    let unknown: Vec<String> = form
+        .keys()
+        .filter(|k| !fields.contains_key(*k))
+        .map(|k| {
+            format!(
+                "{k}: no such field (fields: {})",
+                fields.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let (current, version) = policy(pool).await.map_err(fail)?;
+    let enabled: Vec<String> = methods(pool)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|m| m.enabled)
+        .map(|m| m.method)
+        .collect();
+    let enabled: Vec<&str> = enabled.iter().map(String::as_str).collect();
+    let next = Policy::from_form(&current, form, crate::phone::known_region, &enabled).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+    })?;
+    let mut tx = pool.begin().await.map_err(fail)?;
+    if !save_policy(&mut *tx, &next, version).await.map_err(fail)? {
+        return Err(vec!["the policy changed while saving; try again".into()]);
+    }
+    let event = crate::audit::Event::new(crate::audit::ADMIN_POLICY)
+        .details(serde_json::json!({"before": current, "after": next, "via": "command line"}));
+    let origin = crate::audit::Origin {
+        ip: "command line".into(),
+        user_agent: None,
+    };
+    crate::audit::record(&mut *tx, clock.now(), &origin, event)
+        .await
+        .map_err(fail)?;
+    tx.commit().await.map_err(fail)?;
+    Ok(next)
+}

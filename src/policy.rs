@@ -1,0 +1,263 @@
+//! The 2FA policy the administrator sets: what it holds, its limits, and how
+//! a submitted form becomes one (every problem beside its field).
+
+use crate::error::FieldError;
+use crate::otp::CodePolicy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether 2FA is each user's choice (Casa) or required of everyone (WSO2
+/// `SMSOTPMandatory`, with the number captured at the first sign-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    Optional,
+    Mandatory,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Optional => "optional",
+            Mode::Mandatory => "mandatory",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "optional" => Some(Mode::Optional),
+            "mandatory" => Some(Mode::Mandatory),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub min_credentials: u32,
+    pub code_digits: u32,
+    pub code_lifetime_secs: u32,
+    pub max_attempts: u32,
+    pub resend_cooldown_secs: u32,
+    /// Messages to one number per ten minutes.
+    pub max_sends_per_number: u32,
+    /// ISO 3166 region codes ("US", "GB"); empty means every country.
+    pub allowed_countries: Vec<String>,
+    pub mode: Mode,
+    pub default_method: String,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        let c = CodePolicy::default();
+        Self {
+            min_credentials: 1,
+            code_digits: c.digits as u32,
+            code_lifetime_secs: c.lifetime_secs as u32,
+            max_attempts: c.max_attempts as u32,
+            resend_cooldown_secs: c.resend_cooldown_secs as u32,
+            max_sends_per_number: c.max_sends_per_number as u32,
+            allowed_countries: Vec::new(),
+            mode: Mode::Optional,
+            default_method: "sms".into(),
+        }
+    }
+}
+
+/// The form's fields: name, label, and the inclusive range of whole numbers.
+pub const NUMBER_FIELDS: &[(&str, &str, u32, u32)] = &[
+    ("min_credentials", "Minimum credentials", 1, 5),
+    ("code_digits", "Code length (digits)", 6, 10),
+    ("code_lifetime_minutes", "Code lifetime (minutes)", 1, 10),
+    ("max_attempts", "Wrong tries per code", 1, 10),
+    ("resend_cooldown_secs", "Wait before a new code (seconds)", 1, 600),
+    ("max_sends_per_number", "Codes per number per 10 minutes", 1, 50),
+];
+
+/// Longest list of allowed countries a form may carry.
+const MAX_COUNTRIES: usize = 300;
+
+impl Policy {
+    /// The code rules this policy makes.
+    pub fn code_policy(&self) -> CodePolicy {
+        CodePolicy {
+            digits: self.code_digits as usize,
+            lifetime_secs: i64::from(self.code_lifetime_secs),
+            max_attempts: self.max_attempts as i32,
+            resend_cooldown_secs: i64::from(self.resend_cooldown_secs),
+            max_sends_per_number: i64::from(self.max_sends_per_number),
+            ..CodePolicy::default()
+        }
+    }
+
+    /// The policy as form fields (what [`Policy::from_form`] reads back).
+    pub fn to_form(&self) -> BTreeMap<String, String> {
+        let mut f = BTreeMap::new();
+        f.insert("min_credentials".into(), self.min_credentials.to_string());
+        f.insert("code_digits".into(), self.code_digits.to_string());
+        f.insert(
+            "code_lifetime_minutes".into(),
+            (self.code_lifetime_secs / 60).to_string(),
+        );
+        f.insert("max_attempts".into(), self.max_attempts.to_string());
+        f.insert("resend_cooldown_secs".into(), self.resend_cooldown_secs.to_string());
+        f.insert("max_sends_per_number".into(), self.max_sends_per_number.to_string());
+        f.insert("allowed_countries".into(), self.allowed_countries.join(", "));
+        f.insert("mode".into(), self.mode.as_str().into());
+        f.insert("default_method".into(), self.default_method.clone());
+        f
+    }
+
+    /// Reads a submitted form. `region_exists` says whether an ISO region
+    /// code is known; `methods` are the enabled methods' ids. Missing fields
+    /// keep their value from `current`.
+    pub fn from_form(
+        current: &Policy,
+        form: &BTreeMap<String, String>,
+        region_exists: impl Fn(&str) -> bool,
+        methods: &[&str],
+    ) -> Result<Policy, Vec<FieldError>> {
+        let defaults = current.to_form();
+        let value = |name: &str| {
+            form.get(name)
+                .or_else(|| defaults.get(name))
+                .map(|v| v.trim())
+                .unwrap_or("")
+        };
+        let mut errors = Vec::new();
+        let mut numbers = BTreeMap::new();
+        for (name, label, min, max) in NUMBER_FIELDS {
+            let v = value(name);
+            match v.parse::<u32>() {
+                Ok(n) if (*min..=*max).contains(&n) => {
+                    numbers.insert(*name, n);
+                }
+                _ => errors.push(FieldError::new(
+                    name,
+                    format!("{label} must be a whole number from {min} to {max}."),
+                )),
+            }
+        }
+        let countries_text = value("allowed_countries");
+        let mut countries: Vec<String> = Vec::new();
+        let mut unknown = Vec::new();
+        for code in countries_text
+            .split([',', ' ', '\n', '\t', ';'])
+            .filter(|c| !c.is_empty())
+        {
+            let code = code.to_ascii_uppercase();
+            if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) && region_exists(&code) {
+                if !countries.contains(&code) {
+                    countries.push(code);
+                }
+            } else {
+                unknown.push(code);
+            }
+        }
+        if !unknown.is_empty() {
+            let shown: Vec<String> = unknown.iter().take(5).map(|c| c.chars().take(12).collect()).collect();
+            errors.push(FieldError::new(
+                "allowed_countries",
+                format!(
+                    "Not a country code: {}. Use two-letter ISO codes such as US, GB, DE.",
+                    shown.join(", ")
+                ),
+            ));
+        } else if countries.len() > MAX_COUNTRIES {
+            errors.push(FieldError::new(
+                "allowed_countries",
+                "That is more countries than exist.",
+            ));
+        }
+        let mode = Mode::parse(value("mode"));
+        if mode.is_none() {
+            errors.push(FieldError::new("mode", "Choose the user's choice or mandatory."));
+        }
+        let default_method = value("default_method").to_owned();
+        if !methods.contains(&default_method.as_str()) {
+            errors.push(FieldError::new("default_method", "Choose an enabled method."));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        countries.sort();
+        Ok(Policy {
+            min_credentials: numbers["min_credentials"],
+            code_digits: numbers["code_digits"],
+            code_lifetime_secs: numbers["code_lifetime_minutes"] * 60,
+            max_attempts: numbers["max_attempts"],
+            resend_cooldown_secs: numbers["resend_cooldown_secs"],
+            max_sends_per_number: numbers["max_sends_per_number"],
+            allowed_countries: countries,
+            mode: mode.unwrap_or(Mode::Optional),
+            default_method,
+        })
+    }
+
+    /// Whether a code may go to a number of this region (SECURITY.md 12).
+    pub fn allows_region(&self, region: Option<&str>) -> bool {
+        self.allowed_countries.is_empty()
+            || region.is_some_and(|r| self.allowed_countries.iter().any(|c| c.eq_ignore_ascii_case(r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn known(r: &str) -> bool {
+        ["US", "GB", "DE", "CA"].contains(&r)
+    }
+
+    #[test]
+    fn the_defaults_round_trip_through_the_form() {
+        let p = Policy::default();
+        assert_eq!(Policy::from_form(&p, &p.to_form(), known, &["sms"]), Ok(p));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_and_nothing_is_half_read() {
+        let f = form(&[
+            ("code_digits", "5"),
+            ("code_lifetime_minutes", "11"),
+            ("max_attempts", "x"),
+            ("allowed_countries", "us, XX, gb"),
+            ("mode", "sometimes"),
+            ("default_method", "carrier-pigeon"),
+        ]);
+        let errors = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "code_digits",
+                "code_lifetime_minutes",
+                "max_attempts",
+                "allowed_countries",
+                "mode",
+                "default_method"
+            ]
+        );
+        // Only the unknown code is named; the known ones were fine.
+        assert!(
+            errors[3].message.starts_with("Not a country code: XX."),
+            "{}",
+            errors[3].message
+        );
+    }
+
+    #[test]
+    fn countries_are_upper_cased_deduplicated_and_checked_on_send() {
+        let f = form(&[("allowed_countries", "gb us;US\nca"), ("code_lifetime_minutes", "10")]);
+        let p = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap();
+        assert_eq!(p.allowed_countries, ["CA", "GB", "US"]);
+        assert_eq!(p.code_lifetime_secs, 600);
+        assert!(p.allows_region(Some("GB")));
+        assert!(!p.allows_region(Some("DE")));
+        assert!(!p.allows_region(None));
+        assert!(Policy::default().allows_region(None));
+    }
+}
