@@ -269,7 +269,8 @@ impl RequestPortal {
             .await
             .map_err(db("choosing a preferred phone"))?;
         let event = Event::by_self(audit::CREDENTIAL_ADDED, self.who()?).details(serde_json::json!({
-            "credential": id, "method": "sms", "nickname": name, "phone": mask_phone(&challenge.phone_e164),
+            "credential": id, "method": "sms", "plugin": challenge.plugin, "nickname": name,
+            "phone": mask_phone(&challenge.phone_e164),
         }));
         audit::record(&mut *tx, now, &self.origin(), event)
             .await

@@ -2,6 +2,8 @@
 //! PostgreSQL (TESSERA_TEST_DATABASE_URL, started by scripts/test), with a
 //! fresh database per test, driven over HTTP like a browser would.
 
+#[path = "api/admin.rs"]
+mod admin;
 #[path = "api/mocks/mod.rs"]
 mod mocks;
 #[path = "api/providers.rs"]

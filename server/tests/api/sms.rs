@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 const PHONE: &str = "+12015550123";
 
 /// Makes `plugin` handle SMS, with these properties.
-async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
+pub(super) async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
     let props = props.as_object().cloned().unwrap();
     tessera_server::sms::choose_plugin(&app.pool, Some(&app.sealer()), plugin, props)
         .await
@@ -16,7 +16,7 @@ async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
 }
 
 /// The code in the newest outbox message to `phone`.
-async fn outbox_code(app: &TestApp, phone: &str) -> String {
+pub(super) async fn outbox_code(app: &TestApp, phone: &str) -> String {
     let body: String =
         sqlx::query_scalar("SELECT body FROM outbox_messages WHERE phone_e164 = $1 ORDER BY id DESC LIMIT 1")
             .bind(phone)
@@ -27,7 +27,7 @@ async fn outbox_code(app: &TestApp, phone: &str) -> String {
 }
 
 impl Browser {
-    async fn get_json(&mut self, endpoint: &str) -> (u16, Value) {
+    pub(super) async fn get_json(&mut self, endpoint: &str) -> (u16, Value) {
         let a = self
             .send(
                 self.http
@@ -39,7 +39,7 @@ impl Browser {
     }
 
     /// A POST server function with this session's CSRF token added.
-    async fn post(&mut self, endpoint: &str, fields: &[(&str, &str)]) -> Answer {
+    pub(super) async fn post(&mut self, endpoint: &str, fields: &[(&str, &str)]) -> Answer {
         let (_, session) = self.get_json("session").await;
         let token = session["csrf_token"].as_str().unwrap_or_default().to_owned();
         let mut all = fields.to_vec();
@@ -47,7 +47,7 @@ impl Browser {
         self.call(endpoint, &all).await
     }
 
-    async fn enroll_outbox(&mut self, app: &TestApp, phone: &str, nickname: &str) {
+    pub(super) async fn enroll_outbox(&mut self, app: &TestApp, phone: &str, nickname: &str) {
         let a = self
             .post("credentials/start", &[("phone", phone), ("nickname", nickname)])
             .await;
@@ -58,14 +58,14 @@ impl Browser {
     }
 }
 
-async fn signed_in(app: &TestApp, who: (&str, &str)) -> Browser {
+pub(super) async fn signed_in(app: &TestApp, who: (&str, &str)) -> Browser {
     let mut b = app.browser();
     let a = b.sign_in(who.0, who.1).await;
     assert_eq!(a.status, 200, "{}", a.body);
     b
 }
 
-fn field_error(a: &Answer, field: &str) -> String {
+pub(super) fn field_error(a: &Answer, field: &str) -> String {
     let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
     v["Portal"]["Validation"]
         .as_array()
