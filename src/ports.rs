@@ -35,7 +35,9 @@ pub trait Portal: Send + Sync {
     /// Sends the pending enrollment's code again (after the cooldown).
     async fn resend_enrollment(&self) -> Result<(), PortalError>;
     /// Checks the enrollment code; success stores the phone as a credential.
-    async fn verify_enrollment(&self, code: &str) -> Result<(), PortalError>;
+    /// During a mandatory enrollment at sign-in it also turns 2FA on and
+    /// finishes the sign-in: the answer is then `true`.
+    async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError>;
     async fn cancel_enrollment(&self) -> Result<(), PortalError>;
     async fn rename_credential(&self, id: &str, nickname: &str) -> Result<(), PortalError>;
     /// Removes a credential; when that would turn 2FA off it needs `confirm`.
@@ -49,6 +51,8 @@ pub trait Portal: Send + Sync {
 pub enum SignInNext {
     SignedIn,
     SecondFactor,
+    /// 2FA is mandatory: enroll a phone to finish signing in.
+    Enroll,
 }
 
 /// What an administrator does to an account.

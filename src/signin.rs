@@ -11,6 +11,9 @@ pub enum AuthState {
     /// The password was right; a second factor is still owed. Nothing that
     /// needs a signed-in user answers in this state.
     PasswordVerified { user_id: String, at: i64 },
+    /// The password was right, 2FA is mandatory and the account has no
+    /// usable credential: it must enroll one (proved with a code) first.
+    MustEnroll { user_id: String, at: i64 },
     /// Fully signed in.
     SignedIn {
         user_id: String,
@@ -26,7 +29,7 @@ impl AuthState {
     pub fn signed_in_user(&self) -> Option<&str> {
         match self {
             AuthState::SignedIn { user_id, .. } => Some(user_id),
-            AuthState::PasswordVerified { .. } => None,
+            AuthState::PasswordVerified { .. } | AuthState::MustEnroll { .. } => None,
         }
     }
 
@@ -35,7 +38,9 @@ impl AuthState {
     pub fn expired(&self, now: i64, absolute_secs: i64) -> bool {
         let (since, limit) = match self {
             AuthState::SignedIn { started_at, .. } => (*started_at, absolute_secs),
-            AuthState::PasswordVerified { at, .. } => (*at, SECOND_STEP_SECS.min(absolute_secs)),
+            AuthState::PasswordVerified { at, .. } | AuthState::MustEnroll { at, .. } => {
+                (*at, SECOND_STEP_SECS.min(absolute_secs))
+            }
         };
         now.saturating_sub(since) >= limit
     }
@@ -44,7 +49,15 @@ impl AuthState {
     pub fn pending_user(&self) -> Option<&str> {
         match self {
             AuthState::PasswordVerified { user_id, .. } => Some(user_id),
-            AuthState::SignedIn { .. } => None,
+            AuthState::SignedIn { .. } | AuthState::MustEnroll { .. } => None,
+        }
+    }
+
+    /// The user who must enroll a credential before being signed in.
+    pub fn enrolling_user(&self) -> Option<&str> {
+        match self {
+            AuthState::MustEnroll { user_id, .. } => Some(user_id),
+            _ => None,
         }
     }
 }
@@ -60,13 +73,24 @@ pub enum NextStep {
     SignedIn,
     /// A second factor is owed before the session is signed in.
     SecondFactor,
+    /// 2FA is mandatory and nothing can serve it: enroll first (WSO2's
+    /// `CaptureAndUpdateMobileNumber`).
+    Enroll,
 }
 
-/// The step after the password, from the account's 2FA state and whether any
-/// of its credentials can be used right now.
-pub fn after_password(two_factor_enabled: bool, usable_credentials: u32) -> NextStep {
-    if two_factor_enabled && usable_credentials > 0 {
+/// The step after the password, from the account's 2FA state, whether any of
+/// its credentials can be used right now, whether the policy makes 2FA
+/// mandatory, and whether a method is enabled to enroll with.
+pub fn after_password(
+    two_factor_enabled: bool,
+    usable_credentials: u32,
+    mandatory: bool,
+    can_enroll: bool,
+) -> NextStep {
+    if usable_credentials > 0 && (two_factor_enabled || mandatory) {
         NextStep::SecondFactor
+    } else if mandatory && usable_credentials == 0 && can_enroll {
+        NextStep::Enroll
     } else {
         NextStep::SignedIn
     }
@@ -99,10 +123,19 @@ mod tests {
 
     #[test]
     fn password_alone_signs_in_without_2fa_or_usable_credentials() {
-        assert_eq!(after_password(false, 0), NextStep::SignedIn);
-        assert_eq!(after_password(false, 2), NextStep::SignedIn);
-        assert_eq!(after_password(true, 0), NextStep::SignedIn);
-        assert_eq!(after_password(true, 1), NextStep::SecondFactor);
+        assert_eq!(after_password(false, 0, false, true), NextStep::SignedIn);
+        assert_eq!(after_password(false, 2, false, true), NextStep::SignedIn);
+        assert_eq!(after_password(true, 0, false, true), NextStep::SignedIn);
+        assert_eq!(after_password(true, 1, false, true), NextStep::SecondFactor);
+    }
+
+    #[test]
+    fn mandatory_2fa_asks_for_a_code_or_an_enrollment() {
+        assert_eq!(after_password(false, 1, true, true), NextStep::SecondFactor);
+        assert_eq!(after_password(false, 0, true, true), NextStep::Enroll);
+        assert_eq!(after_password(true, 0, true, true), NextStep::Enroll);
+        // No method to enroll with: the password alone (and a banner).
+        assert_eq!(after_password(false, 0, true, false), NextStep::SignedIn);
     }
 
     #[test]

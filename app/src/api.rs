@@ -71,6 +71,7 @@ pub async fn sign_in(
     leptos_axum::redirect(match next {
         tessera::ports::SignInNext::SignedIn => "/",
         tessera::ports::SignInNext::SecondFactor => "/signin/code",
+        tessera::ports::SignInNext::Enroll => "/signin/enroll",
     });
     Ok(())
 }
@@ -148,7 +149,14 @@ pub async fn verify_enrollment(
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    backend::portal()?.verify_enrollment(&code).await.map_err(backend::fail)
+    if backend::portal()?
+        .verify_enrollment(&code)
+        .await
+        .map_err(backend::fail)?
+    {
+        leptos_axum::redirect("/");
+    }
+    Ok(())
 }
 
 #[server(endpoint = "credentials/cancel")]

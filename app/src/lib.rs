@@ -19,7 +19,8 @@ use pages::admin::{
     providers::ProvidersPage, user::UserPage,
 };
 use pages::{
-    credentials::CredentialsPage, home::HomePage, not_found::NotFound, second_step::SecondStepPage, signin::SignInPage,
+    credentials::CredentialsPage, credentials::EnrollStepPage, home::HomePage, not_found::NotFound,
+    second_step::SecondStepPage, signin::SignInPage,
 };
 
 /// Every route renders whole before it is sent (async SSR): each page then
@@ -58,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/credentials") view=CredentialsPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/code") view=SecondStepPage ssr=SsrMode::Async />
+                    <Route path=path!("/signin/enroll") view=EnrollStepPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users/:username") view=UserPage ssr=SsrMode::Async />

@@ -59,7 +59,7 @@ test.describe("sign-in", () => {
     await expect(page.getByTestId("credentials-summary")).toHaveText("You have no second-factor credentials yet.");
 
     await nav.getByRole("link", { name: "Admin" }).click();
-    await expect(page.getByRole("heading", { name: "Administration" })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "Users", level: 1 })).toBeVisible();
     await expect(page.getByTestId("user-table")).toContainText(user.username);
 
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -29,6 +29,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
 const SECOND_STEP_PATH: &str = "/signin/code";
+const ENROLL_STEP_PATH: &str = "/signin/enroll";
 const SEEN_KEY: &str = "seen";
 
 /// The whole application as an axum router, ready to serve.
@@ -171,6 +172,13 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
                 return Redirect::to("/").into_response();
             }
             if auth.as_ref().and_then(AuthState::pending_user).is_none() {
+                return Redirect::to("/signin").into_response();
+            }
+        } else if html && path == ENROLL_STEP_PATH {
+            if user.is_some() {
+                return Redirect::to("/").into_response();
+            }
+            if auth.as_ref().and_then(AuthState::enrolling_user).is_none() {
                 return Redirect::to("/signin").into_response();
             }
         } else if html && !is_public(&path) && user.is_none() {

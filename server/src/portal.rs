@@ -204,7 +204,14 @@ impl Portal for RequestPortal {
         let usable = crate::second_factor::usable_credentials(pool, user.id)
             .await
             .map_err(db("counting usable credentials"))?;
-        match after_password(user.two_factor_enabled, usable) {
+        let mandatory = crate::settings::policy(pool)
+            .await
+            .map_err(db("reading the policy"))?
+            .0
+            .mode
+            == tessera::policy::Mode::Mandatory;
+        let can_enroll = crate::sms::enabled(pool).await.map_err(db("reading the SMS method"))?;
+        match after_password(user.two_factor_enabled, usable, mandatory, can_enroll) {
             NextStep::SignedIn => {
                 self.finish_sign_in(&user, now).await?;
                 Ok(SignInNext::SignedIn)
@@ -213,6 +220,11 @@ impl Portal for RequestPortal {
                 self.begin_second_step(&user).await?;
                 tracing::info!(user_id = %user.id, ip = %self.ip, "password accepted; second factor owed");
                 Ok(SignInNext::SecondFactor)
+            }
+            NextStep::Enroll => {
+                self.begin_enrollment_step(&user).await?;
+                tracing::info!(user_id = %user.id, "password accepted; 2FA is mandatory and a phone must be enrolled");
+                Ok(SignInNext::Enroll)
             }
         }
     }
@@ -241,7 +253,7 @@ impl Portal for RequestPortal {
         self.enroll_resend().await
     }
 
-    async fn verify_enrollment(&self, code: &str) -> Result<(), PortalError> {
+    async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError> {
         self.enroll_verify(code).await
     }
 

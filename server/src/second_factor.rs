@@ -99,6 +99,33 @@ impl RequestPortal {
         })
     }
 
+    /// Who enrolls: the signed-in user, or the account that must enroll a
+    /// phone to finish signing in (mandatory 2FA).
+    async fn enroller(&self) -> Result<store::UserRow, PortalError> {
+        if let Some(user) = &self.user {
+            return Ok(user.clone());
+        }
+        let id = self
+            .auth
+            .as_ref()
+            .and_then(AuthState::enrolling_user)
+            .and_then(|id| id.parse().ok())
+            .ok_or(PortalError::Unauthorized)?;
+        self.account(id).await
+    }
+
+    /// An account by id for a half-finished sign-in; a locked one goes no further.
+    async fn account(&self, id: Uuid) -> Result<store::UserRow, PortalError> {
+        let user = store::find_user(&self.state.pool, id)
+            .await
+            .map_err(db("loading a user"))?
+            .ok_or(PortalError::Unauthorized)?;
+        if user.locked_at.is_some() {
+            return Err(PortalError::AccountLocked);
+        }
+        Ok(user)
+    }
+
     /// The user owing a second factor (the half-finished sign-in only).
     fn pending_user(&self) -> Result<Uuid, PortalError> {
         self.auth
@@ -109,7 +136,7 @@ impl RequestPortal {
     }
 
     pub async fn credentials_view(&self) -> Result<CredentialsView, PortalError> {
-        let user = self.me()?;
+        let user = &self.enroller().await?;
         let pool = &self.state.pool;
         let rows = phones(pool, user.id).await.map_err(db("listing phones"))?;
         let rules = policy(pool).await?;
@@ -145,7 +172,7 @@ impl RequestPortal {
     }
 
     pub async fn enroll_start(&self, phone: &str, nickname_input: &str) -> Result<(), PortalError> {
-        let user = self.me()?;
+        let user = &self.enroller().await?;
         let mut errors = Vec::new();
         let number = crate::phone::parse(phone, &self.state.config.default_phone_region)
             .map_err(|e| errors.push(e))
@@ -199,7 +226,7 @@ impl RequestPortal {
     }
 
     pub async fn enroll_resend(&self) -> Result<(), PortalError> {
-        let user = self.me()?;
+        let user = &self.enroller().await?;
         let Some(open) = sms::open_challenge(&self.state.pool, user.id, Purpose::Enroll)
             .await
             .map_err(db("reading an enrollment"))?
@@ -223,10 +250,13 @@ impl RequestPortal {
         .await
     }
 
-    pub async fn enroll_verify(&self, code: &str) -> Result<(), PortalError> {
-        let user = self.me()?;
-        let (challenge, mut tx) =
-            sms::check_code(&self.state, &self.origin(), self.who()?, Purpose::Enroll, code).await?;
+    pub async fn enroll_verify(&self, code: &str) -> Result<bool, PortalError> {
+        let user = &self.enroller().await?;
+        let who = Who {
+            id: user.id,
+            name: &user.username,
+        };
+        let (challenge, mut tx) = sms::check_code(&self.state, &self.origin(), who, Purpose::Enroll, code).await?;
         let id = Uuid::new_v4();
         let now = self.state.clock.now();
         let name = challenge.nickname.clone().unwrap_or_else(|| "Phone".into());
@@ -268,20 +298,37 @@ impl RequestPortal {
             .execute(&mut *tx)
             .await
             .map_err(db("choosing a preferred phone"))?;
-        let event = Event::by_self(audit::CREDENTIAL_ADDED, self.who()?).details(serde_json::json!({
+        let event = Event::by_self(audit::CREDENTIAL_ADDED, who).details(serde_json::json!({
             "credential": id, "method": "sms", "plugin": challenge.plugin, "nickname": name,
             "phone": mask_phone(&challenge.phone_e164),
         }));
         audit::record(&mut *tx, now, &self.origin(), event)
             .await
             .map_err(db("auditing an enrollment"))?;
+        // Enrolled at sign-in because 2FA is mandatory: 2FA is on from now,
+        // and the code just typed was the second factor of this sign-in.
+        let finishes_sign_in = self.user.is_none();
+        if finishes_sign_in && !user.two_factor_enabled {
+            sqlx::query("UPDATE users SET two_factor_enabled = TRUE WHERE id = $1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("turning 2FA on"))?;
+            let event = Event::by_self(audit::TWO_FACTOR_ON, who).details(serde_json::json!({"reason": "mandatory"}));
+            audit::record(&mut *tx, now, &self.origin(), event)
+                .await
+                .map_err(db("auditing 2FA on"))?;
+        }
         tx.commit().await.map_err(db("committing an enrollment"))?;
         tracing::info!(user_id = %user.id, credential_id = %id, "phone enrolled");
-        Ok(())
+        if finishes_sign_in {
+            self.finish_sign_in(user, now).await?;
+        }
+        Ok(finishes_sign_in)
     }
 
     pub async fn enroll_cancel(&self) -> Result<(), PortalError> {
-        let user = self.me()?;
+        let user = &self.enroller().await?;
         sms::cancel(&self.state.pool, user.id, Purpose::Enroll)
             .await
             .map_err(db("cancelling an enrollment"))
@@ -543,17 +590,19 @@ impl RequestPortal {
         })
     }
 
-    /// The account of the half-finished sign-in; a locked one goes no further.
+    /// The account of the half-finished sign-in.
     async fn pending_account(&self) -> Result<store::UserRow, PortalError> {
-        let id = self.pending_user()?;
-        let user = store::find_user(&self.state.pool, id)
-            .await
-            .map_err(db("loading a user"))?
-            .ok_or(PortalError::Unauthorized)?;
-        if user.locked_at.is_some() {
-            return Err(PortalError::AccountLocked);
-        }
-        Ok(user)
+        self.account(self.pending_user()?).await
+    }
+
+    /// After a correct password, with 2FA mandatory and nothing to serve it:
+    /// the half-finished state that only enrolling a phone can complete.
+    pub async fn begin_enrollment_step(&self, user: &store::UserRow) -> Result<(), PortalError> {
+        let auth = AuthState::MustEnroll {
+            user_id: user.id.to_string(),
+            at: self.state.clock.now().unix_timestamp(),
+        };
+        self.change_privilege(&auth).await
     }
 
     pub async fn login_send(&self, phone_id: Option<&str>) -> Result<(), PortalError> {

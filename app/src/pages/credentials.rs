@@ -3,7 +3,7 @@
 
 use super::PageError;
 use crate::api::{
-    CancelEnrollment, RemoveCredential, RenameCredential, ResendEnrollment, SetTwoFactor, StartEnrollment,
+    CancelEnrollment, RemoveCredential, RenameCredential, ResendEnrollment, SetTwoFactor, SignOut, StartEnrollment,
     VerifyEnrollment, get_credentials,
 };
 use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON};
@@ -24,6 +24,18 @@ struct Actions {
 }
 
 impl Actions {
+    fn new() -> Self {
+        Self {
+            start: ServerAction::new(),
+            verify: ServerAction::new(),
+            resend: ServerAction::new(),
+            cancel: ServerAction::new(),
+            rename: ServerAction::new(),
+            remove: ServerAction::new(),
+            switch: ServerAction::new(),
+        }
+    }
+
     fn version(&self) -> usize {
         self.start.version().get()
             + self.verify.version().get()
@@ -37,15 +49,7 @@ impl Actions {
 
 #[component]
 pub fn CredentialsPage() -> impl IntoView {
-    let actions = Actions {
-        start: ServerAction::new(),
-        verify: ServerAction::new(),
-        resend: ServerAction::new(),
-        cancel: ServerAction::new(),
-        rename: ServerAction::new(),
-        remove: ServerAction::new(),
-        switch: ServerAction::new(),
-    };
+    let actions = Actions::new();
     let data = Resource::new(move || actions.version(), |_| get_credentials());
     view! {
         <Title text="2FA credentials" />
@@ -265,5 +269,37 @@ fn TwoFactorSwitch(enabled: bool, minimum: u32, count: usize, actions: Actions) 
                 .into_any()
             }}
         </section>
+    }
+}
+
+/// The sign-in step of mandatory 2FA (WSO2's `CaptureAndUpdateMobileNumber`):
+/// an account with no usable credential adds a phone, proved with a code,
+/// before it is signed in.
+#[component]
+pub fn EnrollStepPage() -> impl IntoView {
+    let actions = Actions::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let data = Resource::new(move || actions.version(), |_| get_credentials());
+    view! {
+        <Title text="Add a phone" />
+        <h1 class="text-2xl font-semibold">"Add a phone to finish signing in"</h1>
+        <p class="mt-2 text-slate-700">
+            "Two-factor authentication is required here. Add your mobile phone: we text it a code to check that it is yours, and from now on you sign in with your password and a code sent to it."
+        </p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => match view.pending {
+                        Some(pending) => view! { <VerifyPhone pending actions /> }.into_any(),
+                        None => view! { <AddPhone actions /> }.into_any(),
+                    },
+                    Err(error) => view! { <PageError error /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <ActionForm action=sign_out attr:class="mt-6">
+            <CsrfField />
+            <button type="submit" class=QUIET_BUTTON>"Cancel and sign out"</button>
+        </ActionForm>
     }
 }

@@ -664,3 +664,74 @@ async fn disabling_a_method_warns_then_its_users_sign_in_with_a_password_and_see
     let (status, bad) = admin.get_json("admin/audit?from=yesterday").await;
     assert_eq!(status, 422, "{bad}");
 }
+
+#[tokio::test]
+async fn mandatory_2fa_captures_a_phone_at_the_first_sign_in_before_signing_in() {
+    let app = spawn_app().await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let a = admin
+        .post("admin/policy_save", &[("fields[mode]", "mandatory"), ("version", "1")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // The password leads to the enrollment step, and nothing signed-in answers.
+    let mut b = app.browser();
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.headers.get("location").unwrap(), "/signin/enroll");
+    let (status, _) = b.get_json("home").await;
+    assert_eq!(status, 401);
+    assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"));
+    assert_eq!(b.page("/signin/code").await.location.as_deref(), Some("/signin"));
+    assert_eq!(
+        b.post("credentials/two_factor", &[("enabled", "false")]).await.status,
+        401
+    );
+    let page = b.page("/signin/enroll").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Add a phone to finish signing in"));
+
+    // A wrong code does not sign in; the right one does, with 2FA on.
+    let a = b.post("credentials/start", &[("phone", PHONE)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let code = outbox_code(&app, PHONE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let a = b.post("credentials/verify", &[("code", wrong)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(b.get_json("home").await.0, 401);
+    let a = b.post("credentials/verify", &[("code", &code)]).await;
+    assert_eq!(a.headers.get("location").unwrap(), "/", "{}", a.body);
+    let (status, home) = b.get_json("home").await;
+    assert_eq!(status, 200, "{home}");
+    assert_eq!(home["two_factor_enabled"], true);
+    let events: Vec<&str> = home["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&"2fa.on") && events.contains(&"credential.added"),
+        "{events:?}"
+    );
+
+    // From now on a code is owed at sign-in.
+    let a = app.browser().sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.headers.get("location").unwrap(), "/signin/code");
+    // With SMS disabled nothing can be enrolled: the password alone signs in.
+    let version = sms_version(&mut admin).await;
+    let a = admin
+        .post(
+            "admin/method",
+            &[
+                ("method", "sms"),
+                ("enabled", "false"),
+                ("plugin", "outbox"),
+                ("version", &version),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = app.browser().sign_in(ADMIN.0, ADMIN.1).await;
+    assert_eq!(a.headers.get("location").unwrap(), "/");
+}
