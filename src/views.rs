@@ -193,6 +193,9 @@ pub struct ProviderView {
     pub problems: Vec<String>,
     /// Which methods use it now.
     pub in_use: bool,
+    /// The answer to this administrator's last test message through it
+    /// (kept in the session, so that it shows without JavaScript too).
+    pub last_test: Option<String>,
     pub version: i64,
 }
 

@@ -26,6 +26,9 @@ use tessera::{FieldError, PortalError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Where the last test message's answer waits for the Providers page.
+const TEST_ANSWER_KEY: &str = "provider_test_answer";
+
 /// Longest value a settings field may hold.
 const FIELD_MAX: usize = 2000;
 const AUDIT_PAGE: i64 = 50;
@@ -154,16 +157,6 @@ impl RequestPortal {
         })
     }
 
-    async fn enabled_methods(&self) -> Result<Vec<&'static MethodInfo>, PortalError> {
-        let rows = settings::methods(&self.state.pool)
-            .await
-            .map_err(db("reading methods"))?;
-        Ok(methods::METHODS
-            .iter()
-            .filter(|m| rows.iter().any(|r| r.method == m.id && r.enabled))
-            .collect())
-    }
-
     async fn find_account(&self, username: &str) -> Result<UserRow, PortalError> {
         store::find_user_by_key(&self.state.pool, &lookup_key(username))
             .await
@@ -279,6 +272,11 @@ impl Admin for RequestPortal {
             .filter(|r| r.enabled)
             .map(|r| r.plugin)
             .collect();
+        let last_test: Option<(String, String)> = self
+            .session
+            .get(TEST_ANSWER_KEY)
+            .await
+            .map_err(crate::portal::sess("reading the test answer"))?;
         let mut out = Vec::new();
         for info in providers::PLUGINS {
             let (record, mut problems) = match settings::plugin(pool, self.state.sealer.as_deref(), info.id).await {
@@ -316,6 +314,10 @@ impl Admin for RequestPortal {
                     .collect(),
                 problems,
                 in_use: in_use.iter().any(|p| p == info.id),
+                last_test: last_test
+                    .as_ref()
+                    .filter(|(plugin, _)| plugin == info.id)
+                    .map(|(_, answer)| answer.clone()),
                 version: record.version,
             });
         }
@@ -445,6 +447,10 @@ impl Admin for RequestPortal {
             "plugin": plugin, "to": mask_phone(&number), "answer": answer,
         })))
         .await?;
+        self.session
+            .insert(TEST_ANSWER_KEY, (plugin, &answer))
+            .await
+            .map_err(crate::portal::sess("keeping the test answer"))?;
         Ok(answer)
     }
 
@@ -468,30 +474,13 @@ impl Admin for RequestPortal {
         if let Some((name, _)) = fields.iter().find(|(_, v)| v.chars().count() > FIELD_MAX) {
             return Err(invalid(name, format!("At most {FIELD_MAX} characters.")));
         }
-        let pool = &self.state.pool;
-        let (current, stored_version) = settings::policy(pool).await.map_err(db("reading the policy"))?;
-        if stored_version != version {
-            return Err(PortalError::Conflict);
+        let now = self.state.clock.now();
+        match settings::change_policy(&self.state.pool, now, &self.origin(), Some(who), &fields, Some(version)).await {
+            Ok(_) => Ok(()),
+            Err(settings::PolicyChangeError::Invalid(errors)) => Err(PortalError::Validation(errors)),
+            Err(settings::PolicyChangeError::Stale) => Err(PortalError::Conflict),
+            Err(settings::PolicyChangeError::Db(e)) => Err(db("saving the policy")(e)),
         }
-        let enabled: Vec<&str> = self.enabled_methods().await?.iter().map(|m| m.id).collect();
-        let next = tessera::policy::Policy::from_form(&current, &fields, crate::phone::known_region, &enabled)
-            .map_err(PortalError::Validation)?;
-        let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
-        if !settings::save_policy(&mut *tx, &next, version)
-            .await
-            .map_err(db("saving the policy"))?
-        {
-            return Err(PortalError::Conflict);
-        }
-        let event = Event::new(audit::ADMIN_POLICY)
-            .actor(who)
-            .details(json!({"before": current, "after": next}));
-        audit::record(&mut *tx, self.state.clock.now(), &self.origin(), event)
-            .await
-            .map_err(db("auditing a policy change"))?;
-        tx.commit().await.map_err(db("committing the policy"))?;
-        tracing::info!("2FA policy changed");
-        Ok(())
     }
 
     async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError> {

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tessera::account::Role;
-use tessera_server::clock::SystemClock;
+use tessera_server::clock::{Clock, SystemClock};
 use tessera_server::config::{self, LogFormat};
 use tessera_server::users::{self, AddUser, AdminBootstrap};
 
@@ -281,9 +281,25 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                 };
                 form.insert(name.trim().to_owned(), value.to_owned());
             }
-            tessera_server::settings::set_policy_fields(&pool, &clock, &form)
-                .await
-                .map_err(|problems| anyhow::anyhow!("the policy was not changed:\n  {}", problems.join("\n  ")))?;
+            let known = tessera::policy::Policy::default().to_form();
+            if let Some(name) = form.keys().find(|k| !known.contains_key(*k)) {
+                let names: Vec<&str> = known.keys().map(String::as_str).collect();
+                anyhow::bail!("{name}: no such field (fields: {})", names.join(", "));
+            }
+            let origin = tessera_server::audit::Origin {
+                ip: "command line".into(),
+                user_agent: None,
+            };
+            use tessera_server::settings::{PolicyChangeError, change_policy};
+            match change_policy(&pool, clock.now(), &origin, None, &form, None).await {
+                Ok(_) => {}
+                Err(PolicyChangeError::Invalid(errors)) => {
+                    let lines: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+                    anyhow::bail!("the policy was not changed:\n  {}", lines.join("\n  "));
+                }
+                Err(PolicyChangeError::Stale) => anyhow::bail!("the policy changed while saving; try again"),
+                Err(PolicyChangeError::Db(e)) => return Err(e.into()),
+            }
             println!("policy saved");
             Ok(())
         }

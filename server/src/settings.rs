@@ -234,56 +234,59 @@ pub async fn seal_plain_secrets(pool: &PgPool, sealer: Option<&Sealer>) -> anyho
     Ok(())
 }
 
-/// Changes policy fields from the command line: checked like the console's
-/// form, saved and audited (actor: the command line), or every problem.
-pub async fn set_policy_fields(
-    pool: &PgPool,
-    clock: &dyn crate::clock::Clock,
-    form: &std::collections::BTreeMap<String, String>,
-) -> Result<Policy, Vec<String>> {
-    let fail = |e: sqlx::Error| vec![format!("database: {e}")];
-    let fields = Policy::default().to_form();
-    let unknown: Vec<String> = form
-        .keys()
-        .filter(|k| !fields.contains_key(*k))
-        .map(|k| {
-            format!(
-                "{k}: no such field (fields: {})",
-                fields.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })
-        .collect();
-    if !unknown.is_empty() {
-        return Err(unknown);
+/// Why a policy change was not saved.
+#[derive(Debug)]
+pub enum PolicyChangeError {
+    /// Every bad field, each with its message.
+    Invalid(Vec<tessera::FieldError>),
+    /// Someone saved the policy after `version` was read.
+    Stale,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for PolicyChangeError {
+    fn from(e: sqlx::Error) -> Self {
+        PolicyChangeError::Db(e)
     }
-    let (current, version) = policy(pool).await.map_err(fail)?;
+}
+
+/// Changes policy fields (the console's form, or the command line's
+/// NAME=VALUE pairs): checked, saved if the policy is still at `version`
+/// (`None`: whatever it is now), and audited with before and after in the
+/// same transaction. Missing fields keep their value.
+pub async fn change_policy(
+    pool: &PgPool,
+    now: time::OffsetDateTime,
+    origin: &crate::audit::Origin,
+    actor: Option<crate::audit::Who<'_>>,
+    form: &std::collections::BTreeMap<String, String>,
+    version: Option<i64>,
+) -> Result<Policy, PolicyChangeError> {
+    use crate::audit;
+    let (current, stored_version) = policy(pool).await?;
+    if version.is_some_and(|v| v != stored_version) {
+        return Err(PolicyChangeError::Stale);
+    }
     let enabled: Vec<String> = methods(pool)
-        .await
-        .map_err(fail)?
+        .await?
         .into_iter()
         .filter(|m| m.enabled)
         .map(|m| m.method)
         .collect();
     let enabled: Vec<&str> = enabled.iter().map(String::as_str).collect();
-    let next = Policy::from_form(&current, form, crate::phone::known_region, &enabled).map_err(|errors| {
-        errors
-            .into_iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-    })?;
-    let mut tx = pool.begin().await.map_err(fail)?;
-    if !save_policy(&mut *tx, &next, version).await.map_err(fail)? {
-        return Err(vec!["the policy changed while saving; try again".into()]);
+    let next =
+        Policy::from_form(&current, form, crate::phone::known_region, &enabled).map_err(PolicyChangeError::Invalid)?;
+    let mut tx = pool.begin().await?;
+    if !save_policy(&mut *tx, &next, stored_version).await? {
+        return Err(PolicyChangeError::Stale);
     }
-    let event = crate::audit::Event::new(crate::audit::ADMIN_POLICY)
-        .details(serde_json::json!({"before": current, "after": next, "via": "command line"}));
-    let origin = crate::audit::Origin {
-        ip: "command line".into(),
-        user_agent: None,
-    };
-    crate::audit::record(&mut *tx, clock.now(), &origin, event)
-        .await
-        .map_err(fail)?;
-    tx.commit().await.map_err(fail)?;
+    let mut event =
+        audit::Event::new(audit::ADMIN_POLICY).details(serde_json::json!({"before": current, "after": next}));
+    if let Some(who) = actor {
+        event = event.actor(who);
+    }
+    audit::record(&mut *tx, now, origin, event).await?;
+    tx.commit().await?;
+    tracing::info!("2FA policy changed");
     Ok(next)
 }

@@ -315,6 +315,18 @@ async fn provider_secrets_are_sealed_at_rest_and_never_shown_or_logged() {
         .post("admin/provider_test", &[("plugin", "twilio"), ("to", "+15005550001")])
         .await;
     assert!(a.body.contains("21211"), "{}", a.body);
+    // The answer also waits on the Providers page (for forms posted without JavaScript).
+    let (_, providers) = admin.get_json("admin/providers").await;
+    let twilio_view = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "twilio")
+        .unwrap();
+    assert!(
+        twilio_view["last_test"].as_str().unwrap().contains("21211"),
+        "{twilio_view}"
+    );
 
     // The audit log says a secret changed, never what it is.
     let (_, log) = admin.get_json("admin/audit?event=admin.provider").await;

@@ -37,7 +37,10 @@ pub fn ProvidersPage() -> impl IntoView {
             forms.tested_plugin.set(Some(i.plugin));
         }
     });
-    let data = Resource::new(move || forms.save.version().get(), |_| get_providers());
+    let data = Resource::new(
+        move || forms.save.version().get() + forms.test.version().get(),
+        |_| get_providers(),
+    );
     view! {
         <Title text="Providers" />
         <AdminNav />
@@ -75,6 +78,7 @@ fn Provider(provider: ProviderView, forms: Forms) -> impl IntoView {
     };
     let done = Signal::derive(move || saved_here() && matches!(forms.save.value().get(), Some(Ok(()))));
     let answer = Signal::derive(move || tested_here().then(|| forms.test.value().get()).flatten());
+    let last_test = provider.last_test.clone();
     let test_errors = FormErrors::new(move || answer.get().and_then(Result::err));
     let status = if provider.problems.is_empty() {
         "Ready"
@@ -123,13 +127,13 @@ fn Provider(provider: ProviderView, forms: Forms) -> impl IntoView {
                     error=test_errors.field("to") />
                 <button type="submit" class=QUIET_BUTTON>"Send a test message"</button>
             </ActionForm>
+            {last_test.map(|text| view! {
+                <p role="status" class="mt-2 rounded bg-slate-50 px-3 py-2 font-mono text-sm" data-testid="provider-answer">{text}</p>
+            })}
             {move || match answer.get() {
-                Some(Ok(text)) => Some(view! {
-                    <p role="status" class="mt-2 rounded bg-slate-50 px-3 py-2 font-mono text-sm" data-testid="provider-answer">{text}</p>
-                }.into_any()),
                 Some(Err(e)) if e.field("to").is_none() => Some(view! {
                     <p role="alert" class="mt-2 text-sm text-red-800">{e.to_string()}</p>
-                }.into_any()),
+                }),
                 _ => None,
             }}
         </section>
