@@ -208,21 +208,28 @@ impl RequestPortal {
             None => {}
         }
         let name = name.unwrap_or_else(|| format!("Phone ending {}", &number[number.len().saturating_sub(2)..]));
-        sms::send_code(
-            &self.state,
-            &self.origin(),
-            Destination {
-                user_id: user.id,
-                username: &user.username,
-                purpose: Purpose::Enroll,
-                phone: &number,
-                credential_id: None,
-                nickname: Some(&name),
-                provider_user_id: None,
-                resend: false,
-            },
-        )
-        .await
+        self.send_enrollment_code(user, &number, Some(&name), false).await
+    }
+
+    /// Sends an enrollment code to a number not yet enrolled.
+    async fn send_enrollment_code(
+        &self,
+        user: &store::UserRow,
+        phone: &str,
+        nickname: Option<&str>,
+        resend: bool,
+    ) -> Result<(), PortalError> {
+        let dest = Destination {
+            user_id: user.id,
+            username: &user.username,
+            purpose: Purpose::Enroll,
+            phone,
+            credential_id: None,
+            nickname,
+            provider_user_id: None,
+            resend,
+        };
+        sms::send_code(&self.state, &self.origin(), dest).await
     }
 
     pub async fn enroll_resend(&self) -> Result<(), PortalError> {
@@ -233,21 +240,8 @@ impl RequestPortal {
         else {
             return Err(PortalError::NotFound);
         };
-        sms::send_code(
-            &self.state,
-            &self.origin(),
-            Destination {
-                user_id: user.id,
-                username: &user.username,
-                purpose: Purpose::Enroll,
-                phone: &open.phone_e164,
-                credential_id: None,
-                nickname: open.nickname.as_deref(),
-                provider_user_id: None,
-                resend: true,
-            },
-        )
-        .await
+        self.send_enrollment_code(user, &open.phone_e164, open.nickname.as_deref(), true)
+            .await
     }
 
     pub async fn enroll_verify(&self, code: &str) -> Result<bool, PortalError> {

@@ -70,18 +70,35 @@ async fn save_provider(b: &mut Browser, plugin: &str, props: &[(&str, &str)]) ->
     b.post("admin/provider", &fields).await
 }
 
+/// Saves the SMS method as the console's form does.
+async fn post_sms_method(b: &mut Browser, enabled: bool, plugin: &str, version: &str, confirm: bool) -> Answer {
+    let mut fields = vec![
+        ("method", "sms"),
+        ("enabled", if enabled { "true" } else { "false" }),
+        ("plugin", plugin),
+        ("version", version),
+    ];
+    if confirm {
+        fields.push(("confirm", "true"));
+    }
+    b.post("admin/method", &fields).await
+}
+
 async fn choose_sms_plugin(b: &mut Browser, plugin: &str) -> Answer {
     let version = sms_version(b).await;
-    b.post(
-        "admin/method",
-        &[
-            ("method", "sms"),
-            ("enabled", "true"),
-            ("plugin", plugin),
-            ("version", &version),
-        ],
-    )
-    .await
+    post_sms_method(b, true, plugin, &version, false).await
+}
+
+/// Saves Vonage's settings as read at `version`.
+async fn post_vonage(b: &mut Browser, key: &str, version: &str) -> Answer {
+    let fields = [
+        ("plugin", "vonage"),
+        ("props[api_key]", key),
+        ("props[api_secret]", "secret"),
+        ("props[from]", "Tessera"),
+        ("version", version),
+    ];
+    b.post("admin/provider", &fields).await
 }
 
 fn twilio_props(base: &str) -> Vec<(&'static str, String)> {
@@ -369,31 +386,9 @@ async fn two_admins_editing_the_same_settings_cannot_overwrite_each_other() {
     assert_eq!(policy["version"], 2);
 
     // A provider: both opened it before anything was stored.
-    let ok = first
-        .post(
-            "admin/provider",
-            &[
-                ("plugin", "vonage"),
-                ("props[api_key]", "one"),
-                ("props[api_secret]", "s1"),
-                ("props[from]", "A"),
-                ("version", "0"),
-            ],
-        )
-        .await;
+    let ok = post_vonage(&mut first, "one", "0").await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let stale = second
-        .post(
-            "admin/provider",
-            &[
-                ("plugin", "vonage"),
-                ("props[api_key]", "two"),
-                ("props[api_secret]", "s2"),
-                ("props[from]", "B"),
-                ("version", "0"),
-            ],
-        )
-        .await;
+    let stale = post_vonage(&mut second, "two", "0").await;
     assert_eq!(stale.status, 409, "{}", stale.body);
     let key: String = sqlx::query_scalar("SELECT properties->>'api_key' FROM plugin_settings WHERE plugin = 'vonage'")
         .fetch_one(&app.pool)
@@ -402,29 +397,9 @@ async fn two_admins_editing_the_same_settings_cannot_overwrite_each_other() {
     assert_eq!(key, "one");
 
     // A method.
-    let a = first
-        .post(
-            "admin/method",
-            &[
-                ("method", "sms"),
-                ("enabled", "true"),
-                ("plugin", "vonage"),
-                ("version", "1"),
-            ],
-        )
-        .await;
+    let a = post_sms_method(&mut first, true, "vonage", "1", false).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = second
-        .post(
-            "admin/method",
-            &[
-                ("method", "sms"),
-                ("enabled", "false"),
-                ("plugin", "outbox"),
-                ("version", "1"),
-            ],
-        )
-        .await;
+    let a = post_sms_method(&mut second, false, "outbox", "1", false).await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert_eq!(
         app.count("SELECT count(*) FROM method_settings WHERE enabled AND plugin = 'vonage'")
@@ -610,13 +585,7 @@ async fn disabling_a_method_warns_then_its_users_sign_in_with_a_password_and_see
 
     let (_, methods) = admin.get_json("admin/methods").await;
     assert_eq!(methods[0]["stranded_if_disabled"], 1);
-    let off = [
-        ("method", "sms"),
-        ("enabled", "false"),
-        ("plugin", "outbox"),
-        ("version", "1"),
-    ];
-    let a = admin.post("admin/method", &off).await;
+    let a = post_sms_method(&mut admin, false, "outbox", "1", false).await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert!(
         a.body.contains("1 user(s) with two-factor authentication on"),
@@ -624,9 +593,7 @@ async fn disabling_a_method_warns_then_its_users_sign_in_with_a_password_and_see
         a.body
     );
     assert_eq!(app.count("SELECT count(*) FROM method_settings WHERE enabled").await, 1);
-    let mut confirmed = off.to_vec();
-    confirmed.push(("confirm", "true"));
-    let a = admin.post("admin/method", &confirmed).await;
+    let a = post_sms_method(&mut admin, false, "outbox", "1", true).await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     // Password only now, with a banner asking to enroll.
@@ -731,18 +698,7 @@ async fn mandatory_2fa_captures_a_phone_at_the_first_sign_in_before_signing_in()
     assert_eq!(a.headers.get("location").unwrap(), "/signin/code");
     // With SMS disabled nothing can be enrolled: the password alone signs in.
     let version = sms_version(&mut admin).await;
-    let a = admin
-        .post(
-            "admin/method",
-            &[
-                ("method", "sms"),
-                ("enabled", "false"),
-                ("plugin", "outbox"),
-                ("version", &version),
-                ("confirm", "true"),
-            ],
-        )
-        .await;
+    let a = post_sms_method(&mut admin, false, "outbox", &version, true).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let a = app.browser().sign_in(ADMIN.0, ADMIN.1).await;
     assert_eq!(a.headers.get("location").unwrap(), "/");
