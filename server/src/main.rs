@@ -258,7 +258,9 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                 .secret_key
                 .as_ref()
                 .map(|k| tessera_server::secrets::Sealer::from_secret(&k.0));
-            if let Err(problems) = tessera_server::sms::choose_plugin(&pool, sealer.as_ref(), &plugin, props).await {
+            if let Err(problems) =
+                tessera_server::sms::choose_plugin(&pool, clock.now(), sealer.as_ref(), &plugin, props).await
+            {
                 anyhow::bail!("the {plugin} settings were not saved:\n  {}", problems.join("\n  "));
             }
             println!("SMS codes now go through {plugin}");

@@ -80,9 +80,10 @@ pub fn check_properties(pool: &PgPool, id: &str, props: &Properties) -> Vec<Stri
 
 /// Makes `id` the SMS plugin with these properties (the command line's
 /// `sms use`), after checking that it builds from them; every problem is
-/// listed and nothing is saved then.
+/// listed and nothing is saved then. Audited, without the values.
 pub async fn choose_plugin(
     pool: &PgPool,
+    now: OffsetDateTime,
     sealer: Option<&Sealer>,
     id: &str,
     props: serde_json::Map<String, serde_json::Value>,
@@ -107,11 +108,26 @@ pub async fn choose_plugin(
     {
         return Err(vec!["the settings changed while saving; try again".into()]);
     }
-    sqlx::query("UPDATE method_settings SET plugin = $1, enabled = TRUE, version = version + 1 WHERE method = 'sms'")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(fail)?;
+    let before: Option<(bool, String)> = sqlx::query_as(
+        "UPDATE method_settings m SET plugin = $1, enabled = TRUE, version = m.version + 1 FROM method_settings old
+         WHERE m.method = 'sms' AND old.method = m.method RETURNING old.enabled, old.plugin",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(fail)?;
+    let event = Event::new(audit::ADMIN_METHOD).details(serde_json::json!({
+        "method": "sms",
+        "before": before.map(|(enabled, plugin)| serde_json::json!({"enabled": enabled, "plugin": plugin})),
+        "after": {"enabled": true, "plugin": id},
+        "properties_set": props.0.keys().collect::<Vec<_>>(),
+        "via": "command line",
+    }));
+    let origin = Origin {
+        ip: "command line".into(),
+        user_agent: None,
+    };
+    audit::record(&mut *tx, now, &origin, event).await.map_err(fail)?;
     tx.commit().await.map_err(fail)
 }
 

@@ -14,7 +14,7 @@ mod sms;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tessera::account::Role;
-use tessera_server::clock::ShiftedClock;
+use tessera_server::clock::{Clock, ShiftedClock};
 use tessera_server::users::{self, AddUser};
 use tokio::sync::oneshot;
 

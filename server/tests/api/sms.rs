@@ -10,7 +10,7 @@ const PHONE: &str = "+12015550123";
 /// Makes `plugin` handle SMS, with these properties.
 pub(super) async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
     let props = props.as_object().cloned().unwrap();
-    tessera_server::sms::choose_plugin(&app.pool, Some(&app.sealer()), plugin, props)
+    tessera_server::sms::choose_plugin(&app.pool, app.clock.now(), Some(&app.sealer()), plugin, props)
         .await
         .unwrap();
 }
@@ -643,6 +643,7 @@ async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
     let app = spawn_app().await;
     let problems = tessera_server::sms::choose_plugin(
         &app.pool,
+        app.clock.now(),
         Some(&app.sealer()),
         "twilio",
         json!({"twilio_sid": "AC1", "base_url": "not a url", "colour": "blue"})
@@ -667,10 +668,32 @@ async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
     assert_eq!(plugin, "outbox");
     assert_eq!(app.count("SELECT count(*) FROM plugin_settings").await, 0);
     assert!(
-        tessera_server::sms::choose_plugin(&app.pool, None, "carrier-pigeon", Default::default())
+        tessera_server::sms::choose_plugin(&app.pool, app.clock.now(), None, "carrier-pigeon", Default::default())
             .await
             .is_err()
     );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events").await,
+        0,
+        "a refusal is not a change"
+    );
+    // A change from the command line is audited, without the secret.
+    use_plugin(
+        &app,
+        "twilio",
+        json!({"twilio_sid": mocks::twilio::SID, "twilio_token": mocks::twilio::TOKEN, "from_number": "+15005550006"}),
+    )
+    .await;
+    let details: String = sqlx::query_scalar("SELECT details::text FROM audit_events WHERE event = 'admin.method'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(details.contains(r#""via": "command line""#), "{details}");
+    assert!(
+        details.contains(r#""after": {"plugin": "twilio", "enabled": true}"#),
+        "{details}"
+    );
+    assert!(!details.contains(mocks::twilio::TOKEN), "{details}");
 }
 
 #[tokio::test]
