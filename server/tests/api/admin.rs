@@ -114,6 +114,16 @@ fn borrowed<'a>(props: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a s
     props.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// An administrator, and Alice with one outbox phone and 2FA on.
+async fn admin_and_alice_with_2fa(app: &TestApp) -> (Browser, Browser) {
+    let admin = signed_in(app, ADMIN).await;
+    let mut alice = signed_in(app, ALICE).await;
+    alice.enroll_outbox(app, PHONE, "Mine").await;
+    let a = alice.post("credentials/two_factor", &[("enabled", "true")]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    (admin, alice)
+}
+
 #[tokio::test]
 async fn every_admin_endpoint_refuses_anyone_but_an_administrator() {
     let app = spawn_app().await;
@@ -469,11 +479,7 @@ async fn bad_policy_input_is_named_beside_each_field_and_the_old_policy_stays() 
 #[tokio::test]
 async fn accounts_are_found_locked_reset_and_never_left_without_an_administrator() {
     let app = spawn_app().await;
-    let mut admin = signed_in(&app, ADMIN).await;
-    let mut alice = signed_in(&app, ALICE).await;
-    alice.enroll_outbox(&app, PHONE, "Mine").await;
-    let a = alice.post("credentials/two_factor", &[("enabled", "true")]).await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    let (mut admin, mut alice) = admin_and_alice_with_2fa(&app).await;
 
     // Search by username, by phone digits; nothing for a stranger.
     for (q, expected) in [
@@ -577,11 +583,7 @@ async fn accounts_are_found_locked_reset_and_never_left_without_an_administrator
 #[tokio::test]
 async fn disabling_a_method_warns_then_its_users_sign_in_with_a_password_and_see_a_banner() {
     let app = spawn_app().await;
-    let mut admin = signed_in(&app, ADMIN).await;
-    let mut alice = signed_in(&app, ALICE).await;
-    alice.enroll_outbox(&app, PHONE, "Mine").await;
-    let a = alice.post("credentials/two_factor", &[("enabled", "true")]).await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    let (mut admin, _alice) = admin_and_alice_with_2fa(&app).await;
 
     let (_, methods) = admin.get_json("admin/methods").await;
     assert_eq!(methods[0]["stranded_if_disabled"], 1);
