@@ -53,6 +53,10 @@ pub enum PortalError {
     /// The SMS provider cannot be used right now (down, timed out or misconfigured).
     #[error("SMS is temporarily unavailable. Please try again in a few minutes.")]
     SmsUnavailable,
+    /// A sensitive change needs a full sign-in within the last few minutes
+    /// (SECURITY.md 24): the person confirms it is them, then comes back.
+    #[error("For your security, confirm it's you: sign in again, then make this change.")]
+    StepUpRequired,
     /// Too many messages or code checks: wait before the next one.
     #[error("Too many codes were requested. You can ask for another in {}.", wait_words(*retry_after_secs))]
     TooManyMessages { retry_after_secs: u64 },
@@ -67,13 +71,23 @@ impl PortalError {
         }
     }
 
+    /// Seconds to wait before trying again, for a Retry-After header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            PortalError::Throttled { retry_after_secs } | PortalError::TooManyMessages { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
     /// The HTTP status that fits this error.
     pub fn status(&self) -> u16 {
         match self {
             PortalError::Validation(_) => 422,
             PortalError::InvalidCredentials | PortalError::Unauthorized => 401,
             PortalError::Throttled { .. } => 429,
-            PortalError::Forbidden | PortalError::AccountLocked => 403,
+            PortalError::Forbidden | PortalError::AccountLocked | PortalError::StepUpRequired => 403,
             PortalError::Unavailable | PortalError::SmsUnavailable => 503,
             PortalError::NotFound => 404,
             PortalError::NeedsConfirmation(_) | PortalError::Conflict => 409,

@@ -6,6 +6,7 @@ pub mod error;
 pub mod otp;
 pub mod policy;
 pub mod signin;
+pub mod template;
 pub mod twofactor;
 pub mod views;
 

@@ -40,6 +40,12 @@ pub struct Policy {
     pub resend_cooldown_secs: u32,
     /// Messages to one number per ten minutes.
     pub max_sends_per_number: u32,
+    /// Send budgets per hour (SECURITY.md 13): from one IP address, to one
+    /// account, to one destination country, and in all (a cost guard).
+    pub max_sends_per_ip: u32,
+    pub max_sends_per_account: u32,
+    pub max_sends_per_country: u32,
+    pub max_sends_per_hour: u32,
     /// ISO 3166 region codes ("US", "GB"); empty means every country.
     pub allowed_countries: Vec<String>,
     pub mode: Mode,
@@ -56,6 +62,10 @@ impl Default for Policy {
             max_attempts: c.max_attempts as u32,
             resend_cooldown_secs: c.resend_cooldown_secs as u32,
             max_sends_per_number: c.max_sends_per_number as u32,
+            max_sends_per_ip: 20,
+            max_sends_per_account: 10,
+            max_sends_per_country: 500,
+            max_sends_per_hour: 1000,
             allowed_countries: Vec::new(),
             mode: Mode::Optional,
             default_method: "sms".into(),
@@ -71,6 +81,10 @@ pub const NUMBER_FIELDS: &[(&str, &str, u32, u32)] = &[
     ("max_attempts", "Wrong tries per code", 1, 10),
     ("resend_cooldown_secs", "Wait before a new code (seconds)", 1, 600),
     ("max_sends_per_number", "Codes per number per 10 minutes", 1, 50),
+    ("max_sends_per_ip", "Codes per IP address per hour", 1, 10_000),
+    ("max_sends_per_account", "Codes per account per hour", 1, 1_000),
+    ("max_sends_per_country", "Codes per country per hour", 1, 1_000_000),
+    ("max_sends_per_hour", "Codes per hour in all", 1, 1_000_000),
 ];
 
 /// Longest list of allowed countries a form may carry.
@@ -101,6 +115,10 @@ impl Policy {
         f.insert("max_attempts".into(), self.max_attempts.to_string());
         f.insert("resend_cooldown_secs".into(), self.resend_cooldown_secs.to_string());
         f.insert("max_sends_per_number".into(), self.max_sends_per_number.to_string());
+        f.insert("max_sends_per_ip".into(), self.max_sends_per_ip.to_string());
+        f.insert("max_sends_per_account".into(), self.max_sends_per_account.to_string());
+        f.insert("max_sends_per_country".into(), self.max_sends_per_country.to_string());
+        f.insert("max_sends_per_hour".into(), self.max_sends_per_hour.to_string());
         f.insert("allowed_countries".into(), self.allowed_countries.join(", "));
         f.insert("mode".into(), self.mode.as_str().into());
         f.insert("default_method".into(), self.default_method.clone());
@@ -187,6 +205,10 @@ impl Policy {
             max_attempts: numbers["max_attempts"],
             resend_cooldown_secs: numbers["resend_cooldown_secs"],
             max_sends_per_number: numbers["max_sends_per_number"],
+            max_sends_per_ip: numbers["max_sends_per_ip"],
+            max_sends_per_account: numbers["max_sends_per_account"],
+            max_sends_per_country: numbers["max_sends_per_country"],
+            max_sends_per_hour: numbers["max_sends_per_hour"],
             allowed_countries: countries,
             mode: mode.unwrap_or(Mode::Optional),
             default_method,
@@ -259,5 +281,43 @@ mod tests {
         assert!(!p.allows_region(Some("DE")));
         assert!(!p.allows_region(None));
         assert!(Policy::default().allows_region(None));
+    }
+
+    use proptest::prelude::*;
+
+    proptest::proptest! {
+        /// Whatever a form holds, decoding names problems or gives a policy
+        /// inside every range that reads back to itself.
+        #[test]
+        #[allow(clippy::needless_pass_by_value)]
+        fn any_form_decodes_to_errors_or_a_policy_in_range(
+            pairs in proptest::collection::btree_map(
+                proptest::sample::select(vec![
+                    "min_credentials", "code_digits", "code_lifetime_minutes", "max_attempts",
+                    "resend_cooldown_secs", "max_sends_per_number", "max_sends_per_ip",
+                    "max_sends_per_account", "max_sends_per_country", "max_sends_per_hour",
+                    "allowed_countries", "mode", "default_method", "other",
+                ]).prop_map(str::to_owned),
+                "(-?[0-9]{1,12}|[A-Za-z ,;]{0,20}|optional|mandatory|sms|.{0,30})",
+                0..14,
+            )
+        ) {
+            match Policy::from_form(&Policy::default(), &pairs, known, &["sms"]) {
+                Ok(p) => {
+                    for (name, _, min, max) in NUMBER_FIELDS {
+                        let v: u32 = p.to_form()[*name].parse().unwrap();
+                        prop_assert!((*min..=*max).contains(&v), "{name} = {v}");
+                    }
+                    prop_assert!(p.code_lifetime_secs <= 600);
+                    prop_assert_eq!(Policy::from_form(&p, &p.to_form(), known, &["sms"]), Ok(p.clone()));
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in errors {
+                        prop_assert!(pairs.contains_key(&e.field), "{} was not sent", e.field);
+                    }
+                }
+            }
+        }
     }
 }

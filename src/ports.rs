@@ -5,7 +5,7 @@
 use crate::error::PortalError;
 use crate::views::{
     AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MethodView, OutboxMessage, PolicyView,
-    ProviderView, SessionView, UserDetail, UserSummary,
+    ProviderView, SessionInfo, SessionView, UserDetail, UserSummary,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +23,19 @@ pub trait Portal: Send + Sync {
     /// Sends (or sends again) a sign-in code, to `phone_id` or the preferred phone.
     async fn send_sign_in_code(&self, phone_id: Option<&str>) -> Result<(), PortalError>;
     /// Checks the sign-in code; success rotates the session id and signs in.
-    async fn verify_sign_in_code(&self, code: &str) -> Result<(), PortalError>;
+    /// The answer is where to land (home, or the page that asked for a
+    /// fresh sign-in).
+    async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError>;
+    /// Signing in again while signed in (step-up, SECURITY.md 24): the
+    /// password, then the second factor when it is on. `next` is the page to
+    /// land on afterwards.
+    async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError>;
+    /// The signed-in user's sessions, newest first.
+    async fn sessions(&self) -> Result<Vec<SessionInfo>, PortalError>;
+    /// Ends one of the user's sessions (it is signed out at its next request).
+    async fn end_session(&self, id: &str) -> Result<(), PortalError>;
+    /// Changes the password (needs a recent sign-in); every other session ends.
+    async fn change_password(&self, current: &str, new: &str, repeat: &str) -> Result<(), PortalError>;
     /// Ends the session server-side.
     async fn sign_out(&self) -> Result<(), PortalError>;
     /// The signed-in user's security status.

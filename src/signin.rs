@@ -45,6 +45,15 @@ impl AuthState {
         now.saturating_sub(since) >= limit
     }
 
+    /// Whether the last full sign-in (password and, if on, the second
+    /// factor) was within [`STEP_UP_SECS`]: sensitive changes need it.
+    pub fn recently_authenticated(&self, now: i64) -> bool {
+        match self {
+            AuthState::SignedIn { authenticated_at, .. } => now.saturating_sub(*authenticated_at) < STEP_UP_SECS,
+            _ => false,
+        }
+    }
+
     /// The user owing a second factor, in the half-finished state only.
     pub fn pending_user(&self) -> Option<&str> {
         match self {
@@ -65,6 +74,24 @@ impl AuthState {
 /// How long the second step may take after the password before the person
 /// has to start again.
 pub const SECOND_STEP_SECS: i64 = 15 * 60;
+
+/// How recent a full sign-in must be for a sensitive change (SECURITY.md 24).
+pub const STEP_UP_SECS: i64 = 10 * 60;
+
+/// Where to land after signing in again: a path of this site, or home.
+/// Anything that could lead elsewhere (`//host`, `https://…`, `/\host`) is
+/// refused, so the parameter cannot be used to send people off-site.
+pub fn return_path(asked: &str) -> &str {
+    let ok = asked.starts_with('/')
+        && !asked.starts_with("//")
+        && asked.len() <= 200
+        && asked
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_?=&.%".contains(c))
+        && !asked.starts_with("/api/")
+        && !asked.starts_with("/signin");
+    if ok { asked } else { "/" }
+}
 
 /// What follows a correct password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +200,40 @@ mod tests {
         assert!(!half.expired(100 + SECOND_STEP_SECS - 1, 12 * 3600));
         assert!(half.expired(100 + SECOND_STEP_SECS, 12 * 3600));
         assert_eq!(half.pending_user(), Some("u"));
+    }
+
+    #[test]
+    fn sensitive_changes_need_a_sign_in_within_ten_minutes() {
+        let s = AuthState::SignedIn {
+            user_id: "u".into(),
+            authenticated_at: 1000,
+            started_at: 100,
+        };
+        assert!(s.recently_authenticated(1000 + STEP_UP_SECS - 1));
+        assert!(!s.recently_authenticated(1000 + STEP_UP_SECS));
+        let half = AuthState::PasswordVerified {
+            user_id: "u".into(),
+            at: 1000,
+        };
+        assert!(!half.recently_authenticated(1001));
+    }
+
+    #[test]
+    fn return_paths_stay_on_this_site() {
+        assert_eq!(return_path("/credentials"), "/credentials");
+        assert_eq!(return_path("/account/password"), "/account/password");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "",
+            "credentials",
+            "/signin/code",
+            "/api/sign_out",
+            "/a b",
+        ] {
+            assert_eq!(return_path(bad), "/", "{bad}");
+        }
     }
 
     #[test]

@@ -100,6 +100,20 @@ pub struct ChallengeView {
     pub notice: Option<String>,
 }
 
+/// One of a signed-in user's sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session's id in the list (not its cookie).
+    pub id: String,
+    /// Browser and system, from the user agent ("Firefox on Linux").
+    pub device: String,
+    pub ip: String,
+    pub signed_in_at: String,
+    pub last_seen: String,
+    /// The session this list is shown in.
+    pub current: bool,
+}
+
 /// One message in the outbox plugin's store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMessage {
@@ -224,4 +238,55 @@ pub struct MaskedCredential {
     pub masked: String,
     pub added_at: String,
     pub last_used_at: Option<String>,
+}
+
+/// A short name for the browser and system in a user agent string.
+pub fn device_name(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|u| !u.trim().is_empty()) else {
+        return "Unknown device".into();
+    };
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.into(),
+        (None, Some(s)) => format!("A browser on {s}"),
+        (None, None) => ua.chars().take(40).collect(),
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::device_name;
+
+    #[test]
+    fn user_agents_become_short_device_names() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+        assert_eq!(device_name(Some(firefox)), "Firefox on Linux");
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(device_name(Some(chrome)), "Chrome on Windows");
+        assert_eq!(device_name(None), "Unknown device");
+        assert_eq!(device_name(Some("x".repeat(100).as_str())).len(), 40);
+    }
 }

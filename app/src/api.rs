@@ -8,7 +8,7 @@ use leptos::server_fn::codec::GetUrl;
 use std::collections::BTreeMap;
 use tessera::views::{
     AuditPage, ChallengeView, CredentialsView, HomeStatus, MethodView, OutboxMessage, PolicyView, ProviderView,
-    SessionView, UserDetail, UserSummary,
+    SessionInfo, SessionView, UserDetail, UserSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -98,11 +98,60 @@ pub async fn verify_sign_in_code(
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    backend::portal()?
+    let to = backend::portal()?
         .verify_sign_in_code(&code)
         .await
         .map_err(backend::fail)?;
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(&to);
+    Ok(())
+}
+
+/// Signing in again for a sensitive change; lands on `next` afterwards.
+#[server(endpoint = "signin/again")]
+pub async fn reauthenticate(
+    #[server(default)] password: String,
+    #[server(default)] next: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let step = backend::portal()?
+        .reauthenticate(&password, &next)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect(match step {
+        tessera::ports::SignInNext::SecondFactor => "/signin/code",
+        _ => tessera::signin::return_path(&next),
+    });
+    Ok(())
+}
+
+#[server(endpoint = "sessions", input = GetUrl)]
+pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    backend::portal()?.sessions().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "sessions/end")]
+pub async fn end_session(
+    #[server(default)] id: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?.end_session(&id).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "password")]
+pub async fn change_password(
+    #[server(default)] current: String,
+    #[server(default)] new: String,
+    #[server(default)] repeat: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::portal()?
+        .change_password(&current, &new, &repeat)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect("/account/password?changed=1");
     Ok(())
 }
 

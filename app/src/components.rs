@@ -35,6 +35,8 @@ pub fn Header() -> impl IntoView {
                             <nav aria-label="Main" class="flex flex-wrap items-center gap-4 text-sm">
                                 <A href="/" exact=true attr:class="hover:underline">"Home"</A>
                                 <A href="/credentials" attr:class="hover:underline">"2FA credentials"</A>
+                                <A href="/account/sessions" attr:class="hover:underline">"Sessions"</A>
+                                <A href="/account/password" attr:class="hover:underline">"Password"</A>
                                 {v.is_admin.then(|| view! {
                                     <A href="/admin" attr:class="hover:underline">"Admin"</A>
                                 })}
@@ -106,12 +108,26 @@ pub fn Field(
     }
 }
 
-/// An alert box for a form-wide message.
+/// An alert box for a form-wide message. When the change needs a fresh
+/// sign-in (step-up), it links to signing in again and back to this page.
 #[component]
 pub fn FormAlert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    let location = use_location();
+    let step_up = tessera::PortalError::StepUpRequired.to_string();
     move || {
-        message.get().map(|m| view! {
-            <div role="alert" class="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">{m}</div>
+        message.get().map(|m| {
+            let again = (m == step_up).then(|| {
+                let back = location.pathname.get();
+                view! {
+                    " "
+                    <a class="font-medium underline" data-testid="step-up" href=format!("/signin/again?next={back}")>
+                        "Confirm it's you"
+                    </a>
+                }
+            });
+            view! {
+                <div role="alert" class="rounded border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">{m}{again}</div>
+            }
         })
     }
 }

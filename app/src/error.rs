@@ -29,7 +29,8 @@ impl AppError {
     }
 }
 
-/// Sets this response's HTTP status to the one that fits the error.
+/// Sets this response's HTTP status to the one that fits the error, and
+/// Retry-After when the person must wait.
 #[cfg(feature = "ssr")]
 pub fn set_response_status(e: &PortalError) {
     if let (Some(res), Ok(code)) = (
@@ -37,6 +38,9 @@ pub fn set_response_status(e: &PortalError) {
         http::StatusCode::from_u16(e.status()),
     ) {
         res.set_status(code);
+        if let Some(secs) = e.retry_after() {
+            res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
     }
 }
 

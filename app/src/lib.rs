@@ -19,6 +19,7 @@ use pages::admin::{
     providers::ProvidersPage, user::UserPage,
 };
 use pages::{
+    account::{PasswordPage, ReauthPage, SessionsPage},
     credentials::CredentialsPage, credentials::EnrollStepPage, home::HomePage, not_found::NotFound,
     second_step::SecondStepPage, signin::SignInPage,
 };
@@ -60,6 +61,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/credentials") view=CredentialsPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/code") view=SecondStepPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/enroll") view=EnrollStepPage ssr=SsrMode::Async />
+                    <Route path=path!("/signin/again") view=ReauthPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/sessions") view=SessionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users/:username") view=UserPage ssr=SsrMode::Async />

@@ -629,7 +629,24 @@ impl Admin for RequestPortal {
         audit::record(&mut *tx, now, &self.origin(), event)
             .await
             .map_err(db("auditing an account change"))?;
+        if action == UserAction::Lock {
+            // Its sessions end now, on every server.
+            sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+                .bind(target.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("ending a locked account's sessions"))?;
+        }
+        // The owner hears of 2FA turned off, whoever turned it off (SECURITY.md 27).
+        let notice = if action == UserAction::ResetTwoFactor && enabled {
+            Some(self.notify_in(&mut tx, &target, crate::notify::Notice::TwoFactorOff).await?)
+        } else {
+            None
+        };
         tx.commit().await.map_err(db("committing an account change"))?;
+        if let Some(n) = notice {
+            crate::notify::deliver(&self.state, Some(n));
+        }
         tracing::info!(target = %target.id, action = name, "account changed by an administrator");
         Ok(())
     }

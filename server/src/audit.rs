@@ -21,7 +21,10 @@ pub const KINDS: &[(&str, &str)] = &[
     (CREDENTIAL_REMOVED, "Credential removed"),
     (TWO_FACTOR_ON, "Two-factor authentication turned on"),
     (TWO_FACTOR_OFF, "Two-factor authentication turned off"),
+    (PASSWORD_CHANGED, "Password changed"),
+    (SESSION_ENDED, "Session ended by its user"),
     (PROVIDER_ERROR, "Provider error"),
+    (SMS_BLOCKED, "Code refused: send budget spent"),
     (ADMIN_METHOD, "Method settings changed"),
     (ADMIN_PROVIDER, "Provider settings changed"),
     (ADMIN_TEST_MESSAGE, "Test message sent"),
@@ -41,7 +44,10 @@ pub const CREDENTIAL_RENAMED: &str = "credential.renamed";
 pub const CREDENTIAL_REMOVED: &str = "credential.removed";
 pub const TWO_FACTOR_ON: &str = "2fa.on";
 pub const TWO_FACTOR_OFF: &str = "2fa.off";
+pub const PASSWORD_CHANGED: &str = "password.changed";
+pub const SESSION_ENDED: &str = "session.ended";
 pub const PROVIDER_ERROR: &str = "provider.error";
+pub const SMS_BLOCKED: &str = "sms.blocked";
 pub const ADMIN_METHOD: &str = "admin.method";
 pub const ADMIN_PROVIDER: &str = "admin.provider";
 pub const ADMIN_TEST_MESSAGE: &str = "admin.test_message";

@@ -39,6 +39,10 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Region assumed for numbers typed without a country code ("US").
     pub default_phone_region: String,
+    /// Where security notifications are mailed (`smtp://` or `smtps://`,
+    /// credentials in the URL); none: they go to the outbox.
+    pub smtp_url: Option<SecretString>,
+    pub smtp_from: String,
 }
 
 /// A 32-byte key; its Debug never shows it.
@@ -146,6 +150,16 @@ pub const SETTINGS: &[Setting] = &[
         key: "default_phone_region",
         default: Some("US"),
         help: "region for numbers typed without a country code (ISO 3166 code)",
+    },
+    Setting {
+        key: "smtp_url",
+        default: None,
+        help: "SMTP server for security notifications: smtps://user:pass@host:465, smtp://host:587?tls=required, or smtp://127.0.0.1:25 (unset: notifications go to the outbox)",
+    },
+    Setting {
+        key: "smtp_from",
+        default: Some("Tessera <tessera@localhost>"),
+        help: "the From address of notification emails",
     },
 ];
 
@@ -297,6 +311,21 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
         errors.push(format!("{src}: `{v}` is not a region code like US or GB"));
     }
 
+    let (v, src) = get("smtp_url");
+    let smtp_url = if v.trim().is_empty() {
+        None
+    } else if v.starts_with("smtp://") || v.starts_with("smtps://") {
+        Some(SecretString::from(v.trim().to_owned()))
+    } else {
+        errors.push(format!("{src}: must start with smtp:// or smtps://"));
+        None
+    };
+    let (v, src) = get("smtp_from");
+    let smtp_from = v.trim().to_owned();
+    if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+        errors.push(format!("{src}: `{v}` is not an address like Tessera <tessera@example.com>"));
+    }
+
     let (v, src) = get("log_format");
     let log_format = match v.as_str() {
         "pretty" => Some(LogFormat::Pretty),
@@ -327,6 +356,8 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
                 log_format,
                 secret_key,
                 default_phone_region,
+                smtp_url,
+                smtp_from,
             })
         }
         _ => Err(errors),

@@ -1,6 +1,7 @@
 //! The HTTP stack: request ids and tracing, sessions, the per-request portal
 //! (absolute timeout, page guard, CSRF), health checks and the Leptos app.
 
+use crate::account_security::{self, SID_KEY};
 use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, ensure_csrf_token};
 use crate::state::AppState;
 use crate::store;
@@ -149,7 +150,12 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         .map(|ci| ci.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
 
-    let (auth, user) = match load_user(&state, &session).await {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (auth, user) = match load_user(&state, &session, &ip, user_agent.as_deref()).await {
         Ok(pair) => pair,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "loading the session");
@@ -157,7 +163,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         }
     };
     if auth.is_some()
-        && let Err(e) = mark_seen(&state, &session).await
+        && let Err(e) = mark_seen(&state, &session, &ip).await
     {
         tracing::error!(error = %e, "refreshing the session");
         return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
@@ -202,11 +208,6 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     };
 
     let mut req = req;
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let portal = Arc::new(RequestPortal {
         state,
         session,
@@ -222,19 +223,29 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
 
 /// The idle timeout slides with use: the store only pushes a session's expiry
 /// back when the session is saved, and it is saved only when changed, so a
-/// session in use is changed at most once a minute to keep it alive.
-async fn mark_seen(state: &AppState, session: &Session) -> Result<(), tower_sessions::session::Error> {
-    let now = state.clock.now().unix_timestamp();
+/// session in use is changed at most once a minute to keep it alive. Its row
+/// in the user's list of sessions is brought up to date at the same pace.
+async fn mark_seen(state: &AppState, session: &Session, ip: &str) -> anyhow::Result<()> {
+    let now = state.clock.now();
     let seen = session.get::<i64>(SEEN_KEY).await?;
-    if seen.is_none_or(|at| now - at >= 60) {
-        session.insert(SEEN_KEY, now).await?;
+    if seen.is_none_or(|at| now.unix_timestamp() - at >= 60) {
+        session.insert(SEEN_KEY, now.unix_timestamp()).await?;
+        if let Some(row) = session.get::<uuid::Uuid>(SID_KEY).await? {
+            account_security::touch(&state.pool, row, now, ip).await?;
+        }
     }
     Ok(())
 }
 
 /// The session's sign-in state and user, or nothing when the session has
-/// outlived its absolute lifetime or its user is gone (then it is ended).
-async fn load_user(state: &AppState, session: &Session) -> anyhow::Result<(Option<AuthState>, Option<store::UserRow>)> {
+/// outlived its absolute lifetime, its user is gone or locked, or it was
+/// ended from another session (then it is ended here too).
+async fn load_user(
+    state: &AppState,
+    session: &Session,
+    ip: &str,
+    user_agent: Option<&str>,
+) -> anyhow::Result<(Option<AuthState>, Option<store::UserRow>)> {
     let Some(auth) = session.get::<AuthState>(AUTH_KEY).await? else {
         return Ok((None, None));
     };
@@ -251,11 +262,25 @@ async fn load_user(state: &AppState, session: &Session) -> anyhow::Result<(Optio
         Err(_) => None,
     };
     // A deleted or locked account's sessions end at their next request.
-    if user.as_ref().is_none_or(|u| u.locked_at.is_some()) {
+    let Some(user) = user.filter(|u| u.locked_at.is_none()) else {
         session.flush().await?;
         return Ok((None, None));
+    };
+    match session.get::<uuid::Uuid>(SID_KEY).await? {
+        Some(row) => {
+            if !account_security::is_live(&state.pool, row, user.id).await? {
+                tracing::info!(user_id = %user.id, "a session ended elsewhere was used");
+                session.flush().await?;
+                return Ok((None, None));
+            }
+        }
+        // Signed in before sessions were listed: listed from now on.
+        None => {
+            let row = account_security::register(&state.pool, user.id, state.clock.now(), ip, user_agent).await?;
+            session.insert(SID_KEY, row).await?;
+        }
     }
-    Ok((Some(auth), user))
+    Ok((Some(auth), Some(user)))
 }
 
 /// CSRF (SECURITY.md 23): a cross-site request is refused outright, and the

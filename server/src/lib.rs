@@ -1,12 +1,15 @@
 //! Tessera's server: configuration, PostgreSQL store, sessions, the HTTP
 //! stack and the administrator's command line.
 
+pub mod account_security;
 pub mod admin;
 pub mod audit;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod methods;
+pub mod notify;
 pub mod otp;
 pub mod password;
 pub mod phone;
@@ -87,7 +90,9 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         .as_ref()
         .map(|key| Arc::new(secrets::Sealer::from_secret(&key.0)));
     settings::seal_plain_secrets(&pool, sealer.as_deref()).await?;
+    let mailer = notify::mailer(&config)?;
     Ok(AppState {
+        mailer,
         leptos_options: leptos_options(&config),
         pool,
         config: Arc::new(config),
@@ -127,6 +132,10 @@ async fn housekeeping(state: AppState, store: PostgresStore) {
         let before = state.clock.now() - time::Duration::days(1);
         if let Err(e) = store::prune_failures(&state.pool, before).await {
             tracing::warn!(error = %e, "pruning sign-in failures");
+        }
+        // Emails a crash or an SMTP outage kept from going out.
+        if let Err(e) = notify::deliver_now(&state, None).await {
+            tracing::warn!(error = %e, "delivering notifications");
         }
     }
 }

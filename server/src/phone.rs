@@ -65,4 +65,23 @@ mod tests {
         assert!(known_region("GB"));
         assert!(!known_region("XX"));
     }
+
+    proptest::proptest! {
+        /// Anything typed is refused with words or becomes an E.164 number
+        /// that parses to itself (SECURITY.md 11); nothing panics.
+        #[test]
+        fn anything_typed_is_refused_or_normalised_to_e164(input in "(\\+|00)?[0-9 ()./-]{0,20}|.{0,45}") {
+            match parse(&input, "US") {
+                Ok(e164) => {
+                    proptest::prop_assert!(e164.starts_with('+'), "{e164}");
+                    proptest::prop_assert!(e164.len() <= 16 && e164[1..].chars().all(|c| c.is_ascii_digit()), "{e164}");
+                    proptest::prop_assert_eq!(parse(&e164, "GB"), Ok(e164.clone()));
+                }
+                Err(e) => {
+                    proptest::prop_assert_eq!(e.field.as_str(), "phone");
+                    proptest::prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
+    }
 }

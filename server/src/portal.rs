@@ -10,7 +10,7 @@ use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::error::FieldError;
 use tessera::ports::{Portal, SignInNext};
 use tessera::signin::{AuthState, NextStep, ThrottlePolicy, after_password};
-use tessera::views::{ChallengeView, CredentialsView, HomeStatus, SessionView, Viewer};
+use tessera::views::{ChallengeView, CredentialsView, HomeStatus, SessionInfo, SessionView, Viewer};
 use tower_sessions::Session;
 
 pub const AUTH_KEY: &str = "auth";
@@ -79,7 +79,7 @@ impl RequestPortal {
             .map_err(db("writing an audit event"))
     }
 
-    async fn throttled(&self, account_key: &str) -> Result<Option<u64>, PortalError> {
+    pub(crate) async fn throttled(&self, account_key: &str) -> Result<Option<u64>, PortalError> {
         let cfg = &self.state.config;
         let now = self.state.clock.now();
         let window = cfg.signin_failure_window_minutes * 60;
@@ -237,8 +237,25 @@ impl Portal for RequestPortal {
         self.login_send(phone_id).await
     }
 
-    async fn verify_sign_in_code(&self, code: &str) -> Result<(), PortalError> {
-        self.login_verify(code).await
+    async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError> {
+        self.login_verify(code).await?;
+        self.take_return_path().await
+    }
+
+    async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError> {
+        self.reauthenticate_with(password, next).await
+    }
+
+    async fn sessions(&self) -> Result<Vec<SessionInfo>, PortalError> {
+        self.session_list().await
+    }
+
+    async fn end_session(&self, id: &str) -> Result<(), PortalError> {
+        self.end_one_session(id).await
+    }
+
+    async fn change_password(&self, current: &str, new: &str, repeat: &str) -> Result<(), PortalError> {
+        self.change_password_to(current, new, repeat).await
     }
 
     async fn credentials(&self) -> Result<CredentialsView, PortalError> {
@@ -274,6 +291,11 @@ impl Portal for RequestPortal {
     }
 
     async fn sign_out(&self) -> Result<(), PortalError> {
+        if let Some(row) = self.session_row().await? {
+            crate::account_security::forget(&self.state.pool, row)
+                .await
+                .map_err(db("forgetting a session"))?;
+        }
         self.session.flush().await.map_err(sess("ending a session"))?;
         if let Some(u) = &self.user {
             tracing::info!(user_id = %u.id, "signed out");

@@ -3,7 +3,9 @@
 //! names the session's own user, so nobody reaches another account's phones
 //! (SECURITY.md 25).
 
+use crate::account_security;
 use crate::audit::{self, Event, Who};
+use crate::notify::{self, Notice};
 use crate::clock::human;
 use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, db, new_csrf_token, sess};
 use crate::providers::Purpose;
@@ -171,7 +173,17 @@ impl RequestPortal {
         })
     }
 
+    /// Adding a factor while signed in needs a recent sign-in; during a
+    /// mandatory enrollment the sign-in itself is under way.
+    fn step_up_to_enroll(&self) -> Result<(), PortalError> {
+        if self.user.is_some() {
+            self.require_recent_sign_in()?;
+        }
+        Ok(())
+    }
+
     pub async fn enroll_start(&self, phone: &str, nickname_input: &str) -> Result<(), PortalError> {
+        self.step_up_to_enroll()?;
         let user = &self.enroller().await?;
         let mut errors = Vec::new();
         let number = crate::phone::parse(phone, &self.state.config.default_phone_region)
@@ -245,6 +257,7 @@ impl RequestPortal {
     }
 
     pub async fn enroll_verify(&self, code: &str) -> Result<bool, PortalError> {
+        self.step_up_to_enroll()?;
         let user = &self.enroller().await?;
         let who = Who {
             id: user.id,
@@ -313,7 +326,11 @@ impl RequestPortal {
                 .await
                 .map_err(db("auditing 2FA on"))?;
         }
+        let notice = self
+            .notify_in(&mut tx, user, Notice::FactorAdded { nickname: &name })
+            .await?;
         tx.commit().await.map_err(db("committing an enrollment"))?;
+        notify::deliver(&self.state, Some(notice));
         tracing::info!(user_id = %user.id, credential_id = %id, "phone enrolled");
         if finishes_sign_in {
             self.finish_sign_in(user, now).await?;
@@ -356,6 +373,7 @@ impl RequestPortal {
     }
 
     pub async fn remove(&self, id: &str, confirm: bool) -> Result<(), PortalError> {
+        self.require_recent_sign_in()?;
         let user = self.me()?;
         let id = parse_id(id)?;
         let pool = &self.state.pool;
@@ -429,12 +447,27 @@ impl RequestPortal {
                 .await
                 .map_err(db("choosing a preferred phone"))?;
         }
+        let mut notices = vec![
+            self.notify_in(&mut tx, user, Notice::FactorRemoved {
+                nickname: &target.nickname,
+            })
+            .await?,
+        ];
+        if effect == Removal::TurnsTwoFactorOff {
+            notices.push(self.notify_in(&mut tx, user, Notice::TwoFactorOff).await?);
+        }
         tx.commit().await.map_err(db("committing a removal"))?;
+        for n in notices {
+            notify::deliver(&self.state, Some(n));
+        }
         tracing::info!(user_id = %user.id, credential_id = %id, two_factor_off = effect == Removal::TurnsTwoFactorOff, "phone removed");
         Ok(())
     }
 
     pub async fn switch_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError> {
+        if !enabled {
+            self.require_recent_sign_in()?;
+        }
         let user = self.me()?;
         let pool = &self.state.pool;
         let mine = phones(pool, user.id).await.map_err(db("listing phones"))?;
@@ -482,7 +515,15 @@ impl RequestPortal {
                 .await
                 .map_err(db("auditing the 2FA switch"))?;
         }
+        let notice = if was_on && !enabled {
+            Some(self.notify_in(&mut tx, user, Notice::TwoFactorOff).await?)
+        } else {
+            None
+        };
         tx.commit().await.map_err(db("committing the 2FA switch"))?;
+        if let Some(n) = notice {
+            notify::deliver(&self.state, Some(n));
+        }
         tracing::info!(user_id = %user.id, enabled, "2FA switched");
         Ok(())
     }
@@ -638,7 +679,20 @@ impl RequestPortal {
             .await
             .map_err(sess("clearing the notice"))?;
         self.change_privilege(&auth).await?;
-        store::record_sign_in(&self.state.pool, user_id, now)
+        // The session's row in the user's list of sessions (a new one when
+        // signing in again).
+        let pool = &self.state.pool;
+        if let Some(old) = self.session_row().await? {
+            account_security::forget(pool, old).await.map_err(db("forgetting a session"))?;
+        }
+        let row = account_security::register(pool, user_id, now, &self.ip, self.user_agent.as_deref())
+            .await
+            .map_err(db("recording a session"))?;
+        self.session
+            .insert(account_security::SID_KEY, row)
+            .await
+            .map_err(sess("storing the session's id"))?;
+        store::record_sign_in(pool, user_id, now)
             .await
             .map_err(db("recording a sign-in"))?;
         tracing::info!(%user_id, ip = %self.ip, "signed in");
@@ -654,7 +708,7 @@ impl RequestPortal {
 
     /// A privilege change: a new session id, the new state and a new CSRF
     /// token; the old id is dead (SECURITY.md 19).
-    async fn change_privilege(&self, auth: &AuthState) -> Result<(), PortalError> {
+    pub(crate) async fn change_privilege(&self, auth: &AuthState) -> Result<(), PortalError> {
         self.session.cycle_id().await.map_err(sess("rotating the session id"))?;
         self.session
             .insert(AUTH_KEY, auth)

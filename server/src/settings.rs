@@ -17,6 +17,10 @@ struct PolicyRow {
     max_attempts: i32,
     resend_cooldown_secs: i32,
     max_sends_per_number: i32,
+    max_sends_per_ip: i32,
+    max_sends_per_account: i32,
+    max_sends_per_country: i32,
+    max_sends_per_hour: i32,
     allowed_countries: Vec<String>,
     mode: String,
     default_method: String,
@@ -27,7 +31,8 @@ struct PolicyRow {
 pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT min_credentials, code_digits, code_lifetime_secs, max_attempts, resend_cooldown_secs,
-                max_sends_per_number, allowed_countries, mode, default_method, version FROM policy",
+                max_sends_per_number, max_sends_per_ip, max_sends_per_account, max_sends_per_country,
+                max_sends_per_hour, allowed_countries, mode, default_method, version FROM policy",
     )
     .fetch_optional(db)
     .await?;
@@ -43,6 +48,10 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
             max_attempts: n(r.max_attempts),
             resend_cooldown_secs: n(r.resend_cooldown_secs),
             max_sends_per_number: n(r.max_sends_per_number),
+            max_sends_per_ip: n(r.max_sends_per_ip),
+            max_sends_per_account: n(r.max_sends_per_account),
+            max_sends_per_country: n(r.max_sends_per_country),
+            max_sends_per_hour: n(r.max_sends_per_hour),
             allowed_countries: r.allowed_countries,
             mode: Mode::parse(&r.mode).unwrap_or(Mode::Optional),
             default_method: r.default_method,
@@ -57,7 +66,8 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
     let done = sqlx::query(
         "UPDATE policy SET min_credentials = $1, code_digits = $2, code_lifetime_secs = $3, max_attempts = $4,
                 resend_cooldown_secs = $5, max_sends_per_number = $6, allowed_countries = $7, mode = $8,
-                default_method = $9, version = version + 1
+                default_method = $9, max_sends_per_ip = $11, max_sends_per_account = $12,
+                max_sends_per_country = $13, max_sends_per_hour = $14, version = version + 1
          WHERE version = $10",
     )
     .bind(i(p.min_credentials))
@@ -70,6 +80,10 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
     .bind(p.mode.as_str())
     .bind(&p.default_method)
     .bind(version)
+    .bind(i(p.max_sends_per_ip))
+    .bind(i(p.max_sends_per_account))
+    .bind(i(p.max_sends_per_country))
+    .bind(i(p.max_sends_per_hour))
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -6,6 +6,7 @@
 //! the person can simply try again.
 
 use crate::audit::{self, Event, Origin, Who};
+use crate::budget;
 use crate::methods::MethodInfo;
 use crate::otp;
 use crate::portal::db;
@@ -281,22 +282,6 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
         return Err(PortalError::TooManyMessages { retry_after_secs: wait });
     }
 
-    // At most so many messages to one number in the window (SECURITY.md 6).
-    let since = now - Duration::seconds(policy.send_window_secs);
-    let (count, oldest): (i64, Option<OffsetDateTime>) =
-        sqlx::query_as("SELECT count(*), min(sent_at) FROM sms_sends WHERE phone_e164 = $1 AND sent_at > $2")
-            .bind(dest.phone)
-            .bind(since)
-            .fetch_one(pool)
-            .await
-            .map_err(db("counting messages"))?;
-    if count >= policy.max_sends_per_number {
-        let until = oldest.unwrap_or(now) + Duration::seconds(policy.send_window_secs);
-        return Err(PortalError::TooManyMessages {
-            retry_after_secs: (until - now).whole_seconds().max(1) as u64,
-        });
-    }
-
     let lifetime = policy.lifetime();
     let expires = now + Duration::seconds(lifetime);
     let code = (!providers::owns_code(plugin.id())).then(|| otp::new_code(policy.digits));
@@ -339,6 +324,53 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
         Err(e) => return Err(db("claiming a send")(e)),
     }
 
+    // Nothing half-written: a first send leaves no challenge; a resend gets
+    // its cooldown back so that the person can retry at once.
+    let undo_claim = || async {
+        let undo = match &open {
+            None => sqlx::query("DELETE FROM otp_challenges WHERE id = $1").bind(id),
+            Some(open) => sqlx::query(
+                "UPDATE otp_challenges SET last_sent_at = $2, sends = sends - 1, expires_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(open.last_sent_at - Duration::seconds(policy.resend_cooldown_secs))
+            .bind(now),
+        };
+        undo.execute(pool).await.map_err(db("undoing a send"))
+    };
+
+    // The send budgets, shared by every server on the database (SECURITY.md 6, 13).
+    let country = crate::phone::region_of(dest.phone);
+    let budget = budget::Send {
+        user_id: dest.user_id,
+        phone: dest.phone,
+        ip: &origin.ip,
+        country: country.as_deref(),
+    };
+    let reservation = match budget::reserve(pool, &rules, now, &budget)
+        .await
+        .map_err(db("reserving a message"))?
+    {
+        Ok(id) => id,
+        Err(blocked) => {
+            undo_claim().await?;
+            tracing::warn!(user_id = %dest.user_id, scope = blocked.scope, "SMS send budget spent");
+            let event = Event::by_self(audit::SMS_BLOCKED, who).details(serde_json::json!({
+                "budget": blocked.scope,
+                "limit": blocked.limit,
+                "retry_after_secs": blocked.retry_after_secs,
+                "to": tessera::otp::mask_phone(dest.phone),
+                "country": country,
+            }));
+            audit::record(pool, now, origin, event)
+                .await
+                .map_err(db("auditing a blocked send"))?;
+            return Err(PortalError::TooManyMessages {
+                retry_after_secs: blocked.retry_after_secs,
+            });
+        }
+    };
+
     let text = code.as_deref().map(|c| message_text(c, lifetime)).unwrap_or_default();
     let request = SendRequest {
         to: dest.phone,
@@ -360,14 +392,6 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
             .execute(pool)
             .await
             .map_err(db("storing the provider's ids"))?;
-            sqlx::query("INSERT INTO sms_sends (user_id, phone_e164, ip, sent_at) VALUES ($1, $2, $3, $4)")
-                .bind(dest.user_id)
-                .bind(dest.phone)
-                .bind(&origin.ip)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(db("recording a message"))?;
             tracing::info!(user_id = %dest.user_id, plugin = plugin.id(), purpose = purpose_name(dest.purpose), "code sent");
             let event = Event::by_self(audit::CODE_SENT, who).details(serde_json::json!({
                 "purpose": purpose_name(dest.purpose),
@@ -379,18 +403,10 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
                 .map_err(db("auditing a send"))
         }
         Err(e) => {
-            // Nothing half-written: a first send leaves no challenge; a resend
-            // gets its cooldown back so that the person can retry at once.
-            let undo = match &open {
-                None => sqlx::query("DELETE FROM otp_challenges WHERE id = $1").bind(id),
-                Some(open) => sqlx::query(
-                    "UPDATE otp_challenges SET last_sent_at = $2, sends = sends - 1, expires_at = $3 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(open.last_sent_at - Duration::seconds(policy.resend_cooldown_secs))
-                .bind(now),
-            };
-            undo.execute(pool).await.map_err(db("undoing a failed send"))?;
+            undo_claim().await?;
+            budget::release(pool, reservation)
+                .await
+                .map_err(db("releasing a message"))?;
             let event = Event::by_self(audit::PROVIDER_ERROR, who).details(serde_json::json!({
                 "plugin": plugin.id(),
                 "purpose": purpose_name(dest.purpose),

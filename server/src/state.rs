@@ -20,6 +20,8 @@ pub struct AppState {
     pub code_key: Arc<[u8; 32]>,
     /// Seals provider secrets; none when TESSERA_SECRET_KEY is not set.
     pub sealer: Option<Arc<crate::secrets::Sealer>>,
+    /// Mails security notifications; none: they go to the outbox.
+    pub mailer: Option<crate::notify::Mailer>,
     /// Shared by the provider plugins (connection reuse).
     pub http: reqwest::Client,
 }

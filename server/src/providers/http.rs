@@ -1,7 +1,7 @@
 //! A generic HTTP gateway (WSO2's "SMS URL", the Kratos courier): a URL, a
 //! method, headers and a body template; we make the code.
 
-use super::template::{self, Encoding, Values};
+use tessera::template::{self, Encoding, Values};
 use super::{
     PluginContext, PluginInfo, Properties, Property, ProviderError, SendRequest, Sent, SmsPlugin, TIMEOUT_PROPERTY,
     call,

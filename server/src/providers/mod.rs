@@ -8,7 +8,6 @@
 pub mod http;
 pub mod outbox;
 pub mod stytch;
-pub mod template;
 pub mod twilio;
 pub mod twilio_verify;
 pub mod vonage;

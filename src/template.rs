@@ -148,6 +148,46 @@ mod tests {
         assert_eq!(render("$ctx.", V, Encoding::Text), "$ctx.");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn json_values_round_trip_whatever_they_hold(msg in ".*", num in "[+0-9]{0,16}") {
+            let values = Values { number: &num, message: &msg, code: "1" };
+            let body = render(r#"{"to":"$ctx.num","text":"$ctx.msg"}"#, values, Encoding::Json);
+            let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+            proptest::prop_assert_eq!(parsed["text"].as_str(), Some(msg.as_str()));
+            proptest::prop_assert_eq!(parsed["to"].as_str(), Some(num.as_str()));
+        }
+
+        #[test]
+        fn url_values_stay_inside_their_parameter(msg in ".*") {
+            let values = Values { number: "+1", message: &msg, code: "1" };
+            let url = render("https://gw.example/s?text=$ctx.msg&k=v", values, Encoding::Url);
+            let query = url.split_once('?').unwrap().1;
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            proptest::prop_assert_eq!(pairs.len(), 2);
+            proptest::prop_assert_eq!(&pairs[0].1, &msg);
+            proptest::prop_assert_eq!(&pairs[1], &("k".to_owned(), "v".to_owned()));
+        }
+
+        #[test]
+        fn form_values_decode_back(msg in ".*", code in "[0-9]{6,10}") {
+            let values = Values { number: "+1", message: &msg, code: &code };
+            let body = render("text=$ctx.msg&code=$ctx.otp", values, Encoding::Form);
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+            proptest::prop_assert_eq!(pairs, vec![("text".to_owned(), msg), ("code".to_owned(), code)]);
+        }
+
+        #[test]
+        fn a_valid_template_leaves_no_placeholder_behind(template in "([a-z{}\":= ]|\\$ctx\\.(num|msg|otp|x)){0,12}") {
+            let rendered = render(&template, V, Encoding::Text);
+            if validate(&template).is_ok() {
+                proptest::prop_assert!(!rendered.contains("$ctx."), "{template} -> {rendered}");
+            } else {
+                proptest::prop_assert!(template.contains("$ctx.x"));
+            }
+        }
+    }
+
     #[test]
     fn content_types_pick_the_encoding() {
         assert_eq!(

@@ -1,0 +1,117 @@
+//! The account's own protection: signing in again for a sensitive change,
+//! the list of sessions (each can be ended), and the password.
+
+use super::PageError;
+use crate::api::{ChangePassword, EndSession, Reauthenticate, get_sessions};
+use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON, Saved, use_session};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// "Confirm it's you": the password (then the second factor, when it is on),
+/// and back to the page that asked.
+#[component]
+pub fn ReauthPage() -> impl IntoView {
+    let action = ServerAction::<Reauthenticate>::new();
+    let errors = FormErrors::new(move || action.value().get().and_then(Result::err));
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    let session = use_session();
+    view! {
+        <Title text="Confirm it's you" />
+        <section class="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+            <h1 class="mb-2 text-xl font-semibold">"Confirm it's you"</h1>
+            <p class="mb-4 text-sm text-slate-600">
+                "Changing how you sign in needs a sign-in from the last 10 minutes. Enter your password"
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        session.await.ok().and_then(|s| s.viewer).map(|v| format!(" for {}", v.username))
+                    })}
+                </Transition>
+                "; if two-factor authentication is on, a code follows."
+            </p>
+            <ActionForm action attr:class="flex flex-col gap-4" attr:novalidate=true>
+                <CsrfField />
+                <input type="hidden" name="next" value=next />
+                <FormAlert message=errors.alert() />
+                <Field name="password" label="Password" kind="password" autocomplete="current-password" error=errors.field("password") />
+                <button type="submit" class=BUTTON disabled=move || action.pending().get()>"Continue"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let end = ServerAction::<EndSession>::new();
+    let data = Resource::new(move || end.version().get(), |_| get_sessions());
+    let errors = FormErrors::new(move || end.value().get().and_then(Result::err));
+    view! {
+        <Title text="Sessions" />
+        <h1 class="text-2xl font-semibold">"Sessions"</h1>
+        <p class="mt-2 text-sm text-slate-600">
+            "Where your account is signed in. End any session you do not recognise, then change your password."
+        </p>
+        <div class="mt-4"><FormAlert message=errors.alert() /></div>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(sessions) => view! {
+                        <ul class="mt-4 flex flex-col gap-3" data-testid="sessions">
+                            {sessions.into_iter().map(|s| {
+                                let id = s.id.clone();
+                                view! {
+                                <li class="flex flex-wrap items-center justify-between gap-3 rounded-lg border border-slate-200 bg-white p-4" data-session=s.id.clone()>
+                                    <div>
+                                        <p class="font-medium">
+                                            {s.device}
+                                            {s.current.then(|| view! { <span class="ml-2 rounded bg-emerald-50 px-2 py-0.5 text-xs text-emerald-800">"This session"</span> })}
+                                        </p>
+                                        <p class="text-sm text-slate-600">
+                                            {format!("{} · signed in {} · last seen {}", s.ip, s.signed_in_at, s.last_seen)}
+                                        </p>
+                                    </div>
+                                    <ActionForm action=end>
+                                        <CsrfField />
+                                        <input type="hidden" name="id" value=id />
+                                        <button type="submit" class=QUIET_BUTTON>
+                                            {if s.current { "Sign out here" } else { "End session" }}
+                                        </button>
+                                    </ActionForm>
+                                </li>
+                            }}).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <PageError error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn PasswordPage() -> impl IntoView {
+    let action = ServerAction::<ChangePassword>::new();
+    let errors = FormErrors::new(move || action.value().get().and_then(Result::err));
+    let query = use_query_map();
+    // The answer survives a plain form post as a query parameter.
+    let changed = Signal::derive(move || query.with(|q| q.get("changed").is_some()));
+    view! {
+        <Title text="Password" />
+        <section class="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
+            <h1 class="mb-2 text-xl font-semibold">"Change your password"</h1>
+            <p class="mb-4 text-sm text-slate-600">
+                "At least 8 characters; a long phrase is best. Your other sessions are signed out."
+            </p>
+            <ActionForm action attr:class="flex flex-col gap-4" attr:novalidate=true>
+                <CsrfField />
+                <FormAlert message=errors.alert() />
+                <Saved show=changed text="Your password was changed and your other sessions were signed out." />
+                <Field name="current" label="Current password" kind="password" autocomplete="current-password" error=errors.field("current") />
+                <Field name="new" label="New password" kind="password" autocomplete="new-password" error=errors.field("new") />
+                <Field name="repeat" label="New password again" kind="password" autocomplete="new-password" error=errors.field("repeat") />
+                <button type="submit" class=BUTTON disabled=move || action.pending().get()>"Change password"</button>
+            </ActionForm>
+        </section>
+    }
+}

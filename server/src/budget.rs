@@ -1,0 +1,146 @@
+//! SMS send budgets (SECURITY.md 6 and 13): per number, per IP address, per
+//! account, per destination country, and an hourly ceiling for everything
+//! (a cost guard against SMS pumping). Kept in PostgreSQL: a send is
+//! reserved under one transaction-scoped advisory lock, so every server on
+//! the database spends the same budget and two servers cannot both take the
+//! last message.
+
+use sqlx::PgPool;
+use tessera::policy::Policy;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// The advisory lock key that serialises reservations ("tessera-sms").
+const LOCK_KEY: i64 = 0x7465_7373_6572_61;
+
+/// The per-number window; every other budget is per hour.
+pub const NUMBER_WINDOW_SECS: i64 = 600;
+pub const HOUR_SECS: i64 = 3600;
+
+/// Who is sending what to where.
+pub struct Send<'a> {
+    pub user_id: Uuid,
+    pub phone: &'a str,
+    pub ip: &'a str,
+    pub country: Option<&'a str>,
+}
+
+/// A budget that is spent: which one, and when the next message may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub scope: &'static str,
+    pub limit: u32,
+    pub retry_after_secs: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Spent {
+    number: i64,
+    number_oldest: Option<OffsetDateTime>,
+    ip: i64,
+    ip_oldest: Option<OffsetDateTime>,
+    account: i64,
+    account_oldest: Option<OffsetDateTime>,
+    country: i64,
+    country_oldest: Option<OffsetDateTime>,
+    total: i64,
+    total_oldest: Option<OffsetDateTime>,
+}
+
+/// Reserves one message in every budget, or says which budget is spent. The
+/// reservation is a row of `sms_sends`; [`release`] gives it back when the
+/// provider did not send.
+pub async fn reserve(
+    pool: &PgPool,
+    policy: &Policy,
+    now: OffsetDateTime,
+    send: &Send<'_>,
+) -> sqlx::Result<Result<i64, Blocked>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    let hour_ago = now - Duration::seconds(HOUR_SECS);
+    let number_since = now - Duration::seconds(NUMBER_WINDOW_SECS);
+    let spent: Spent = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE phone_e164 = $1 AND sent_at > $6) AS number,
+                min(sent_at) FILTER (WHERE phone_e164 = $1 AND sent_at > $6) AS number_oldest,
+                count(*) FILTER (WHERE ip = $2) AS ip, min(sent_at) FILTER (WHERE ip = $2) AS ip_oldest,
+                count(*) FILTER (WHERE user_id = $3) AS account,
+                min(sent_at) FILTER (WHERE user_id = $3) AS account_oldest,
+                count(*) FILTER (WHERE country = $4) AS country,
+                min(sent_at) FILTER (WHERE country = $4) AS country_oldest,
+                count(*) AS total, min(sent_at) AS total_oldest
+         FROM sms_sends WHERE sent_at > $5",
+    )
+    .bind(send.phone)
+    .bind(send.ip)
+    .bind(send.user_id)
+    .bind(send.country)
+    .bind(hour_ago)
+    .bind(number_since)
+    .fetch_one(&mut *tx)
+    .await?;
+    let budgets = [
+        ("number", policy.max_sends_per_number, spent.number, spent.number_oldest, NUMBER_WINDOW_SECS),
+        ("ip", policy.max_sends_per_ip, spent.ip, spent.ip_oldest, HOUR_SECS),
+        ("account", policy.max_sends_per_account, spent.account, spent.account_oldest, HOUR_SECS),
+        ("country", policy.max_sends_per_country, spent.country, spent.country_oldest, HOUR_SECS),
+        ("global", policy.max_sends_per_hour, spent.total, spent.total_oldest, HOUR_SECS),
+    ];
+    let blocked = budgets
+        .iter()
+        .filter(|(_, limit, count, _, _)| *count >= i64::from(*limit))
+        .map(|(scope, limit, _, oldest, window)| Blocked {
+            scope,
+            limit: *limit,
+            retry_after_secs: retry_after(*oldest, *window, now),
+        })
+        .max_by_key(|b| b.retry_after_secs);
+    if let Some(blocked) = blocked {
+        return Ok(Err(blocked));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sms_sends (user_id, phone_e164, ip, country, sent_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(send.user_id)
+    .bind(send.phone)
+    .bind(send.ip)
+    .bind(send.country)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// Gives a reservation back: the provider did not send the message.
+pub async fn release(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sms_sends WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Seconds until the oldest message in the window leaves it (at least 1).
+fn retry_after(oldest: Option<OffsetDateTime>, window_secs: i64, now: OffsetDateTime) -> u64 {
+    let until = oldest.unwrap_or(now) + Duration::seconds(window_secs);
+    (until - now).whole_seconds().max(1) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_ends_when_the_oldest_message_leaves_the_window() {
+        let now = OffsetDateTime::from_unix_timestamp(10_000).unwrap();
+        let oldest = OffsetDateTime::from_unix_timestamp(10_000 - 3000).unwrap();
+        assert_eq!(retry_after(Some(oldest), HOUR_SECS, now), 600);
+        assert_eq!(retry_after(None, HOUR_SECS, now), 3600);
+        let gone = OffsetDateTime::from_unix_timestamp(10_000 - 4000).unwrap();
+        assert_eq!(retry_after(Some(gone), HOUR_SECS, now), 1);
+    }
+}

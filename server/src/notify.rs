@@ -1,0 +1,197 @@
+//! Security notifications (SECURITY.md 27): when a factor is added or
+//! removed, 2FA is turned off or the password changes, the account's owner
+//! is told through a channel independent of the change: email over SMTP when
+//! it is configured and the account has an address, otherwise the outbox
+//! (`notifications` rows an administrator reads).
+//!
+//! The notification is written in the change's transaction, so a change is
+//! never without its notice; the email goes out after the commit, and one
+//! that could not be delivered keeps its error and is tried again later.
+
+use crate::audit::Origin;
+use crate::clock::human;
+use crate::state::AppState;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The mail transport, when SMTP is configured.
+pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Builds the mailer from `TESSERA_SMTP_URL`.
+pub fn mailer(config: &crate::config::Config) -> anyhow::Result<Option<Mailer>> {
+    let Some(url) = &config.smtp_url else {
+        return Ok(None);
+    };
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+        .map_err(|e| anyhow::anyhow!("TESSERA_SMTP_URL: {e}"))?
+        .timeout(Some(std::time::Duration::from_secs(10)))
+        .build();
+    Ok(Some(transport))
+}
+
+/// What happened to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice<'a> {
+    FactorAdded { nickname: &'a str },
+    FactorRemoved { nickname: &'a str },
+    TwoFactorOff,
+    PasswordChanged,
+}
+
+impl Notice<'_> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::FactorAdded { .. } => "factor_added",
+            Notice::FactorRemoved { .. } => "factor_removed",
+            Notice::TwoFactorOff => "two_factor_off",
+            Notice::PasswordChanged => "password_changed",
+        }
+    }
+
+    fn subject(&self) -> &'static str {
+        match self {
+            Notice::FactorAdded { .. } => "A sign-in method was added to your account",
+            Notice::FactorRemoved { .. } => "A sign-in method was removed from your account",
+            Notice::TwoFactorOff => "Two-factor authentication was turned off",
+            Notice::PasswordChanged => "Your password was changed",
+        }
+    }
+
+    fn what(&self) -> String {
+        match self {
+            Notice::FactorAdded { nickname } => format!("The phone “{nickname}” was added as a sign-in method."),
+            Notice::FactorRemoved { nickname } => {
+                format!("The phone “{nickname}” was removed from your sign-in methods.")
+            }
+            Notice::TwoFactorOff => {
+                "Two-factor authentication was turned off: a password alone now signs in to your account.".into()
+            }
+            Notice::PasswordChanged => {
+                "Your password was changed, and every other session of your account was signed out.".into()
+            }
+        }
+    }
+}
+
+/// The account being told.
+pub struct Recipient<'a> {
+    pub user_id: Uuid,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Writes the notification inside the change's transaction; returns its id
+/// for [`deliver`] after the commit.
+pub async fn queue(
+    tx: &mut PgConnection,
+    state: &AppState,
+    to: &Recipient<'_>,
+    notice: Notice<'_>,
+    now: OffsetDateTime,
+    origin: &Origin,
+) -> sqlx::Result<i64> {
+    let address = to.email.filter(|e| !e.trim().is_empty());
+    let channel = if state.mailer.is_some() && address.is_some() {
+        "email"
+    } else {
+        "outbox"
+    };
+    let body = format!(
+        "Hello {name},\n\n{what}\n\nWhen: {when} (UTC)\nFrom: {ip}{agent}\n\n\
+         If this was you, there is nothing to do. If it was not, sign in to Tessera now, \
+         change your password and check your sign-in methods and sessions, \
+         or contact your administrator.\n",
+        name = to.display_name,
+        what = notice.what(),
+        when = human(now),
+        ip = origin.ip,
+        agent = origin
+            .user_agent
+            .as_deref()
+            .map(|a| format!(", {}", a.chars().take(120).collect::<String>()))
+            .unwrap_or_default(),
+    );
+    sqlx::query_scalar(
+        "INSERT INTO notifications (user_id, kind, to_address, subject, body, channel, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(to.user_id)
+    .bind(notice.kind())
+    .bind(address)
+    .bind(notice.subject())
+    .bind(body)
+    .bind(channel)
+    .bind(now)
+    .fetch_one(tx)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct Pending {
+    id: i64,
+    to_address: Option<String>,
+    subject: String,
+    body: String,
+}
+
+/// Mails the queued notifications (all pending ones when `id` is none) in
+/// the background; the request that made them does not wait for SMTP.
+pub fn deliver(state: &AppState, id: Option<i64>) {
+    if state.mailer.is_none() {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = deliver_now(&state, id).await {
+            tracing::warn!(error = %e, "delivering notifications");
+        }
+    });
+}
+
+/// Mails pending email notifications and records each outcome.
+pub async fn deliver_now(state: &AppState, id: Option<i64>) -> anyhow::Result<()> {
+    let Some(mailer) = &state.mailer else {
+        return Ok(());
+    };
+    let pending: Vec<Pending> = sqlx::query_as(
+        "SELECT id, to_address, subject, body FROM notifications
+         WHERE channel = 'email' AND sent_at IS NULL AND ($1::BIGINT IS NULL OR id = $1)
+           AND created_at > now() - INTERVAL '1 day' ORDER BY id LIMIT 100",
+    )
+    .bind(id)
+    .fetch_all(&state.pool)
+    .await?;
+    let from: Mailbox = state.config.smtp_from.parse()?;
+    for n in pending {
+        let outcome = async {
+            let to: Mailbox = n.to_address.as_deref().unwrap_or_default().parse()?;
+            let message = Message::builder()
+                .from(from.clone())
+                .to(to)
+                .subject(format!("Tessera: {}", n.subject))
+                .body(n.body.clone())?;
+            mailer.send(message).await?;
+            anyhow::Ok(())
+        }
+        .await;
+        let now = state.clock.now();
+        let (sent_at, error) = match outcome {
+            Ok(()) => (Some(now), None),
+            Err(e) => {
+                tracing::warn!(notification = n.id, error = %e, "a notification email was not delivered");
+                (None, Some(e.to_string()))
+            }
+        };
+        sqlx::query("UPDATE notifications SET sent_at = $2, error = $3 WHERE id = $1")
+            .bind(n.id)
+            .bind(sent_at)
+            .bind(error)
+            .execute(&state.pool)
+            .await?;
+    }
+    Ok(())
+}
