@@ -40,6 +40,24 @@ ensure_rust_tools() {
   fi
 }
 
+# The fuzz target (cargo-fuzz needs a nightly compiler) and the SMTP server
+# the notification tests mail to (Python's aiosmtpd).
+ensure_test_tools() {
+  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    say "installing the nightly toolchain (for cargo-fuzz)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "0.13.2" ]; then
+    say "installing cargo-fuzz 0.13.2"
+    cargo install cargo-fuzz --version 0.13.2 --locked
+  fi
+  if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    say "installing aiosmtpd (the notification tests' SMTP server)"
+    python3 -m pip install --quiet aiosmtpd==1.4.6 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages aiosmtpd==1.4.6
+  fi
+}
+
 ensure_npm_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -f "$ROOT/node_modules/.package-lock.json" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then

@@ -126,6 +126,9 @@ pub trait Admin: Send + Sync {
     async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError>;
     /// The outbox plugin's messages, newest first (numbers masked).
     async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError>;
+    /// Security notifications, newest first: those kept in the outbox (no
+    /// SMTP, or no address) and those mailed.
+    async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError>;
 }
 
 /// The handle the server puts into each request's extensions.

@@ -131,10 +131,7 @@ pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
 }
 
 #[server(endpoint = "sessions/end")]
-pub async fn end_session(
-    #[server(default)] id: String,
-    #[server(default)] csrf_token: String,
-) -> Result<(), AppError> {
+pub async fn end_session(#[server(default)] id: String, #[server(default)] csrf_token: String) -> Result<(), AppError> {
     let _ = csrf_token;
     backend::portal()?.end_session(&id).await.map_err(backend::fail)
 }
@@ -262,6 +259,11 @@ pub async fn set_two_factor(
 #[server(endpoint = "admin/outbox", input = GetUrl)]
 pub async fn get_outbox() -> Result<Vec<OutboxMessage>, AppError> {
     backend::admin()?.outbox().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/notifications", input = GetUrl)]
+pub async fn get_notifications() -> Result<Vec<OutboxMessage>, AppError> {
+    backend::admin()?.notifications().await.map_err(backend::fail)
 }
 
 #[server(endpoint = "admin/users", input = GetUrl)]

@@ -20,8 +20,12 @@ use pages::admin::{
 };
 use pages::{
     account::{PasswordPage, ReauthPage, SessionsPage},
-    credentials::CredentialsPage, credentials::EnrollStepPage, home::HomePage, not_found::NotFound,
-    second_step::SecondStepPage, signin::SignInPage,
+    credentials::CredentialsPage,
+    credentials::EnrollStepPage,
+    home::HomePage,
+    not_found::NotFound,
+    second_step::SecondStepPage,
+    signin::SignInPage,
 };
 
 /// Every route renders whole before it is sent (async SSR): each page then

@@ -94,7 +94,12 @@ impl RequestPortal {
     }
 
     /// Tells the account's owner about a change, inside the change's transaction.
-    pub async fn notify_in(&self, tx: &mut PgConnection, user: &UserRow, notice: Notice<'_>) -> Result<i64, PortalError> {
+    pub async fn notify_in(
+        &self,
+        tx: &mut PgConnection,
+        user: &UserRow,
+        notice: Notice<'_>,
+    ) -> Result<i64, PortalError> {
         let to = Recipient {
             user_id: user.id,
             display_name: &user.display_name,
@@ -236,7 +241,10 @@ impl RequestPortal {
         if new != repeat {
             errors.push(FieldError::new("repeat", "The two new passwords differ."));
         } else if !current.is_empty() && current == new {
-            errors.push(FieldError::new("new", "Choose a password different from the current one."));
+            errors.push(FieldError::new(
+                "new",
+                "Choose a password different from the current one.",
+            ));
         }
         let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
             return Err(PortalError::Validation(errors));

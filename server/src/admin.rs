@@ -639,7 +639,10 @@ impl Admin for RequestPortal {
         }
         // The owner hears of 2FA turned off, whoever turned it off (SECURITY.md 27).
         let notice = if action == UserAction::ResetTwoFactor && enabled {
-            Some(self.notify_in(&mut tx, &target, crate::notify::Notice::TwoFactorOff).await?)
+            Some(
+                self.notify_in(&mut tx, &target, crate::notify::Notice::TwoFactorOff)
+                    .await?,
+            )
         } else {
             None
         };
@@ -714,6 +717,29 @@ impl Admin for RequestPortal {
             .map(|(to, body, at)| OutboxMessage {
                 to: mask_phone(&to),
                 body,
+                at: human(at),
+            })
+            .collect())
+    }
+
+    async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError> {
+        self.admin()?;
+        let rows: Vec<(Option<String>, Option<String>, String, String, String, OffsetDateTime)> = sqlx::query_as(
+            "SELECT u.username, n.to_address, n.channel, n.subject, n.body, n.created_at
+             FROM notifications n LEFT JOIN users u ON u.id = n.user_id ORDER BY n.id DESC LIMIT 200",
+        )
+        .fetch_all(&self.state.pool)
+        .await
+        .map_err(db("reading the notifications"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(user, address, channel, subject, body, at)| OutboxMessage {
+                to: match (user, channel.as_str()) {
+                    (Some(u), "email") => format!("{u} (emailed to {})", address.unwrap_or_default()),
+                    (Some(u), _) => u,
+                    (None, _) => "a deleted account".into(),
+                },
+                body: format!("{subject}. {body}"),
                 at: human(at),
             })
             .collect())

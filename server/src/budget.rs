@@ -83,11 +83,35 @@ pub async fn reserve(
     .fetch_one(&mut *tx)
     .await?;
     let budgets = [
-        ("number", policy.max_sends_per_number, spent.number, spent.number_oldest, NUMBER_WINDOW_SECS),
+        (
+            "number",
+            policy.max_sends_per_number,
+            spent.number,
+            spent.number_oldest,
+            NUMBER_WINDOW_SECS,
+        ),
         ("ip", policy.max_sends_per_ip, spent.ip, spent.ip_oldest, HOUR_SECS),
-        ("account", policy.max_sends_per_account, spent.account, spent.account_oldest, HOUR_SECS),
-        ("country", policy.max_sends_per_country, spent.country, spent.country_oldest, HOUR_SECS),
-        ("global", policy.max_sends_per_hour, spent.total, spent.total_oldest, HOUR_SECS),
+        (
+            "account",
+            policy.max_sends_per_account,
+            spent.account,
+            spent.account_oldest,
+            HOUR_SECS,
+        ),
+        (
+            "country",
+            policy.max_sends_per_country,
+            spent.country,
+            spent.country_oldest,
+            HOUR_SECS,
+        ),
+        (
+            "global",
+            policy.max_sends_per_hour,
+            spent.total,
+            spent.total_oldest,
+            HOUR_SECS,
+        ),
     ];
     let blocked = budgets
         .iter()
@@ -124,10 +148,11 @@ pub async fn release(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Seconds until the oldest message in the window leaves it (at least 1).
+/// Seconds until the oldest message in the window leaves it (at least 1),
+/// rounded up: a retry at exactly that moment is allowed.
 fn retry_after(oldest: Option<OffsetDateTime>, window_secs: i64, now: OffsetDateTime) -> u64 {
     let until = oldest.unwrap_or(now) + Duration::seconds(window_secs);
-    (until - now).whole_seconds().max(1) as u64
+    (until - now).as_seconds_f64().ceil().max(1.0) as u64
 }
 
 #[cfg(test)]
@@ -142,5 +167,7 @@ mod tests {
         assert_eq!(retry_after(None, HOUR_SECS, now), 3600);
         let gone = OffsetDateTime::from_unix_timestamp(10_000 - 4000).unwrap();
         assert_eq!(retry_after(Some(gone), HOUR_SECS, now), 1);
+        let just_after = oldest + Duration::milliseconds(300);
+        assert_eq!(retry_after(Some(just_after), HOUR_SECS, now), 601);
     }
 }

@@ -323,7 +323,9 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
     let (v, src) = get("smtp_from");
     let smtp_from = v.trim().to_owned();
     if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
-        errors.push(format!("{src}: `{v}` is not an address like Tessera <tessera@example.com>"));
+        errors.push(format!(
+            "{src}: `{v}` is not an address like Tessera <tessera@example.com>"
+        ));
     }
 
     let (v, src) = get("log_format");

@@ -5,8 +5,8 @@
 
 use crate::account_security;
 use crate::audit::{self, Event, Who};
-use crate::notify::{self, Notice};
 use crate::clock::human;
+use crate::notify::{self, Notice};
 use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, db, new_csrf_token, sess};
 use crate::providers::Purpose;
 use crate::sms::{self, Destination};
@@ -448,9 +448,13 @@ impl RequestPortal {
                 .map_err(db("choosing a preferred phone"))?;
         }
         let mut notices = vec![
-            self.notify_in(&mut tx, user, Notice::FactorRemoved {
-                nickname: &target.nickname,
-            })
+            self.notify_in(
+                &mut tx,
+                user,
+                Notice::FactorRemoved {
+                    nickname: &target.nickname,
+                },
+            )
             .await?,
         ];
         if effect == Removal::TurnsTwoFactorOff {
@@ -683,7 +687,9 @@ impl RequestPortal {
         // signing in again).
         let pool = &self.state.pool;
         if let Some(old) = self.session_row().await? {
-            account_security::forget(pool, old).await.map_err(db("forgetting a session"))?;
+            account_security::forget(pool, old)
+                .await
+                .map_err(db("forgetting a session"))?;
         }
         let row = account_security::register(pool, user_id, now, &self.ip, self.user_agent.as_deref())
             .await

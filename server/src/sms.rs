@@ -286,6 +286,39 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
     let expires = now + Duration::seconds(lifetime);
     let code = (!providers::owns_code(plugin.id())).then(|| otp::new_code(policy.digits));
 
+    // The send budgets, shared by every server on the database (SECURITY.md
+    // 6, 13), spent before the challenge changes: a refused send leaves the
+    // code already sent working.
+    let country = crate::phone::region_of(dest.phone);
+    let budget = budget::Send {
+        user_id: dest.user_id,
+        phone: dest.phone,
+        ip: &origin.ip,
+        country: country.as_deref(),
+    };
+    let reservation = match budget::reserve(pool, &rules, now, &budget)
+        .await
+        .map_err(db("reserving a message"))?
+    {
+        Ok(id) => id,
+        Err(blocked) => {
+            tracing::warn!(user_id = %dest.user_id, scope = blocked.scope, "SMS send budget spent");
+            let event = Event::by_self(audit::SMS_BLOCKED, who).details(serde_json::json!({
+                "budget": blocked.scope,
+                "limit": blocked.limit,
+                "retry_after_secs": blocked.retry_after_secs,
+                "to": tessera::otp::mask_phone(dest.phone),
+                "country": country,
+            }));
+            audit::record(pool, now, origin, event)
+                .await
+                .map_err(db("auditing a blocked send"))?;
+            return Err(PortalError::TooManyMessages {
+                retry_after_secs: blocked.retry_after_secs,
+            });
+        }
+    };
+
     // Claim the send in one statement: a new challenge, or the open one if
     // nobody changed it since we read it. A concurrent request (a double
     // submit) claims nothing and sends nothing.
@@ -316,12 +349,21 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
     .bind(open.as_ref().map(|o| o.last_sent_at))
     .fetch_optional(pool)
     .await;
+    let release = || async {
+        budget::release(pool, reservation)
+            .await
+            .map_err(db("releasing a message"))
+    };
     match claimed {
         Ok(Some(_)) => {}
-        Ok(None) => return Ok(()),
-        // The open challenge was consumed meanwhile: there is nothing left to send.
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("otp_challenges_pkey") => return Ok(()),
-        Err(e) => return Err(db("claiming a send")(e)),
+        // A concurrent request claimed it, or the open challenge was consumed
+        // meanwhile: nothing to send, and nothing spent.
+        Ok(None) => return release().await,
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("otp_challenges_pkey") => return release().await,
+        Err(e) => {
+            release().await?;
+            return Err(db("claiming a send")(e));
+        }
     }
 
     // Nothing half-written: a first send leaves no challenge; a resend gets
@@ -337,38 +379,6 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
             .bind(now),
         };
         undo.execute(pool).await.map_err(db("undoing a send"))
-    };
-
-    // The send budgets, shared by every server on the database (SECURITY.md 6, 13).
-    let country = crate::phone::region_of(dest.phone);
-    let budget = budget::Send {
-        user_id: dest.user_id,
-        phone: dest.phone,
-        ip: &origin.ip,
-        country: country.as_deref(),
-    };
-    let reservation = match budget::reserve(pool, &rules, now, &budget)
-        .await
-        .map_err(db("reserving a message"))?
-    {
-        Ok(id) => id,
-        Err(blocked) => {
-            undo_claim().await?;
-            tracing::warn!(user_id = %dest.user_id, scope = blocked.scope, "SMS send budget spent");
-            let event = Event::by_self(audit::SMS_BLOCKED, who).details(serde_json::json!({
-                "budget": blocked.scope,
-                "limit": blocked.limit,
-                "retry_after_secs": blocked.retry_after_secs,
-                "to": tessera::otp::mask_phone(dest.phone),
-                "country": country,
-            }));
-            audit::record(pool, now, origin, event)
-                .await
-                .map_err(db("auditing a blocked send"))?;
-            return Err(PortalError::TooManyMessages {
-                retry_after_secs: blocked.retry_after_secs,
-            });
-        }
     };
 
     let text = code.as_deref().map(|c| message_text(c, lifetime)).unwrap_or_default();
@@ -404,9 +414,7 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
         }
         Err(e) => {
             undo_claim().await?;
-            budget::release(pool, reservation)
-                .await
-                .map_err(db("releasing a message"))?;
+            release().await?;
             let event = Event::by_self(audit::PROVIDER_ERROR, who).details(serde_json::json!({
                 "plugin": plugin.id(),
                 "purpose": purpose_name(dest.purpose),

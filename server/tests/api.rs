@@ -4,6 +4,8 @@
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/hardening.rs"]
+mod hardening;
 #[path = "api/mocks/mod.rs"]
 mod mocks;
 #[path = "api/providers.rs"]

@@ -1,12 +1,12 @@
 //! A generic HTTP gateway (WSO2's "SMS URL", the Kratos courier): a URL, a
 //! method, headers and a body template; we make the code.
 
-use tessera::template::{self, Encoding, Values};
 use super::{
     PluginContext, PluginInfo, Properties, Property, ProviderError, SendRequest, Sent, SmsPlugin, TIMEOUT_PROPERTY,
     call,
 };
 use std::time::Duration;
+use tessera::template::{self, Encoding, Values};
 
 pub const INFO: PluginInfo = PluginInfo {
     id: "http",

@@ -13,6 +13,7 @@ const PHONE: &str = "+12015550123";
 /// Every console read, as the hydrated app asks for it.
 const ADMIN_GETS: &[&str] = &[
     "admin/outbox",
+    "admin/notifications",
     "admin/users",
     "admin/user?username=admin",
     "admin/methods",

@@ -273,7 +273,12 @@ async fn two_concurrent_checks_of_one_code_have_exactly_one_winner() {
         assert_eq!(half.sign_in("alice", ALICE.1).await.status, 200);
         let code = outbox_code(&app, PHONE).await;
         let statuses = twice_at_once(&mut half, &app, "signin/verify_code", &[("code", &code)]).await;
-        assert_eq!(statuses, [200, 422], "round {round}");
+        // The loser is refused for the used code (422) or, when the winner's
+        // new session id was saved first, for its dead session (403).
+        assert!(
+            matches!(statuses, [200, 422] | [200, 403]),
+            "round {round}: {statuses:?}"
+        );
         app.clock.advance(31); // past the resend cooldown, for the next round's code
     }
 }

@@ -1,0 +1,484 @@
+//! Hardening over HTTP: SMS send budgets, step-up for sensitive changes,
+//! notifications (through a real SMTP server), and the sessions a user sees
+//! and ends.
+
+use super::sms::{outbox_code, signed_in};
+use super::*;
+use serde_json::Value;
+use std::time::Duration;
+
+const PHONE: &str = "+12015550123";
+const OTHER_US: &str = "+12015550188";
+const THIRD_US: &str = "+12015550177";
+const GB: &str = "+447400123456";
+
+async fn set_policy(app: &TestApp, assignments: &str) {
+    sqlx::query(&format!("UPDATE policy SET {assignments}"))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+/// The budget named by the newest `sms.blocked` audit event.
+async fn last_block(app: &TestApp) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT details->>'budget' FROM audit_events WHERE event = 'sms.blocked' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(&app.pool)
+    .await
+    .unwrap()
+    .flatten()
+}
+
+fn retry_after(a: &Answer) -> u64 {
+    a.headers
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After: {} {}", a.status, a.body))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sec_13_send_budgets_per_account_ip_country_and_hour_answer_429_with_retry_after() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+
+    // Per account: two messages an hour.
+    set_policy(&app, "max_sends_per_account = 2, resend_cooldown_secs = 1").await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    app.clock.advance(2);
+    assert_eq!(alice.post("credentials/resend", &[]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    app.clock.advance(2);
+    let a = alice.post("credentials/resend", &[]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    let wait = retry_after(&a);
+    assert!((3590..=3600).contains(&wait), "{wait}");
+    assert!(a.body.contains("TooManyMessages"), "{}", a.body);
+    assert_eq!(last_block(&app).await.as_deref(), Some("account"));
+    // The refused resend left the code already sent working.
+    assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
+    // An hour later the budget is back (signed in afresh: adding a phone
+    // needs a recent sign-in).
+    app.clock.advance(wait as i64);
+    let mut alice = signed_in(&app, ALICE).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    assert_eq!(
+        alice.post("credentials/start", &[("phone", OTHER_US)]).await.status,
+        200
+    );
+
+    // Per IP: every account behind one address shares it.
+    sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
+    set_policy(&app, "max_sends_per_account = 10, max_sends_per_ip = 1").await;
+    app.clock.advance(5);
+    let a = alice.post("credentials/start", &[("phone", GB)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = admin.post("credentials/start", &[("phone", THIRD_US)]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(last_block(&app).await.as_deref(), Some("ip"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM otp_challenges WHERE purpose = 'enroll' AND phone_e164 = '+12015550177'")
+            .await,
+        0
+    );
+
+    // Per destination country.
+    sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
+    set_policy(&app, "max_sends_per_ip = 100, max_sends_per_country = 1").await;
+    app.clock.advance(5);
+    assert_eq!(
+        alice.post("credentials/start", &[("phone", OTHER_US)]).await.status,
+        200
+    );
+    let a = admin.post("credentials/start", &[("phone", THIRD_US)]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(last_block(&app).await.as_deref(), Some("country"));
+    assert_eq!(
+        admin.post("credentials/start", &[("phone", GB)]).await.status,
+        200,
+        "another country's budget is its own"
+    );
+
+    // The hourly ceiling for everything.
+    set_policy(&app, "max_sends_per_country = 500, max_sends_per_hour = 2").await;
+    app.clock.advance(5);
+    let a = admin.post("credentials/resend", &[]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(last_block(&app).await.as_deref(), Some("global"));
+    assert!(retry_after(&a) > 3500);
+    // Blocks show in the audit log, with who, what and from where.
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'sms.blocked' AND ip = '127.0.0.1'")
+            .await,
+        4
+    );
+}
+
+/// Signs in again (password, then the code when 2FA is on) on a session
+/// that is already signed in; answers the final call.
+async fn step_up(app: &TestApp, b: &mut Browser, password: &str, next: &str) -> Answer {
+    let a = b.post("signin/again", &[("password", password), ("next", next)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    if a.location.as_deref() != Some("/signin/code") {
+        return a;
+    }
+    let code = outbox_code(app, PHONE).await;
+    b.post("signin/verify_code", &[("code", &code)]).await
+}
+
+#[tokio::test]
+async fn sec_24_sensitive_changes_need_a_sign_in_within_ten_minutes_then_land_back() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+    alice.enroll_outbox(&app, PHONE, "Mine").await;
+    assert_eq!(
+        alice
+            .post("credentials/two_factor", &[("enabled", "true")])
+            .await
+            .status,
+        200
+    );
+    let (_, creds) = alice.get_json("credentials").await;
+    let phone_id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
+
+    // Eleven minutes later (the session is still alive: idle 30 min)...
+    app.clock.advance(11 * 60);
+    for (endpoint, fields) in [
+        (
+            "credentials/remove",
+            vec![("id", phone_id.as_str()), ("confirm", "true")],
+        ),
+        ("credentials/start", vec![("phone", OTHER_US)]),
+        ("credentials/two_factor", vec![("enabled", "false")]),
+        (
+            "password",
+            vec![
+                ("current", ALICE.1),
+                ("new", "a-new-password-1"),
+                ("repeat", "a-new-password-1"),
+            ],
+        ),
+    ] {
+        let a = alice.post(endpoint, &fields).await;
+        assert_eq!(a.status, 403, "{endpoint}: {}", a.body);
+        assert!(a.body.contains("StepUpRequired"), "{endpoint}: {}", a.body);
+    }
+    // ...nothing changed, and what is not sensitive still works.
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM otp_challenges WHERE purpose = 'enroll' AND consumed_at IS NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        alice
+            .post("credentials/rename", &[("id", &phone_id), ("nickname", "Work")])
+            .await
+            .status,
+        200
+    );
+    // The page says why and links to signing in again, with JavaScript off too.
+    let token = alice.csrf().await;
+    let a = alice
+        .form_post(
+            "credentials/two_factor",
+            &[("enabled", "false"), ("csrf_token", &token)],
+            "/credentials",
+        )
+        .await;
+    let back = a.location.unwrap();
+    let back = back.strip_prefix(&app.base).unwrap_or(&back);
+    let page = alice.page(back).await;
+    assert!(page.body.contains("/signin/again?next=/credentials"), "{}", page.body);
+
+    // A wrong password does not step up (and counts as a failure).
+    let a = alice
+        .post("signin/again", &[("password", "wrong-one"), ("next", "/credentials")])
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    // The password, then the code (2FA is on), then back to the page.
+    let a = step_up(&app, &mut alice, ALICE.1, "/credentials").await;
+    assert_eq!(
+        (a.status, a.location.as_deref()),
+        (200, Some("/credentials")),
+        "{}",
+        a.body
+    );
+    let a = alice
+        .post("credentials/remove", &[("id", &phone_id), ("confirm", "true")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // Off-site return paths land home instead (2FA is off now: password only).
+    app.clock.advance(11 * 60);
+    let a = step_up(&app, &mut alice, ALICE.1, "//evil.example/x").await;
+    assert_eq!(a.location.as_deref(), Some("/"));
+    assert_eq!(
+        alice.post("credentials/start", &[("phone", OTHER_US)]).await.status,
+        200,
+        "fresh again"
+    );
+}
+
+/// A real SMTP server (Python's aiosmtpd) writing what it receives to a maildir.
+struct Smtp {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: tokio::process::Child,
+}
+
+impl Smtp {
+    async fn start() -> Smtp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("tessera-mail-{}", uuid::Uuid::new_v4().simple()));
+        let child = tokio::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c"])
+            .arg("aiosmtpd.handlers.Mailbox")
+            .arg(&dir)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/bootstrap installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Smtp { port, dir, child }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, as raw text.
+    fn messages(&self) -> Vec<String> {
+        let mut all = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) {
+                for e in entries.flatten() {
+                    all.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        all
+    }
+
+    /// Waits until `n` messages have arrived.
+    async fn wait_for(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} emails, got {:?}", self.messages());
+    }
+}
+
+#[tokio::test]
+async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently() {
+    let mut smtp = Smtp::start().await;
+    let app = spawn_app_with(&[
+        ("TESSERA_SMTP_URL", &smtp.url()),
+        ("TESSERA_SMTP_FROM", "Tessera <security@tessera.test>"),
+    ])
+    .await;
+    sqlx::query("UPDATE users SET email = 'alice@example.test' WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut alice = signed_in(&app, ALICE).await;
+
+    alice.enroll_outbox(&app, PHONE, "Pocket").await;
+    let mail = smtp.wait_for(1).await;
+    assert!(mail[0].contains("To: alice@example.test"), "{}", mail[0]);
+    assert!(
+        mail[0].contains("Subject: Tessera: A sign-in method was added"),
+        "{}",
+        mail[0]
+    );
+    assert!(
+        mail[0].contains("Pocket") && mail[0].contains("127.0.0.1"),
+        "{}",
+        mail[0]
+    );
+
+    assert_eq!(
+        alice
+            .post("credentials/two_factor", &[("enabled", "true")])
+            .await
+            .status,
+        200
+    );
+    let (_, creds) = alice.get_json("credentials").await;
+    let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
+    let a = alice
+        .post("credentials/remove", &[("id", &id), ("confirm", "true")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mail = smtp.wait_for(3).await.join("\n");
+    assert!(mail.contains("A sign-in method was removed"), "{mail}");
+    assert!(mail.contains("Two-factor authentication was turned off"), "{mail}");
+    // Each change has its audit event beside its notification.
+    for event in ["credential.added", "credential.removed", "2fa.off"] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM audit_events WHERE event = '{event}'"))
+                .await,
+            1,
+            "{event}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM notifications WHERE channel = 'email' AND sent_at IS NOT NULL")
+            .await,
+        3
+    );
+
+    // The password, with SMTP down: the change stands, its notice waits with the error.
+    smtp.child.kill().await.unwrap();
+    let a = alice
+        .post(
+            "password",
+            &[
+                ("current", ALICE.1),
+                ("new", "another-password-9"),
+                ("repeat", "another-password-9"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut error = None;
+    for _ in 0..100 {
+        error = sqlx::query_scalar::<_, Option<String>>(
+            "SELECT error FROM notifications WHERE kind = 'password_changed' AND channel = 'email'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if error.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(error.is_some(), "the failed delivery is recorded");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'password.changed'")
+            .await,
+        1
+    );
+    assert_eq!(alice.sign_in(ALICE.0, "another-password-9").await.status, 200);
+
+    // An account without an address is told through the outbox.
+    let mut admin = signed_in(&app, ADMIN).await;
+    admin.enroll_outbox(&app, OTHER_US, "Desk").await;
+    let (to, channel, body): (Option<String>, String, String) = sqlx::query_as(
+        "SELECT to_address, channel, body FROM notifications WHERE kind = 'factor_added' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((to, channel.as_str()), (None, "outbox"));
+    assert!(body.contains("Desk"), "{body}");
+    // The console's outbox shows it to administrators.
+    let (status, outbox) = admin.get_json("admin/notifications").await;
+    assert_eq!(status, 200);
+    assert!(outbox.to_string().contains("Desk"), "{outbox}");
+    let _ = std::fs::remove_dir_all(&smtp.dir);
+}
+
+fn session_ids(list: &Value) -> Vec<(String, bool)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_owned(), s["current"].as_bool().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn sec_22_sessions_are_listed_ended_from_elsewhere_and_a_password_change_ends_the_others() {
+    let app = spawn_app().await;
+    let mut laptop = signed_in(&app, ALICE).await;
+    let mut phone = signed_in(&app, ALICE).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+
+    let (status, list) = laptop.get_json("sessions").await;
+    assert_eq!(status, 200);
+    let ids = session_ids(&list);
+    assert_eq!(ids.len(), 2, "{list}");
+    assert_eq!(ids.iter().filter(|(_, current)| *current).count(), 1);
+    assert_eq!(list[0]["ip"], "127.0.0.1");
+    let (_, phone_list) = phone.get_json("sessions").await;
+    let phone_id = session_ids(&phone_list).into_iter().find(|(_, c)| *c).unwrap().0;
+
+    // Nobody ends another account's session.
+    let (_, admin_list) = admin.get_json("sessions").await;
+    let admin_id = session_ids(&admin_list)[0].0.clone();
+    assert_eq!(laptop.post("sessions/end", &[("id", &admin_id)]).await.status, 404);
+    assert_eq!(admin.get_json("home").await.0, 200);
+
+    // The laptop ends the phone's session: its next request is signed out.
+    assert_eq!(laptop.post("sessions/end", &[("id", &phone_id)]).await.status, 200);
+    assert_eq!(phone.get_json("home").await.0, 401);
+    assert_eq!(phone.page("/").await.location.as_deref(), Some("/signin"));
+    assert_eq!(session_ids(&laptop.get_json("sessions").await.1).len(), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'session.ended'")
+            .await,
+        1
+    );
+
+    // A password change ends every other session; this one stays, with a new id.
+    let mut tablet = signed_in(&app, ALICE).await;
+    let before = laptop.cookie.clone();
+    let a = laptop
+        .post(
+            "password",
+            &[
+                ("current", ALICE.1),
+                ("new", "a-new-password-1"),
+                ("repeat", "a-new-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_ne!(laptop.cookie, before, "the session id rotates");
+    assert_eq!(tablet.get_json("home").await.0, 401);
+    assert_eq!(laptop.get_json("home").await.0, 200);
+    assert_eq!(session_ids(&laptop.get_json("sessions").await.1).len(), 1);
+    assert_eq!(app.browser().sign_in(ALICE.0, ALICE.1).await.status, 401);
+
+    // Bad input is named beside its field.
+    let a = laptop
+        .post(
+            "password",
+            &[("current", "a-new-password-1"), ("new", "short"), ("repeat", "other")],
+        )
+        .await;
+    assert_eq!(a.status, 422);
+    let v: Value = serde_json::from_str(&a.body).unwrap();
+    let fields: Vec<&str> = v["Portal"]["Validation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["new", "repeat"]);
+
+    // Signing out forgets the session's row.
+    let token = laptop.csrf().await;
+    laptop.call("sign_out", &[("csrf_token", &token)]).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM user_sessions WHERE user_id = (SELECT id FROM users WHERE username = 'alice')")
+            .await,
+        0
+    );
+}
