@@ -482,3 +482,111 @@ async fn sec_22_sessions_are_listed_ended_from_elsewhere_and_a_password_change_e
         0
     );
 }
+
+/// A `tessera-server serve` process of its own on a free port.
+struct ServerProcess {
+    base: String,
+    _child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    async fn start(db_url: &str) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .arg("serve")
+            .env("TESSERA_DATABASE_URL", db_url)
+            .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TESSERA_PUBLIC_URL", &base)
+            .env("TESSERA_DB_MAX_CONNECTIONS", "4")
+            .env("TESSERA_SECRET_KEY", hex::encode(SECRET_KEY))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start tessera-server");
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return ServerProcess { base, _child: child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("tessera-server did not start on {base}");
+    }
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_database_share_sessions_codes_and_budgets() {
+    // The in-process app sets up the database (accounts) and reads it; the
+    // two processes serve every request below.
+    let app = spawn_app().await;
+    let (one, two) = tokio::join!(ServerProcess::start(&app.db_url), ServerProcess::start(&app.db_url));
+    let mut alice = app.browser();
+    let at = |b: &mut Browser, server: &ServerProcess| b.base = server.base.clone();
+
+    // A session made on one server is signed in on the other.
+    at(&mut alice, &one);
+    assert_eq!(alice.sign_in(ALICE.0, ALICE.1).await.status, 200);
+    at(&mut alice, &two);
+    assert_eq!(alice.get_json("home").await.0, 200);
+
+    // A code sent through one is checked on the other (enrollment, then sign-in).
+    at(&mut alice, &one);
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    at(&mut alice, &two);
+    assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
+    assert_eq!(
+        alice
+            .post("credentials/two_factor", &[("enabled", "true")])
+            .await
+            .status,
+        200
+    );
+    let token = alice.csrf().await;
+    alice.call("sign_out", &[("csrf_token", &token)]).await;
+    at(&mut alice, &one);
+    let a = alice.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"));
+    let code = outbox_code(&app, PHONE).await;
+    at(&mut alice, &two);
+    let a = alice.post("signin/verify_code", &[("code", &code)]).await;
+    assert_eq!((a.status, a.location.as_deref()), (200, Some("/")), "{}", a.body);
+    at(&mut alice, &one);
+    assert_eq!(alice.get_json("home").await.0, 200);
+
+    // A budget spent on one blocks the other: one message left for this IP,
+    // sent through `two`; `one` refuses the next with 429.
+    let sent = app.count("SELECT count(*) FROM sms_sends").await;
+    set_policy(&app, &format!("max_sends_per_ip = {}", sent + 1)).await;
+    let mut admin = app.browser();
+    at(&mut admin, &two);
+    assert_eq!(admin.sign_in(ADMIN.0, ADMIN.1).await.status, 200);
+    assert_eq!(
+        admin.post("credentials/start", &[("phone", THIRD_US)]).await.status,
+        200
+    );
+    at(&mut alice, &one);
+    let a = alice.post("credentials/start", &[("phone", OTHER_US)]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert!(retry_after(&a) > 0);
+    assert_eq!(last_block(&app).await.as_deref(), Some("ip"));
+
+    // Ending a session on one ends it on the other.
+    let (_, list) = alice.get_json("sessions").await;
+    let mine = session_ids(&list).into_iter().find(|(_, c)| *c).unwrap().0;
+    at(&mut alice, &two);
+    assert_eq!(alice.post("sessions/end", &[("id", &mine)]).await.status, 200);
+    at(&mut alice, &one);
+    assert_eq!(alice.get_json("home").await.0, 401);
+}
