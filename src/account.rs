@@ -174,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn passwords_check_length_only_and_keep_every_character() {
+    fn sec_17_passwords_check_length_only_and_keep_every_character() {
         assert!(NewPassword::parse("1234567").is_err());
         assert!(NewPassword::parse("12345678").is_ok());
         let long = "pässwörd ".repeat(20);

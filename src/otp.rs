@@ -110,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn lifetime_never_passes_ten_minutes() {
+    fn sec_03_lifetime_is_five_minutes_by_default_and_never_passes_ten() {
         let p = CodePolicy {
             lifetime_secs: 3600,
             ..CodePolicy::default()
@@ -128,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn masks_show_only_the_last_two_digits() {
+    fn sec_15_masks_show_only_the_last_two_digits() {
         assert_eq!(mask_phone("+15551234567"), "•••••••••67");
         assert!(!mask_phone("+447700900123").contains("7700"));
         assert_eq!(mask_phone("+1"), "1");

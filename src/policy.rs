@@ -272,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn countries_are_upper_cased_deduplicated_and_checked_on_send() {
+    fn sec_12_countries_are_upper_cased_deduplicated_and_checked_on_send() {
         let f = form(&[("allowed_countries", "gb us;US\nca"), ("code_lifetime_minutes", "10")]);
         let p = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap();
         assert_eq!(p.allowed_countries, ["CA", "GB", "US"]);

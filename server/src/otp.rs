@@ -45,7 +45,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_have_the_asked_length_and_only_digits() {
+    fn sec_01_codes_have_the_asked_length_and_only_digits() {
         for digits in [6, 8, 10] {
             let c = new_code(digits);
             assert_eq!(c.len(), digits);
@@ -67,7 +67,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sealed_code_matches_only_its_challenge_and_key() {
+    fn sec_02_a_sealed_code_matches_only_its_challenge_and_key() {
         let key = random_key();
         let id = Uuid::new_v4();
         let stored = seal(&key, id, "123456");
@@ -76,5 +76,33 @@ mod tests {
         assert!(!matches(&key, id, "123457", &stored));
         assert!(!matches(&key, Uuid::new_v4(), "123456", &stored));
         assert!(!matches(&random_key(), id, "123456", &stored));
+    }
+
+    /// The comparisons of secrets go through constant-time primitives: the
+    /// MAC's `verify_slice` for codes and `ct_eq` for CSRF tokens. A plain
+    /// `==` on either would fail here.
+    #[test]
+    fn sec_10_codes_and_csrf_tokens_are_compared_in_constant_time() {
+        fn body<'a>(source: &'a str, signature: &str) -> &'a str {
+            let start = source.find(signature).expect(signature);
+            let rest = &source[start..];
+            &rest[..rest.find("\n}\n").unwrap()]
+        }
+        let matches = body(include_str!("otp.rs"), "pub fn matches(");
+        assert!(matches.contains("verify_slice") && !matches.contains("=="), "{matches}");
+        let csrf = body(include_str!("http.rs"), "async fn check_csrf(");
+        assert!(csrf.contains(".ct_eq(") && !csrf.contains("sent == expected"), "{csrf}");
+        // And the comparison is exact: one flipped bit or one byte short fails.
+        let key = [3u8; 32];
+        let id = Uuid::new_v4();
+        let mut mac = seal(&key, id, "123456");
+        assert!(matches_code(&key, id, &mac));
+        mac[31] ^= 1;
+        assert!(!matches_code(&key, id, &mac));
+        assert!(!matches_code(&key, id, &seal(&key, id, "123456")[..31]));
+    }
+
+    fn matches_code(key: &[u8; 32], id: Uuid, mac: &[u8]) -> bool {
+        matches(key, id, "123456", mac)
     }
 }

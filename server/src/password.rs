@@ -90,7 +90,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hashes_are_argon2id_with_the_required_cost_and_unique_salts() {
+    fn sec_16_hashes_are_argon2id_with_the_required_cost_and_unique_salts() {
         let a = hash_blocking("correct horse battery").unwrap();
         let b = hash_blocking("correct horse battery").unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");

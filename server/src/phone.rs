@@ -43,7 +43,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn national_and_international_forms_normalise_to_e164() {
+    fn sec_11_national_and_international_forms_normalise_to_e164() {
         assert_eq!(parse("(201) 555-0123", "US").unwrap(), "+12015550123");
         assert_eq!(parse("+1 201 555 0123", "GB").unwrap(), "+12015550123");
         assert_eq!(parse("07400 123456", "GB").unwrap(), "+447400123456");

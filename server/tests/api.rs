@@ -326,7 +326,7 @@ async fn sign_in_shows_the_real_security_status() {
 }
 
 #[tokio::test]
-async fn unknown_user_and_wrong_password_get_the_same_answer() {
+async fn sec_18_unknown_user_and_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
     let mut b = app.browser();
     let wrong = b.sign_in("alice", "not-her-password").await;
@@ -368,7 +368,7 @@ async fn a_plain_form_post_redirects_back_with_the_error_or_home() {
 }
 
 #[tokio::test]
-async fn csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing() {
+async fn sec_23_csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing() {
     let app = spawn_app().await;
     let mut b = app.browser();
     let token = b.csrf().await;
@@ -415,7 +415,7 @@ async fn csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn sign_out_ends_the_session_on_the_server() {
+async fn sec_22_sign_out_ends_the_session_on_the_server() {
     let app = spawn_app().await;
     let mut b = app.browser();
     assert_eq!(b.sign_in("alice", ALICE.1).await.status, 200);
@@ -484,7 +484,7 @@ async fn failed_sign_ins_are_throttled_per_ip_across_accounts() {
 }
 
 #[tokio::test]
-async fn bad_input_gets_clear_errors_never_a_500() {
+async fn sec_30_bad_and_oversized_input_gets_clear_errors_or_413_never_a_500() {
     let app = spawn_app().await;
     let mut b = app.browser();
     let token = b.csrf().await;
@@ -590,7 +590,7 @@ async fn administrators_only_reach_the_admin_console() {
 }
 
 #[tokio::test]
-async fn sessions_time_out_when_idle_and_after_the_absolute_limit() {
+async fn sec_21_sessions_time_out_when_idle_and_after_the_absolute_limit() {
     let app = spawn_app().await;
     let mut b = app.browser();
     b.sign_in("alice", ALICE.1).await;
@@ -628,7 +628,7 @@ async fn sessions_time_out_when_idle_and_after_the_absolute_limit() {
 }
 
 #[tokio::test]
-async fn the_session_cookie_is_locked_down() {
+async fn sec_20_the_session_cookie_is_locked_down() {
     let app = spawn_app().await;
     let mut b = app.browser();
     b.sign_in("alice", ALICE.1).await;

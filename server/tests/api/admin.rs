@@ -126,7 +126,7 @@ async fn admin_and_alice_with_2fa(app: &TestApp) -> (Browser, Browser) {
 }
 
 #[tokio::test]
-async fn every_admin_endpoint_refuses_anyone_but_an_administrator() {
+async fn sec_25_every_admin_endpoint_refuses_anyone_but_an_administrator() {
     let app = spawn_app().await;
     let mut alice = signed_in(&app, ALICE).await;
     for endpoint in ADMIN_GETS {
@@ -249,7 +249,7 @@ async fn switching_the_sms_plugin_applies_to_the_next_request() {
 }
 
 /// Every log line the test binary writes, from the first call on.
-fn captured_logs() -> &'static Mutex<Vec<u8>> {
+pub(super) fn captured_logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
@@ -274,7 +274,7 @@ fn captured_logs() -> &'static Mutex<Vec<u8>> {
 }
 
 #[tokio::test]
-async fn provider_secrets_are_sealed_at_rest_and_never_shown_or_logged() {
+async fn sec_28_provider_secrets_are_sealed_at_rest_and_never_shown_or_logged() {
     let logs = captured_logs();
     let app = spawn_app().await;
     let twilio = mocks::twilio::Twilio::default();

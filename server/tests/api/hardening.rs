@@ -404,7 +404,7 @@ fn session_ids(list: &Value) -> Vec<(String, bool)> {
 }
 
 #[tokio::test]
-async fn sec_22_sessions_are_listed_ended_from_elsewhere_and_a_password_change_ends_the_others() {
+async fn users_list_and_end_their_sessions_and_a_password_change_ends_the_others() {
     let app = spawn_app().await;
     let mut laptop = signed_in(&app, ALICE).await;
     let mut phone = signed_in(&app, ALICE).await;
@@ -589,4 +589,141 @@ async fn two_server_processes_on_one_database_share_sessions_codes_and_budgets()
     assert_eq!(alice.post("sessions/end", &[("id", &mine)]).await.status, 200);
     at(&mut alice, &one);
     assert_eq!(alice.get_json("home").await.0, 401);
+}
+
+#[tokio::test]
+async fn sec_02_codes_are_kept_only_as_a_keyed_mac_and_never_logged() {
+    let logs = super::admin::captured_logs();
+    let app = spawn_app().await;
+    // Ten digits: a random match with other tests' log lines is then out of reach.
+    set_policy(&app, "code_digits = 10").await;
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    assert_eq!(code.len(), 10);
+    let (id, mac): (uuid::Uuid, Vec<u8>) =
+        sqlx::query_as("SELECT id, code_mac FROM otp_challenges WHERE purpose = 'enroll'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(mac.len(), 32, "an HMAC-SHA256, not the code");
+    assert!(!mac.windows(code.len()).any(|w| w == code.as_bytes()));
+    assert_eq!(
+        mac,
+        tessera_server::otp::seal(&SECRET_KEY, id, &code),
+        "keyed by TESSERA_SECRET_KEY and bound to its challenge"
+    );
+    assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(text.contains("phone enrolled"), "the flow was logged");
+    assert!(!text.contains(&code), "the code is in a log line");
+}
+
+#[tokio::test]
+async fn sec_04_a_code_works_once() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
+    let a = alice.post("credentials/verify", &[("code", &code)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+
+    // A sign-in code replayed in the next sign-in fails too.
+    assert_eq!(
+        alice
+            .post("credentials/two_factor", &[("enabled", "true")])
+            .await
+            .status,
+        200
+    );
+    let mut first = app.browser();
+    first.sign_in(ALICE.0, ALICE.1).await;
+    let used = outbox_code(&app, PHONE).await;
+    assert_eq!(first.post("signin/verify_code", &[("code", &used)]).await.status, 200);
+    let mut second = app.browser();
+    second.sign_in(ALICE.0, ALICE.1).await;
+    if outbox_code(&app, PHONE).await != used {
+        assert_eq!(second.post("signin/verify_code", &[("code", &used)]).await.status, 422);
+        assert_eq!(second.get_json("home").await.0, 401);
+    }
+}
+
+#[tokio::test]
+async fn sec_05_a_code_works_only_for_its_user_and_purpose() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+    alice.enroll_outbox(&app, PHONE, "Mine").await;
+    assert_eq!(
+        alice
+            .post("credentials/two_factor", &[("enabled", "true")])
+            .await
+            .status,
+        200
+    );
+
+    // An enrollment code (to another number) and a sign-in code, both open.
+    assert_eq!(
+        alice.post("credentials/start", &[("phone", OTHER_US)]).await.status,
+        200
+    );
+    let enroll = outbox_code(&app, OTHER_US).await;
+    let mut signing_in = app.browser();
+    signing_in.sign_in(ALICE.0, ALICE.1).await;
+    let login = outbox_code(&app, PHONE).await;
+    if enroll == login {
+        return; // one chance in a million: nothing to tell apart
+    }
+    // Each fails where it does not belong...
+    assert_eq!(alice.post("credentials/verify", &[("code", &login)]).await.status, 422);
+    assert_eq!(
+        signing_in.post("signin/verify_code", &[("code", &enroll)]).await.status,
+        422
+    );
+    let mut admin = signed_in(&app, ADMIN).await;
+    assert_eq!(admin.post("credentials/verify", &[("code", &enroll)]).await.status, 422);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+    // ...and works where it does.
+    assert_eq!(alice.post("credentials/verify", &[("code", &enroll)]).await.status, 200);
+    assert_eq!(
+        signing_in.post("signin/verify_code", &[("code", &login)]).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn sec_29_error_responses_carry_no_stack_trace_sql_or_secret() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+    // Break the database under the server: every write of an audit event fails.
+    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_gone")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut stranger = app.browser();
+    let a = stranger.sign_in(ALICE.0, "a wrong password").await;
+    let b = alice.post("credentials/start", &[("phone", PHONE)]).await;
+    for a in &[&a, &b] {
+        assert_eq!((a.status, a.body.as_str()), (503, r#"{"Portal":"Unavailable"}"#));
+    }
+    // The home page reads the audit log: it says so in words.
+    let page = alice.page("/").await;
+    assert!(page.body.contains("Something went wrong on our side"), "{}", page.body);
+    for a in [a, b, page] {
+        for leak in [
+            "audit_events",
+            "relation",
+            "SELECT",
+            "INSERT",
+            "sqlx",
+            "panicked",
+            ".rs:",
+            "postgres://",
+        ] {
+            assert!(!a.body.contains(leak), "{leak} in {}", a.body);
+        }
+        let secret = hex::encode(SECRET_KEY);
+        assert!(!a.body.contains(&secret));
+    }
 }

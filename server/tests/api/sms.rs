@@ -76,7 +76,7 @@ pub(super) fn field_error(a: &Answer, field: &str) -> String {
 }
 
 #[tokio::test]
-async fn outbox_enrollment_2fa_and_the_second_sign_in_step() {
+async fn sec_19_outbox_enrollment_2fa_and_the_second_sign_in_step_rotate_the_session() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, ALICE).await;
 
@@ -163,9 +163,8 @@ async fn outbox_enrollment_2fa_and_the_second_sign_in_step() {
 }
 
 #[tokio::test]
-async fn bad_and_taken_numbers_are_refused_before_any_message() {
+async fn sec_11_bad_numbers_are_refused_before_any_message() {
     let app = spawn_app().await;
-    let mut admin = signed_in(&app, ADMIN).await;
     let mut alice = signed_in(&app, ALICE).await;
     for (input, words) in [
         ("", "Enter a mobile number"),
@@ -182,7 +181,13 @@ async fn bad_and_taken_numbers_are_refused_before_any_message() {
         .await;
     assert!(field_error(&a, "nickname").contains("at most 40"));
     assert_eq!(app.count("SELECT count(*) FROM outbox_messages").await, 0);
+}
 
+#[tokio::test]
+async fn sec_14_a_number_enrolled_by_another_account_is_refused() {
+    let app = spawn_app().await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let mut alice = signed_in(&app, ALICE).await;
     admin.enroll_outbox(&app, PHONE, "Admin phone").await;
     let a = alice.post("credentials/start", &[("phone", "201-555-0123")]).await;
     assert_eq!(a.status, 422);
@@ -193,7 +198,7 @@ async fn bad_and_taken_numbers_are_refused_before_any_message() {
 }
 
 #[tokio::test]
-async fn codes_expire_resends_wait_and_replace_and_five_tries_kill_a_code() {
+async fn sec_06_resends_wait_out_the_cooldown_and_replace_the_code_and_codes_expire() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, ALICE).await;
     assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
@@ -217,9 +222,13 @@ async fn codes_expire_resends_wait_and_replace_and_five_tries_kill_a_code() {
     app.clock.advance(301);
     let a = b.post("credentials/verify", &[("code", &second)]).await;
     assert!(field_error(&a, "code").contains("expired"), "{}", a.body);
+}
 
-    // Five wrong tries, then even the right code is refused.
-    assert_eq!(b.post("credentials/resend", &[]).await.status, 200);
+#[tokio::test]
+async fn sec_07_five_wrong_tries_kill_a_code() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
     let code = outbox_code(&app, PHONE).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for left in (0..5).rev() {
@@ -252,7 +261,7 @@ async fn twice_at_once(b: &mut Browser, app: &TestApp, endpoint: &str, fields: &
 }
 
 #[tokio::test]
-async fn two_concurrent_checks_of_one_code_have_exactly_one_winner() {
+async fn sec_09_two_concurrent_checks_of_one_code_have_exactly_one_winner() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, ALICE).await;
     assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
@@ -547,7 +556,7 @@ async fn turning_2fa_on_needs_a_phone_and_renames_are_checked() {
 }
 
 #[tokio::test]
-async fn nobody_reaches_another_accounts_phones_or_the_outbox() {
+async fn sec_25_nobody_reaches_another_accounts_phones_or_the_outbox() {
     let app = spawn_app().await;
     let mut admin = signed_in(&app, ADMIN).await;
     admin.enroll_outbox(&app, PHONE, "Admin phone").await;
@@ -587,7 +596,7 @@ async fn nobody_reaches_another_accounts_phones_or_the_outbox() {
 }
 
 #[tokio::test]
-async fn wrong_codes_are_capped_per_account_per_hour() {
+async fn sec_08_wrong_codes_are_capped_per_account_per_hour() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, ALICE).await;
     assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
@@ -606,7 +615,7 @@ async fn wrong_codes_are_capped_per_account_per_hour() {
 }
 
 #[tokio::test]
-async fn the_second_step_cannot_be_skipped_or_reached_without_a_password() {
+async fn sec_26_the_second_step_cannot_be_skipped_or_reached_without_a_password() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, ALICE).await;
     b.enroll_outbox(&app, PHONE, "Work").await;
