@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// The advisory lock key that serialises reservations ("tessera-sms").
-const LOCK_KEY: i64 = 0x7465_7373_6572_61;
+const LOCK_KEY: i64 = 0x0074_6573_7365_7261;
 
 /// The per-number window; every other budget is per hour.
 pub const NUMBER_WINDOW_SECS: i64 = 600;
