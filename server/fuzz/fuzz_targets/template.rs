@@ -1,6 +1,6 @@
 //! The HTTP gateway's template renderer on arbitrary templates and values:
 //! it never panics, a value never escapes its JSON string or its form field,
-//! and a template that passes `validate` leaves no placeholder behind.
+//! and every placeholder of a template that passes `validate` is replaced.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,9 +16,17 @@ fuzz_target!(|input: (&str, &str, &str)| {
     for encoding in [Encoding::Url, Encoding::Form, Encoding::Json, Encoding::Text] {
         let _ = render(template, values, encoding);
     }
-    // (A value could complete a placeholder begun by the template's text.)
+    // Every placeholder of a valid template is replaced. (Only when no other
+    // `$` is in the template and no `$` or `.` in the values: text beside a
+    // value can spell a placeholder, which is harmless, as rendering happens
+    // once.)
     let inert = |v: &str| !v.contains(['$', '.']);
-    if validate(template).is_ok() && inert(message) && inert(number) {
+    let placeholders: usize = ["$ctx.num", "$ctx.msg", "$ctx.otp"]
+        .iter()
+        .map(|p| template.matches(p).count())
+        .sum();
+    let only_placeholders = template.matches('$').count() == placeholders;
+    if validate(template).is_ok() && only_placeholders && inert(message) && inert(number) {
         let text = render(template, values, Encoding::Text);
         assert!(!text.contains("$ctx.num") && !text.contains("$ctx.msg") && !text.contains("$ctx.otp"));
     }
