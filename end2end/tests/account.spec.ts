@@ -56,5 +56,6 @@ test("sessions are listed and ended, the password changes and ends the others, s
   await expect(otherPage).toHaveURL(/\/signin$/);
   await signIn(otherPage, info, { username: who.username, password: newPassword });
   await other.close();
-  expect(errors).toEqual([]);
+  // Refused submissions (422) are expected; anything else is not.
+  expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([]);
 });
