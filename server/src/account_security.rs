@@ -44,15 +44,6 @@ pub async fn register(
     Ok(id)
 }
 
-/// Whether a signed-in session's row is still there (not ended elsewhere).
-pub async fn is_live(pool: &sqlx::PgPool, id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_sessions WHERE id = $1 AND user_id = $2)")
-        .bind(id)
-        .bind(user_id)
-        .fetch_one(pool)
-        .await
-}
-
 /// Marks a session as seen now, from this IP.
 pub async fn touch(pool: &sqlx::PgPool, id: Uuid, now: OffsetDateTime, ip: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE user_sessions SET last_seen = $2, ip = $3 WHERE id = $1")
@@ -297,7 +288,7 @@ impl RequestPortal {
             .map_err(db("auditing a password change"))?;
         let notice = self.notify_in(&mut tx, user, Notice::PasswordChanged).await?;
         tx.commit().await.map_err(db("committing a password change"))?;
-        notify::deliver(&self.state, Some(notice));
+        notify::deliver(&self.state, [notice]);
         // A privilege change: this session's id rotates too.
         if let Some(auth) = &self.auth {
             self.change_privilege(auth).await?;

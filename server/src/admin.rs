@@ -647,9 +647,7 @@ impl Admin for RequestPortal {
             None
         };
         tx.commit().await.map_err(db("committing an account change"))?;
-        if let Some(n) = notice {
-            crate::notify::deliver(&self.state, Some(n));
-        }
+        crate::notify::deliver(&self.state, notice);
         tracing::info!(target = %target.id, action = name, "account changed by an administrator");
         Ok(())
     }

@@ -257,23 +257,23 @@ async fn load_user(
     let Some(user_id) = auth.signed_in_user() else {
         return Ok((Some(auth), None));
     };
-    let user = match user_id.parse() {
-        Ok(id) => store::find_user(&state.pool, id).await?,
+    let row = session.get::<uuid::Uuid>(SID_KEY).await?;
+    let found = match user_id.parse() {
+        Ok(id) => store::find_session_user(&state.pool, id, row).await?,
         Err(_) => None,
     };
     // A deleted or locked account's sessions end at their next request.
-    let Some(user) = user.filter(|u| u.locked_at.is_none()) else {
+    let Some((user, live)) = found.filter(|(u, _)| u.locked_at.is_none()) else {
         session.flush().await?;
         return Ok((None, None));
     };
-    match session.get::<uuid::Uuid>(SID_KEY).await? {
-        Some(row) => {
-            if !account_security::is_live(&state.pool, row, user.id).await? {
-                tracing::info!(user_id = %user.id, "a session ended elsewhere was used");
-                session.flush().await?;
-                return Ok((None, None));
-            }
+    match row {
+        Some(_) if !live => {
+            tracing::info!(user_id = %user.id, "a session ended elsewhere was used");
+            session.flush().await?;
+            return Ok((None, None));
         }
+        Some(_) => {}
         // Signed in before sessions were listed: listed from now on.
         None => {
             let row = account_security::register(&state.pool, user.id, state.clock.now(), ip, user_agent).await?;

@@ -138,16 +138,19 @@ struct Pending {
     body: String,
 }
 
-/// Mails the queued notifications (all pending ones when `id` is none) in
-/// the background; the request that made them does not wait for SMTP.
-pub fn deliver(state: &AppState, id: Option<i64>) {
-    if state.mailer.is_none() {
+/// Mails these queued notifications in the background, after their change
+/// committed; the request that made them does not wait for SMTP.
+pub fn deliver(state: &AppState, ids: impl IntoIterator<Item = i64>) {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    if state.mailer.is_none() || ids.is_empty() {
         return;
     }
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = deliver_now(&state, id).await {
-            tracing::warn!(error = %e, "delivering notifications");
+        for id in ids {
+            if let Err(e) = deliver_now(&state, Some(id)).await {
+                tracing::warn!(error = %e, "delivering notifications");
+            }
         }
     });
 }

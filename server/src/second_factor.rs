@@ -330,7 +330,7 @@ impl RequestPortal {
             .notify_in(&mut tx, user, Notice::FactorAdded { nickname: &name })
             .await?;
         tx.commit().await.map_err(db("committing an enrollment"))?;
-        notify::deliver(&self.state, Some(notice));
+        notify::deliver(&self.state, [notice]);
         tracing::info!(user_id = %user.id, credential_id = %id, "phone enrolled");
         if finishes_sign_in {
             self.finish_sign_in(user, now).await?;
@@ -461,9 +461,7 @@ impl RequestPortal {
             notices.push(self.notify_in(&mut tx, user, Notice::TwoFactorOff).await?);
         }
         tx.commit().await.map_err(db("committing a removal"))?;
-        for n in notices {
-            notify::deliver(&self.state, Some(n));
-        }
+        notify::deliver(&self.state, notices);
         tracing::info!(user_id = %user.id, credential_id = %id, two_factor_off = effect == Removal::TurnsTwoFactorOff, "phone removed");
         Ok(())
     }
@@ -525,9 +523,7 @@ impl RequestPortal {
             None
         };
         tx.commit().await.map_err(db("committing the 2FA switch"))?;
-        if let Some(n) = notice {
-            notify::deliver(&self.state, Some(n));
-        }
+        notify::deliver(&self.state, notice);
         tracing::info!(user_id = %user.id, enabled, "2FA switched");
         Ok(())
     }

@@ -53,6 +53,31 @@ pub async fn find_user(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRow>>
         .await
 }
 
+/// A signed-in session's user, and whether the session's row in
+/// `user_sessions` is still there (false when the session was ended from
+/// elsewhere, or has no row), in one round trip: this runs on every request.
+pub async fn find_session_user(
+    pool: &PgPool,
+    id: Uuid,
+    session: Option<Uuid>,
+) -> sqlx::Result<Option<(UserRow, bool)>> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        live: bool,
+    }
+    let row = sqlx::query_as::<_, Row>(&format!(
+        "SELECT {USER_COLUMNS}, EXISTS (SELECT 1 FROM user_sessions s WHERE s.id = $2 AND s.user_id = users.id) AS live
+         FROM users WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(session)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.user, r.live)))
+}
+
 pub async fn list_users(pool: &PgPool) -> sqlx::Result<Vec<UserRow>> {
     sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username_key"))
         .fetch_all(pool)

@@ -3,7 +3,7 @@
 //! accounts and the audit log.
 
 use super::mocks::{self, code_in};
-use super::sms::{field_error, outbox_code, signed_in};
+use super::sms::{alice_with_2fa, field_error, outbox_code, signed_in};
 use super::*;
 use serde_json::Value;
 use std::sync::{Mutex, OnceLock};
@@ -118,11 +118,7 @@ fn borrowed<'a>(props: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a s
 /// An administrator, and Alice with one outbox phone and 2FA on.
 async fn admin_and_alice_with_2fa(app: &TestApp) -> (Browser, Browser) {
     let admin = signed_in(app, ADMIN).await;
-    let mut alice = signed_in(app, ALICE).await;
-    alice.enroll_outbox(app, PHONE, "Mine").await;
-    let a = alice.post("credentials/two_factor", &[("enabled", "true")]).await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    (admin, alice)
+    (admin, alice_with_2fa(app).await)
 }
 
 #[tokio::test]

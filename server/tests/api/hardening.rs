@@ -2,7 +2,7 @@
 //! notifications (through a real SMTP server), and the sessions a user sees
 //! and ends.
 
-use super::sms::{outbox_code, signed_in};
+use super::sms::{alice_with_2fa, outbox_code, signed_in};
 use super::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -132,15 +132,7 @@ async fn step_up(app: &TestApp, b: &mut Browser, password: &str, next: &str) -> 
 #[tokio::test]
 async fn sec_24_sensitive_changes_need_a_sign_in_within_ten_minutes_then_land_back() {
     let app = spawn_app().await;
-    let mut alice = signed_in(&app, ALICE).await;
-    alice.enroll_outbox(&app, PHONE, "Mine").await;
-    assert_eq!(
-        alice
-            .post("credentials/two_factor", &[("enabled", "true")])
-            .await
-            .status,
-        200
-    );
+    let mut alice = alice_with_2fa(&app).await;
     let (_, creds) = alice.get_json("credentials").await;
     let phone_id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
 
@@ -653,15 +645,7 @@ async fn sec_04_a_code_works_once() {
 #[tokio::test]
 async fn sec_05_a_code_works_only_for_its_user_and_purpose() {
     let app = spawn_app().await;
-    let mut alice = signed_in(&app, ALICE).await;
-    alice.enroll_outbox(&app, PHONE, "Mine").await;
-    assert_eq!(
-        alice
-            .post("credentials/two_factor", &[("enabled", "true")])
-            .await
-            .status,
-        200
-    );
+    let mut alice = alice_with_2fa(&app).await;
 
     // An enrollment code (to another number) and a sign-in code, both open.
     assert_eq!(

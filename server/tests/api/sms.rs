@@ -65,6 +65,15 @@ pub(super) async fn signed_in(app: &TestApp, who: (&str, &str)) -> Browser {
     b
 }
 
+/// Alice signed in, with PHONE enrolled through the outbox and 2FA on.
+pub(super) async fn alice_with_2fa(app: &TestApp) -> Browser {
+    let mut alice = signed_in(app, ALICE).await;
+    alice.enroll_outbox(app, PHONE, "Mine").await;
+    let a = alice.post("credentials/two_factor", &[("enabled", "true")]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    alice
+}
+
 pub(super) fn field_error(a: &Answer, field: &str) -> String {
     let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
     v["Portal"]["Validation"]
