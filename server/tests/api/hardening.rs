@@ -30,6 +30,12 @@ async fn last_block(app: &TestApp) -> Option<String> {
     .flatten()
 }
 
+/// Changes the password (current, then the new one twice).
+async fn change_password(b: &mut Browser, current: &str, new: &str) -> Answer {
+    b.post("password", &[("current", current), ("new", new), ("repeat", new)])
+        .await
+}
+
 fn retry_after(a: &Answer) -> u64 {
     a.headers
         .get("retry-after")
@@ -337,16 +343,7 @@ async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently
 
     // The password, with SMTP down: the change stands, its notice waits with the error.
     smtp.child.kill().await.unwrap();
-    let a = alice
-        .post(
-            "password",
-            &[
-                ("current", ALICE.1),
-                ("new", "another-password-9"),
-                ("repeat", "another-password-9"),
-            ],
-        )
-        .await;
+    let a = change_password(&mut alice, ALICE.1, "another-password-9").await;
     assert_eq!(a.status, 200, "{}", a.body);
     let mut error = None;
     for _ in 0..100 {
@@ -431,16 +428,7 @@ async fn users_list_and_end_their_sessions_and_a_password_change_ends_the_others
     // A password change ends every other session; this one stays, with a new id.
     let mut tablet = signed_in(&app, ALICE).await;
     let before = laptop.cookie.clone();
-    let a = laptop
-        .post(
-            "password",
-            &[
-                ("current", ALICE.1),
-                ("new", "a-new-password-1"),
-                ("repeat", "a-new-password-1"),
-            ],
-        )
-        .await;
+    let a = change_password(&mut laptop, ALICE.1, "a-new-password-1").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_ne!(laptop.cookie, before, "the session id rotates");
     assert_eq!(tablet.get_json("home").await.0, 401);
