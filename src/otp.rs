@@ -14,9 +14,6 @@ pub struct CodePolicy {
     pub max_attempts: i32,
     /// Time between two sends of a code to one challenge.
     pub resend_cooldown_secs: i64,
-    /// Messages to one number inside `send_window_secs`.
-    pub max_sends_per_number: i64,
-    pub send_window_secs: i64,
     /// Wrong codes per account per hour before second-factor checks stop.
     pub max_failures_per_hour: i64,
 }
@@ -28,8 +25,6 @@ impl Default for CodePolicy {
             lifetime_secs: 300,
             max_attempts: 5,
             resend_cooldown_secs: 30,
-            max_sends_per_number: 5,
-            send_window_secs: 600,
             max_failures_per_hour: 100,
         }
     }

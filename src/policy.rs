@@ -61,7 +61,7 @@ impl Default for Policy {
             code_lifetime_secs: c.lifetime_secs as u32,
             max_attempts: c.max_attempts as u32,
             resend_cooldown_secs: c.resend_cooldown_secs as u32,
-            max_sends_per_number: c.max_sends_per_number as u32,
+            max_sends_per_number: 5,
             max_sends_per_ip: 20,
             max_sends_per_account: 10,
             max_sends_per_country: 500,
@@ -98,7 +98,6 @@ impl Policy {
             lifetime_secs: i64::from(self.code_lifetime_secs),
             max_attempts: self.max_attempts as i32,
             resend_cooldown_secs: i64::from(self.resend_cooldown_secs),
-            max_sends_per_number: i64::from(self.max_sends_per_number),
             ..CodePolicy::default()
         }
     }

@@ -310,13 +310,7 @@ async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently
         mail[0]
     );
 
-    assert_eq!(
-        alice
-            .post("credentials/two_factor", &[("enabled", "true")])
-            .await
-            .status,
-        200
-    );
+    alice.two_factor_on().await;
     let (_, creds) = alice.get_json("credentials").await;
     let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
     let a = alice
@@ -526,13 +520,7 @@ async fn two_server_processes_on_one_database_share_sessions_codes_and_budgets()
     let code = outbox_code(&app, PHONE).await;
     at(&mut alice, &two);
     assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
-    assert_eq!(
-        alice
-            .post("credentials/two_factor", &[("enabled", "true")])
-            .await
-            .status,
-        200
-    );
+    alice.two_factor_on().await;
     let token = alice.csrf().await;
     alice.call("sign_out", &[("csrf_token", &token)]).await;
     at(&mut alice, &one);
@@ -611,13 +599,7 @@ async fn sec_04_a_code_works_once() {
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
 
     // A sign-in code replayed in the next sign-in fails too.
-    assert_eq!(
-        alice
-            .post("credentials/two_factor", &[("enabled", "true")])
-            .await
-            .status,
-        200
-    );
+    alice.two_factor_on().await;
     let mut first = app.browser();
     first.sign_in(ALICE.0, ALICE.1).await;
     let used = outbox_code(&app, PHONE).await;

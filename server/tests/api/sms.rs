@@ -47,6 +47,12 @@ impl Browser {
         self.call(endpoint, &all).await
     }
 
+    /// Turns 2FA on (the preferred phone stays) and checks that it took.
+    pub(super) async fn two_factor_on(&mut self) {
+        let a = self.post("credentials/two_factor", &[("enabled", "true")]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+
     pub(super) async fn enroll_outbox(&mut self, app: &TestApp, phone: &str, nickname: &str) {
         let a = self
             .post("credentials/start", &[("phone", phone), ("nickname", nickname)])
@@ -69,8 +75,7 @@ pub(super) async fn signed_in(app: &TestApp, who: (&str, &str)) -> Browser {
 pub(super) async fn alice_with_2fa(app: &TestApp) -> Browser {
     let mut alice = signed_in(app, ALICE).await;
     alice.enroll_outbox(app, PHONE, "Mine").await;
-    let a = alice.post("credentials/two_factor", &[("enabled", "true")]).await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    alice.two_factor_on().await;
     alice
 }
 
