@@ -1,6 +1,7 @@
 //! One typed configuration: `TESSERA_*` environment variables over an optional
 //! TOML file (`TESSERA_CONFIG`), checked at start with one message per bad value.
 
+use crate::client_ip::{ForwardedHeader, TrustedProxies};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -43,6 +44,10 @@ pub struct Config {
     /// credentials in the URL); none: they go to the outbox.
     pub smtp_url: Option<SecretString>,
     pub smtp_from: String,
+    /// Proxies whose forwarding header names the client (SECURITY.md 33).
+    pub trusted_proxies: TrustedProxies,
+    /// The header those proxies write.
+    pub forwarded_header: ForwardedHeader,
 }
 
 /// A 32-byte key; its Debug never shows it.
@@ -160,6 +165,16 @@ pub const SETTINGS: &[Setting] = &[
         key: "smtp_from",
         default: Some("Tessera <tessera@localhost>"),
         help: "the From address of notification emails",
+    },
+    Setting {
+        key: "trusted_proxies",
+        default: Some(""),
+        help: "reverse proxies whose forwarding header names the client: addresses or CIDR ranges, comma-separated (empty: the TCP peer is the client)",
+    },
+    Setting {
+        key: "forwarded_header",
+        default: Some("x-forwarded-for"),
+        help: "the header the trusted proxies write the client's address to: x-forwarded-for or forwarded",
     },
 ];
 
@@ -328,6 +343,21 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
         ));
     }
 
+    let (v, src) = get("trusted_proxies");
+    let trusted_proxies = TrustedProxies::parse(&v).unwrap_or_else(|bad| {
+        for entry in bad {
+            errors.push(format!(
+                "{src}: `{entry}` is not an address or a CIDR range like 10.0.0.0/8"
+            ));
+        }
+        TrustedProxies::default()
+    });
+    let (v, src) = get("forwarded_header");
+    let forwarded_header = ForwardedHeader::parse(&v).unwrap_or_else(|| {
+        errors.push(format!("{src}: `{v}` must be x-forwarded-for or forwarded"));
+        ForwardedHeader::XForwardedFor
+    });
+
     let (v, src) = get("log_format");
     let log_format = match v.as_str() {
         "pretty" => Some(LogFormat::Pretty),
@@ -360,6 +390,8 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
                 default_phone_region,
                 smtp_url,
                 smtp_from,
+                trusted_proxies,
+                forwarded_header,
             })
         }
         _ => Err(errors),
@@ -409,6 +441,8 @@ mod tests {
                 ("TESSERA_SESSION_IDLE_MINUTES", "0"),
                 ("TESSERA_LOG_FORMAT", "xml"),
                 ("TESSERA_PUBLIC_URL", "ftp://x"),
+                ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
+                ("TESSERA_FORWARDED_HEADER", "x-real-ip"),
             ]),
             Some("bogus = 1"),
         )
@@ -420,10 +454,12 @@ mod tests {
             "TESSERA_SESSION_IDLE_MINUTES",
             "TESSERA_LOG_FORMAT",
             "TESSERA_PUBLIC_URL",
+            "TESSERA_TRUSTED_PROXIES: `proxy.local` is not an address",
+            "TESSERA_FORWARDED_HEADER: `x-real-ip`",
             "unknown setting `bogus`",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
-        assert_eq!(errors.len(), 6, "{text}");
+        assert_eq!(errors.len(), 8, "{text}");
     }
 }

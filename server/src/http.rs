@@ -2,6 +2,8 @@
 //! (absolute timeout, page guard, CSRF), health checks and the Leptos app.
 
 use crate::account_security::{self, SID_KEY};
+use crate::browser_headers::{self, Caching, CspNonce};
+use crate::client_ip::{self, ClientIp};
 use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, ensure_csrf_token};
 use crate::state::AppState;
 use crate::store;
@@ -20,8 +22,10 @@ use subtle::ConstantTimeEq;
 use tessera::ports::{AdminHandle, PortalHandle};
 use tessera::signin::AuthState;
 use tessera_app::{App, shell};
+use tower::Layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
@@ -48,18 +52,19 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         )));
 
     Router::new()
-        .leptos_routes(&state, routes, {
+        .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback_service(ServeDir::new(&*options.site_root).fallback(not_found_service(options)))
+        .fallback_service(public_file_or_not_found(options))
         .layer(middleware::from_fn_with_state(state.clone(), portal_middleware))
         .layer(session_layer)
         // Built assets need no session: served outside the layers above, so a
         // wasm or CSS download costs no database round trip.
         .nest_service(
             "/pkg",
-            ServeDir::new(Path::new(&*state.leptos_options.site_root).join("pkg")),
+            SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, Caching::Revalidate.header_value())
+                .layer(ServeDir::new(Path::new(&*state.leptos_options.site_root).join("pkg"))),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -72,20 +77,82 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
                 .get::<RequestId>()
                 .and_then(|id| id.header_value().to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            let client = req
+                .extensions()
+                .get::<ClientIp>()
+                .map(|c| c.ip.to_string())
+                .unwrap_or_default();
+            tracing::info_span!(
+                "request",
+                request_id = %id,
+                client_ip = %client,
+                method = %req.method(),
+                path = %clip(req.uri().path(), LOGGED_PATH_CHARS),
+            )
         }))
         .layer(SetRequestIdLayer::new(
             header::HeaderName::from_static(REQUEST_ID),
             MakeRequestUuid,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), browser_protection))
+        .layer(middleware::from_fn_with_state(state.clone(), client_address))
         .with_state(state)
 }
 
-/// Unknown paths: the app's 404 page, rendered whole (like every page) so
-/// that it works without JavaScript.
-fn not_found_service(options: leptos::prelude::LeptosOptions) -> axum::routing::MethodRouter {
-    let render = leptos_axum::render_app_async(move || shell(options.clone()));
-    axum::routing::get(move |req: Request| render(req))
+/// Paths longer than this are cut in the logs.
+const LOGGED_PATH_CHARS: usize = 200;
+
+/// At most `max` characters of `text`, with an ellipsis when cut.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
+    }
+}
+
+/// Leptos renders with this request's CSP nonce (made by
+/// [`browser_protection`]), so the inline scripts it writes match the header.
+fn provide_csp_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    if let Some(parts) = use_context::<http::request::Parts>()
+        && let Some(nonce) = parts.extensions.get::<CspNonce>()
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0.as_str()));
+    }
+}
+
+/// A file from the public folder (revalidated before reuse), or the app's
+/// 404 page, rendered whole (like every page) so that it works without
+/// JavaScript. A name too long for the file system is simply not found.
+fn public_file_or_not_found(options: leptos::prelude::LeptosOptions) -> axum::routing::MethodRouter {
+    let files = ServeDir::new(&*options.site_root);
+    let render = leptos_axum::render_app_async_with_context(provide_csp_nonce, move || shell(options.clone()));
+    get(move |req: Request| {
+        let mut files = files.clone();
+        let render = render.clone();
+        async move {
+            let html = wants_html(req.headers());
+            let (parts, body) = req.into_parts();
+            let page_request = Request::from_parts(parts.clone(), Body::empty());
+            match files.try_call(Request::from_parts(parts, body)).await {
+                Ok(res) if res.status() == StatusCode::NOT_FOUND => render(page_request).await,
+                Ok(mut res) => {
+                    res.headers_mut()
+                        .insert(header::CACHE_CONTROL, Caching::Revalidate.header_value());
+                    res.map(Body::new)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidFilename => render(page_request).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading a public file");
+                    refuse(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        html,
+                        "Something went wrong on our side.",
+                    )
+                }
+            }
+        }
+    })
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -132,6 +199,47 @@ fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
 const UNAVAILABLE_MESSAGE: &str = "Tessera is temporarily unavailable. Please try again in a moment.";
 const CSRF_MESSAGE: &str = "This form has expired or did not come from Tessera. Reload the page and try again.";
 
+/// Works out the client's address (SECURITY.md 33) once, for everything
+/// after it. A request id sent along is kept only from a trusted proxy and
+/// only when short and plain; otherwise the request gets a fresh one.
+async fn client_address(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip()) {
+        let client = client_ip::resolve(
+            peer,
+            req.headers(),
+            &state.config.trusted_proxies,
+            state.config.forwarded_header,
+        );
+        req.extensions_mut().insert(client);
+        let keep_id = client.via_trusted_proxy
+            && req
+                .headers()
+                .get(REQUEST_ID)
+                .is_some_and(|id| plain_request_id(id.as_bytes()));
+        if !keep_id {
+            req.headers_mut().remove(REQUEST_ID);
+        }
+    } else {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// A request id fit for the logs: 1-64 letters, digits, `-`, `_`, `.`.
+fn plain_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len()) && id.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+}
+
+/// Every answer carries the browser protections (SECURITY.md 31-32), with a
+/// CSP nonce made for this request and handed to the page renderer.
+async fn browser_protection(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let nonce = CspNonce::new();
+    req.extensions_mut().insert(nonce.clone());
+    let mut res = next.run(req).await;
+    browser_headers::protect(res.headers_mut(), &nonce, state.config.https());
+    res
+}
+
 /// Loads the session's user, enforces the absolute timeout, guards pages,
 /// checks CSRF on every state-changing request and attaches the portal.
 async fn portal_middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -146,8 +254,8 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     };
     let ip = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
+        .get::<ClientIp>()
+        .map(|c| c.ip.to_string())
         .unwrap_or_else(|| "unknown".into());
 
     let user_agent = req

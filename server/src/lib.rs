@@ -4,7 +4,9 @@
 pub mod account_security;
 pub mod admin;
 pub mod audit;
+pub mod browser_headers;
 pub mod budget;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod http;

@@ -4,6 +4,8 @@
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/hardening.rs"]
 mod hardening;
 #[path = "api/mocks/mod.rs"]
@@ -122,6 +124,16 @@ impl TestApp {
             base: self.base.clone(),
             cookie: None,
             last_set_cookie: None,
+            forwarded_for: None,
+        }
+    }
+
+    /// A browser whose requests arrive through a proxy that sends this
+    /// `X-Forwarded-For` (the TCP peer is still 127.0.0.1).
+    fn browser_forwarded_for(&self, chain: &str) -> Browser {
+        Browser {
+            forwarded_for: Some(chain.to_owned()),
+            ..self.browser()
         }
     }
 
@@ -153,6 +165,8 @@ struct Browser {
     base: String,
     cookie: Option<String>,
     last_set_cookie: Option<String>,
+    /// Sent as `X-Forwarded-For` on every request.
+    forwarded_for: Option<String>,
 }
 
 struct Answer {
@@ -166,6 +180,10 @@ impl Browser {
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
         let req = match &self.cookie {
             Some(c) => req.header("cookie", format!("tessera_session={c}")),
+            None => req,
+        };
+        let req = match &self.forwarded_for {
+            Some(chain) => req.header("x-forwarded-for", chain),
             None => req,
         };
         let res = req.send().await.expect("request");
