@@ -73,7 +73,10 @@ pub fn protect(headers: &mut HeaderMap, nonce: &CspNonce, https: bool) {
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: a form post must keep its `Origin` (the CSRF check
+    // reads it) and its same-site `Referer` (the no-JavaScript forms go back
+    // to the page they came from); other sites get neither path nor query.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(
         http::HeaderName::from_static("permissions-policy"),
         HeaderValue::from_static(PERMISSIONS_POLICY),

@@ -45,7 +45,7 @@ fn assert_protected(what: &str, a: &Answer) -> String {
         .unwrap_or_else(|| panic!("{what}: no nonce in {script_src}"));
     assert_eq!(header(a, what, "x-frame-options"), "DENY", "{what}");
     assert_eq!(header(a, what, "x-content-type-options"), "nosniff", "{what}");
-    assert_eq!(header(a, what, "referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(header(a, what, "referrer-policy"), "same-origin", "{what}");
     assert!(header(a, what, "permissions-policy").contains("camera=()"), "{what}");
     assert!(
         a.headers.get("strict-transport-security").is_none(),
