@@ -4,7 +4,8 @@
 use crate::account_security::{self, SID_KEY};
 use crate::browser_headers::{self, Caching, CspNonce};
 use crate::client_ip::{self, ClientIp};
-use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, ensure_csrf_token};
+use crate::csrf;
+use crate::portal::{AUTH_KEY, RequestPortal};
 use crate::state::AppState;
 use crate::store;
 use axum::Router;
@@ -18,7 +19,6 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use tessera::ports::{AdminHandle, PortalHandle};
 use tessera::signin::AuthState;
 use tessera_app::{App, shell};
@@ -303,7 +303,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         }
         // Pages carry the token in their forms: make it before the response
         // starts, so that its cookie goes out with the headers.
-        if html && let Err(e) = ensure_csrf_token(&session).await {
+        if html && let Err(e) = csrf::ensure(&session).await {
             tracing::error!(error = %e, "storing a CSRF token");
             return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
         }
@@ -430,9 +430,9 @@ async fn check_csrf(state: &AppState, session: &Session, req: Request) -> Result
             .find(|(k, _)| k == "csrf_token")
             .map(|(_, v)| v.into_owned())
     });
-    let expected = session.get::<String>(CSRF_KEY).await.ok().flatten();
+    let expected = csrf::stored(session).await.ok().flatten();
     let valid = match (sent, expected) {
-        (Some(sent), Some(expected)) => bool::from(sent.as_bytes().ct_eq(expected.as_bytes())),
+        (Some(sent), Some(expected)) => expected.matches(&sent),
         _ => false,
     };
     if !valid {

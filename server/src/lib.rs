@@ -9,6 +9,7 @@ pub mod budget;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod csrf;
 pub mod http;
 pub mod methods;
 pub mod notify;
@@ -71,7 +72,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// Builds the shared state; the dummy hash costs one Argon2 run at start.
 pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let dummy_hash = password::hash(portal::new_csrf_token()).await?;
+    let dummy_hash = password::hash(csrf::CsrfToken::new().reveal().to_owned()).await?;
     let code_key = match &config.secret_key {
         Some(key) => key.0,
         None => {

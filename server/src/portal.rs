@@ -3,6 +3,7 @@
 
 use crate::audit::{self, Event, Origin, Who};
 use crate::clock::human;
+use crate::csrf;
 use crate::state::AppState;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
@@ -14,7 +15,6 @@ use tessera::views::{ChallengeView, CredentialsView, HomeStatus, SessionInfo, Se
 use tower_sessions::Session;
 
 pub const AUTH_KEY: &str = "auth";
-pub const CSRF_KEY: &str = "csrf";
 
 pub struct RequestPortal {
     pub state: AppState,
@@ -39,24 +39,6 @@ pub fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> PortalError {
 
 pub fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
     move |e| internal(context)(e.into())
-}
-
-/// A fresh CSRF token: 256 bits from the OS CSPRNG, hex.
-pub fn new_csrf_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// This session's CSRF token, made and stored on first use.
-pub async fn ensure_csrf_token(session: &Session) -> Result<String, tower_sessions::session::Error> {
-    if let Some(token) = session.get::<String>(CSRF_KEY).await? {
-        return Ok(token);
-    }
-    let token = new_csrf_token();
-    session.insert(CSRF_KEY, &token).await?;
-    Ok(token)
 }
 
 impl RequestPortal {
@@ -118,9 +100,11 @@ impl RequestPortal {
 #[async_trait::async_trait]
 impl Portal for RequestPortal {
     async fn session(&self) -> Result<SessionView, PortalError> {
-        let csrf_token = ensure_csrf_token(&self.session)
+        let csrf_token = csrf::ensure(&self.session)
             .await
-            .map_err(sess("reading the CSRF token"))?;
+            .map_err(sess("reading the CSRF token"))?
+            .reveal()
+            .to_owned();
         let viewer = self.user.as_ref().map(|u| Viewer {
             username: u.username.clone(),
             display_name: u.display_name.clone(),

@@ -6,8 +6,9 @@
 use crate::account_security;
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
+use crate::csrf;
 use crate::notify::{self, Notice};
-use crate::portal::{AUTH_KEY, CSRF_KEY, RequestPortal, db, new_csrf_token, sess};
+use crate::portal::{AUTH_KEY, RequestPortal, db, sess};
 use crate::providers::Purpose;
 use crate::sms::{self, Destination};
 use crate::store;
@@ -716,9 +717,6 @@ impl RequestPortal {
             .insert(AUTH_KEY, auth)
             .await
             .map_err(sess("storing the sign-in state"))?;
-        self.session
-            .insert(CSRF_KEY, new_csrf_token())
-            .await
-            .map_err(sess("storing the CSRF token"))
+        csrf::renew(&self.session).await.map_err(sess("storing the CSRF token"))
     }
 }

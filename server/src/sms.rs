@@ -194,7 +194,7 @@ pub struct Challenge {
     pub credential_id: Option<Uuid>,
     pub nickname: Option<String>,
     pub plugin: String,
-    pub code_mac: Option<Vec<u8>>,
+    pub code_mac: Option<otp::CodeMac>,
     pub provider_ref: Option<String>,
     pub provider_user_id: Option<String>,
     pub provider_phone_id: Option<String>,
@@ -323,7 +323,7 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
     // nobody changed it since we read it. A concurrent request (a double
     // submit) claims nothing and sends nothing.
     let id = open.as_ref().map_or_else(Uuid::new_v4, |o| o.id);
-    let mac = code.as_deref().map(|c| otp::seal(&state.code_key, id, c));
+    let mac = code.as_deref().map(|c| otp::CodeMac::seal(&state.code_key, id, c));
     let claimed: sqlx::Result<Option<Uuid>> = sqlx::query_scalar(
         "INSERT INTO otp_challenges (id, user_id, purpose, phone_e164, credential_id, nickname, plugin,
             code_mac, sends, created_at, last_sent_at, expires_at)
@@ -523,7 +523,7 @@ pub async fn check_code(
         }
     } else {
         match &open.code_mac {
-            Some(mac) if otp::matches(&state.code_key, open.id, &code, mac) => Verdict::Approved,
+            Some(mac) if mac.matches(&state.code_key, open.id, &code) => Verdict::Approved,
             _ => Verdict::Wrong,
         }
     };

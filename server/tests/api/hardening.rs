@@ -2,7 +2,7 @@
 //! notifications (through a real SMTP server), and the sessions a user sees
 //! and ends.
 
-use super::sms::{alice_with_2fa, outbox_code, signed_in};
+use super::sms::{alice_with_2fa, field_error, outbox_code, signed_in};
 use super::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -121,6 +121,75 @@ async fn sec_13_send_budgets_per_account_ip_country_and_hour_answer_429_with_ret
             .await,
         4
     );
+}
+
+#[tokio::test]
+async fn sec_06_13_five_codes_per_number_in_ten_minutes_then_429() {
+    let app = spawn_app().await;
+    set_policy(&app, "resend_cooldown_secs = 1").await;
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    for _ in 0..4 {
+        app.clock.advance(2);
+        let a = alice.post("credentials/resend", &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let fifth = outbox_code(&app, PHONE).await;
+    app.clock.advance(2);
+    let a = alice.post("credentials/resend", &[]).await;
+    assert_eq!(a.status, 429, "the sixth code in ten minutes: {}", a.body);
+    assert_eq!(last_block(&app).await.as_deref(), Some("number"));
+    let wait = retry_after(&a);
+    assert!((590..=600).contains(&wait), "{wait}");
+    // Another account cannot send to that number either (the cap guards the
+    // number's owner), but may send elsewhere.
+    let mut admin = signed_in(&app, ADMIN).await;
+    assert_eq!(admin.post("credentials/start", &[("phone", PHONE)]).await.status, 429);
+    assert_eq!(
+        admin.post("credentials/start", &[("phone", OTHER_US)]).await.status,
+        200
+    );
+    // The refusal left the fifth code working; ten minutes on, codes go again.
+    assert_eq!(alice.post("credentials/verify", &[("code", &fifth)]).await.status, 200);
+    app.clock.advance(wait as i64);
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(
+        alice.post("credentials/start", &[("phone", THIRD_US)]).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn sec_13_two_sends_racing_for_the_last_unit_of_a_budget_have_one_winner() {
+    let app = spawn_app().await;
+    set_policy(&app, "resend_cooldown_secs = 1, max_sends_per_ip = 1").await;
+    let mut alice = signed_in(&app, ALICE).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    for round in 0..8 {
+        sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
+        app.clock.advance(2);
+        let (a, b) = (
+            format!("+1201555{:04}", 100 + round),
+            format!("+1201555{:04}", 200 + round),
+        );
+        let (to_a, to_b) = ([("phone", a.as_str())], [("phone", b.as_str())]);
+        let (x, y) = tokio::join!(
+            alice.post("credentials/start", &to_a),
+            admin.post("credentials/start", &to_b),
+        );
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 429], "round {round}: {} / {}", x.body, y.body);
+        assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 1, "round {round}");
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM outbox_messages WHERE phone_e164 IN ('{a}', '{b}')"
+            ))
+            .await,
+            1,
+            "round {round}: one message went out"
+        );
+    }
 }
 
 /// Signs in again (password, then the code when 2FA is on) on a session
@@ -378,6 +447,107 @@ async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently
     let _ = std::fs::remove_dir_all(&smtp.dir);
 }
 
+#[tokio::test]
+async fn sec_17_long_passwords_are_hashed_whole_and_every_character_counts() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+    // 256 characters, many of them several bytes long (about 700 bytes):
+    // far past bcrypt's 72-byte cut-off.
+    let long: String = "pässwörd-✓-🔑-".chars().cycle().take(256).collect();
+    assert_eq!(long.chars().count(), 256);
+    let a = change_password(&mut alice, ALICE.1, &long).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'alice'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+
+    let mut b = app.browser();
+    assert_eq!(
+        b.sign_in("alice", &long).await.status,
+        200,
+        "the whole password signs in"
+    );
+    let mut last_changed: Vec<char> = long.chars().collect();
+    *last_changed.last_mut().unwrap() = 'X';
+    let last_changed: String = last_changed.into_iter().collect();
+    let one_short: String = long.chars().take(255).collect();
+    for (what, wrong) in [
+        ("the last character changed", &last_changed),
+        ("one character short", &one_short),
+    ] {
+        let a = app.browser().sign_in("alice", wrong).await;
+        assert_eq!(a.status, 401, "{what}: {}", a.body);
+    }
+    // One over the limit is refused with words, not cut to fit.
+    let too_long = format!("{long}x");
+    let a = change_password(&mut b, &long, &too_long).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("256"), "{}", a.body);
+    assert_eq!(app.browser().sign_in("alice", &long).await.status, 200, "unchanged");
+}
+
+/// The notices of this kind written for alice, and the audit events of this name.
+async fn told_and_audited(app: &TestApp, kind: &str, event: &str) -> (i64, i64) {
+    let told = app
+        .count(&format!(
+            "SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id \
+             WHERE u.username = 'alice' AND n.kind = '{kind}'"
+        ))
+        .await;
+    let audited = app
+        .count(&format!(
+            "SELECT count(*) FROM audit_events WHERE event = '{event}' AND subject = 'alice'"
+        ))
+        .await;
+    (told, audited)
+}
+
+#[tokio::test]
+async fn sec_27_every_way_of_turning_2fa_off_is_audited_and_notified() {
+    let app = spawn_app().await;
+    let mut alice = alice_with_2fa(&app).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (0, 0));
+
+    // 1. Alice turns it off herself.
+    let a = alice.post("credentials/two_factor", &[("enabled", "false")]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (1, 1));
+
+    // 2. An administrator resets her to password only.
+    alice.two_factor_on().await;
+    let a = admin
+        .post("admin/user_action", &[("username", "alice"), ("action", "reset_2fa")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (2, 1));
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE event = 'admin.user' AND subject = 'alice' \
+             AND details->>'action' = 'reset_2fa'"
+        )
+        .await,
+        1
+    );
+
+    // 3. Removing her last phone takes 2FA with it.
+    let mut alice = signed_in(&app, ALICE).await;
+    alice.two_factor_on().await;
+    let (_, creds) = alice.get_json("credentials").await;
+    let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
+    let a = alice
+        .post("credentials/remove", &[("id", &id), ("confirm", "true")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (3, 2));
+    assert_eq!(
+        told_and_audited(&app, "factor_removed", "credential.removed").await,
+        (1, 1)
+    );
+}
+
 fn session_ids(list: &Value) -> Vec<(String, bool)> {
     list.as_array()
         .unwrap()
@@ -577,8 +747,8 @@ async fn sec_02_codes_are_kept_only_as_a_keyed_mac_and_never_logged() {
     assert_eq!(mac.len(), 32, "an HMAC-SHA256, not the code");
     assert!(!mac.windows(code.len()).any(|w| w == code.as_bytes()));
     assert_eq!(
-        mac,
-        tessera_server::otp::seal(&SECRET_KEY, id, &code),
+        mac.as_slice(),
+        tessera_server::otp::CodeMac::seal(&SECRET_KEY, id, &code).as_bytes(),
         "keyed by TESSERA_SECRET_KEY and bound to its challenge"
     );
     assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
@@ -590,26 +760,40 @@ async fn sec_02_codes_are_kept_only_as_a_keyed_mac_and_never_logged() {
 #[tokio::test]
 async fn sec_04_a_code_works_once() {
     let app = spawn_app().await;
+    let used_up = "No code is waiting. Ask for a new one.";
     let mut alice = signed_in(&app, ALICE).await;
     assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
     let code = outbox_code(&app, PHONE).await;
     assert_eq!(alice.post("credentials/verify", &[("code", &code)]).await.status, 200);
+    // Refused because the code is spent, not for anything the second use
+    // would run into later (the number being enrolled already).
     let a = alice.post("credentials/verify", &[("code", &code)]).await;
     assert_eq!(a.status, 422, "{}", a.body);
-    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+    assert_eq!(field_error(&a, "code"), used_up);
 
-    // A sign-in code replayed in the next sign-in fails too.
+    // Sign-in: two sessions past the password within the resend cooldown
+    // share one code; the first to use it spends it for both.
     alice.two_factor_on().await;
     let mut first = app.browser();
-    first.sign_in(ALICE.0, ALICE.1).await;
-    let used = outbox_code(&app, PHONE).await;
-    assert_eq!(first.post("signin/verify_code", &[("code", &used)]).await.status, 200);
+    assert_eq!(first.sign_in(ALICE.0, ALICE.1).await.status, 200);
     let mut second = app.browser();
-    second.sign_in(ALICE.0, ALICE.1).await;
-    if outbox_code(&app, PHONE).await != used {
-        assert_eq!(second.post("signin/verify_code", &[("code", &used)]).await.status, 422);
-        assert_eq!(second.get_json("home").await.0, 401);
-    }
+    assert_eq!(second.sign_in(ALICE.0, ALICE.1).await.status, 200);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox_messages").await,
+        2,
+        "one enrollment code and one sign-in code"
+    );
+    let code = outbox_code(&app, PHONE).await;
+    assert_eq!(first.post("signin/verify_code", &[("code", &code)]).await.status, 200);
+    let a = second.post("signin/verify_code", &[("code", &code)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(field_error(&a, "code"), used_up);
+    assert_eq!(second.get_json("home").await.0, 401, "still not signed in");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'code.verified'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]

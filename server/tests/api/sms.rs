@@ -612,20 +612,53 @@ async fn sec_25_nobody_reaches_another_accounts_phones_or_the_outbox() {
 #[tokio::test]
 async fn sec_08_wrong_codes_are_capped_per_account_per_hour() {
     let app = spawn_app().await;
-    let mut b = signed_in(&app, ALICE).await;
-    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
-    let code = outbox_code(&app, PHONE).await;
+    // Ten tries per code and quick resends, so that a hundred wrong codes
+    // can be typed through the real path within the hour.
     sqlx::query(
-        "INSERT INTO otp_failures (user_id, failed_at)
-         SELECT id, now() FROM users, generate_series(1, 100) WHERE username = 'alice'",
+        "UPDATE policy SET max_attempts = 10, resend_cooldown_secs = 1, max_sends_per_number = 50, \
+         max_sends_per_account = 100",
     )
     .execute(&app.pool)
     .await
     .unwrap();
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let mut wrong_typed = 0;
+    for round in 0..10 {
+        if round > 0 {
+            app.clock.advance(2);
+            let a = b.post("credentials/resend", &[]).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+        }
+        let code = outbox_code(&app, PHONE).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..10 {
+            let a = b.post("credentials/verify", &[("code", wrong)]).await;
+            assert_eq!(a.status, 422, "wrong code {}: {}", wrong_typed + 1, a.body);
+            wrong_typed += 1;
+        }
+    }
+    assert_eq!(wrong_typed, 100);
+    // The hundredth wrong code was the last: even the right one now waits.
+    app.clock.advance(2);
+    assert_eq!(b.post("credentials/resend", &[]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
     let a = b.post("credentials/verify", &[("code", &code)]).await;
     assert_eq!(a.status, 429, "{}", a.body);
-    assert!(a.body.contains("Throttled"));
+    assert!(a.body.contains("Throttled"), "{}", a.body);
+    let wait: i64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3500..=3600).contains(&wait), "{wait}");
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+    // The cap is per account: another account's codes still work.
+    let mut admin = signed_in(&app, ADMIN).await;
+    admin.enroll_outbox(&app, "+12015550188", "Admin's").await;
+    // And it is per hour: once the oldest wrong code is an hour old, codes
+    // work again.
+    app.clock.advance(wait);
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    assert_eq!(b.post("credentials/verify", &[("code", &code)]).await.status, 200);
 }
 
 #[tokio::test]
