@@ -46,10 +46,6 @@ impl TrustedProxies {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| net.contains(&ip))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Which header the trusted proxies write the client's address to.
@@ -227,6 +223,12 @@ mod tests {
 
     #[test]
     fn sec_33_only_the_configured_header_is_read() {
+        assert_eq!(ForwardedHeader::parse(" Forwarded "), Some(ForwardedHeader::Forwarded));
+        assert_eq!(
+            ForwardedHeader::parse("X-Forwarded-For"),
+            Some(ForwardedHeader::XForwardedFor)
+        );
+        assert_eq!(ForwardedHeader::parse("x-real-ip"), None);
         let trusted = proxies("127.0.0.1");
         let mut h = headers("x-forwarded-for", &["198.51.100.7"]);
         h.append("forwarded", "for=6.6.6.6".parse().unwrap());
@@ -295,7 +297,7 @@ mod tests {
         let p = proxies("192.0.2.0/24 2001:db8::/32,127.0.0.1");
         assert!(p.contains(ip("192.0.2.200")) && p.contains(ip("2001:db8::5")) && p.contains(ip("127.0.0.1")));
         assert!(!p.contains(ip("192.0.3.1")) && !p.contains(ip("127.0.0.2")));
-        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        assert_eq!(TrustedProxies::parse(" ,, "), Ok(TrustedProxies::default()));
     }
 
     proptest! {
