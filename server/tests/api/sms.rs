@@ -513,6 +513,12 @@ async fn removal_below_the_minimum_warns_then_turns_2fa_off_and_cleans_up_at_sty
         .await
         .unwrap();
     assert!(stytch_user.starts_with("user-test-"));
+    let Inbox::Stytch(stytch) = &inbox else { unreachable!() };
+    assert_eq!(
+        stytch.expiration_for(PHONE),
+        Some(5),
+        "the policy's code lifetime, in minutes"
+    );
     assert_eq!(
         b.post("credentials/two_factor", &[("enabled", "true")]).await.status,
         200
@@ -791,4 +797,23 @@ async fn concurrent_code_checks_never_starve_a_small_pool() {
     let mut statuses = futures::future::join_all(checks).await;
     statuses.sort();
     assert_eq!(statuses, [200, 422, 422, 422, 422, 422, 422, 422], "one winner, no 503");
+}
+
+#[tokio::test]
+async fn a_cancelled_enrollment_takes_its_code_with_it() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["pending"]["number"], PHONE);
+    let a = b.post("credentials/cancel", &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["pending"], Value::Null, "{view}");
+    let a = b.post("credentials/verify", &[("code", &code)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(field_error(&a, "code"), "No code is waiting. Ask for a new one.");
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);
 }

@@ -24,6 +24,8 @@ pub struct State_ {
     /// phone_id -> codes used or replaced (they answer "unable to auth")
     pub dead: HashMap<String, Vec<String>>,
     pub deleted: Vec<String>,
+    /// phone number -> the `expiration_minutes` of its latest code
+    pub expirations: HashMap<String, i64>,
 }
 
 #[derive(Clone, Default)]
@@ -50,6 +52,11 @@ impl Stytch {
     pub fn deleted(&self) -> Vec<String> {
         self.state.lock().unwrap().deleted.clone()
     }
+
+    /// The lifetime in minutes the latest code to `phone` was sent with.
+    pub fn expiration_for(&self, phone: &str) -> Option<i64> {
+        self.state.lock().unwrap().expirations.get(phone).copied()
+    }
 }
 
 pub fn error(status: u16, kind: &str, message: &str) -> Response {
@@ -70,6 +77,21 @@ fn authorized(headers: &HeaderMap) -> Result<(), Response> {
     match basic_auth(headers) {
         Some((p, s)) if p == PROJECT && s == SECRET => Ok(()),
         _ => Err(error(401, "unauthorized_credentials", "Unauthorized credentials.")),
+    }
+}
+
+/// `expiration_minutes`: optional, 1-10 (the API's default is 2).
+fn expiration_of(body: &Value) -> Result<i64, Response> {
+    match &body["expiration_minutes"] {
+        Value::Null => Ok(2),
+        v => match v.as_i64() {
+            Some(m) if (1..=10).contains(&m) => Ok(m),
+            _ => Err(error(
+                400,
+                "invalid_expiration_minutes",
+                "expiration_minutes must be a whole number from 1 to 10.",
+            )),
+        },
     }
 }
 
@@ -115,6 +137,10 @@ async fn login_or_create(State(mock): State<Stytch>, headers: HeaderMap, Json(bo
         Ok(p) => p,
         Err(r) => return r,
     };
+    let expiration = match expiration_of(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let mut s = mock.state.lock().unwrap();
     let created = !s.users.contains_key(&phone);
     let (user_id, phone_id) = s
@@ -128,6 +154,7 @@ async fn login_or_create(State(mock): State<Stytch>, headers: HeaderMap, Json(bo
         })
         .clone();
     issue_code(&mut s, &phone, &phone_id);
+    s.expirations.insert(phone.clone(), expiration);
     Json(json!({
         "status_code": 200, "request_id": format!("request-id-test-{}", uuid::Uuid::new_v4()),
         "user_id": user_id, "phone_id": phone_id, "user_created": created,
@@ -143,6 +170,10 @@ async fn send(State(mock): State<Stytch>, headers: HeaderMap, Json(body): Json<V
         Ok(p) => p,
         Err(r) => return r,
     };
+    let expiration = match expiration_of(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let mut s = mock.state.lock().unwrap();
     let Some((user_id, phone_id)) = s.users.get(&phone).cloned() else {
         return error(404, "phone_number_not_found", "Phone number could not be found.");
@@ -153,6 +184,7 @@ async fn send(State(mock): State<Stytch>, headers: HeaderMap, Json(body): Json<V
         return error(404, "user_not_found", "User could not be found.");
     }
     issue_code(&mut s, &phone, &phone_id);
+    s.expirations.insert(phone.clone(), expiration);
     Json(json!({
         "status_code": 200, "request_id": format!("request-id-test-{}", uuid::Uuid::new_v4()),
         "user_id": user_id, "phone_id": phone_id,
