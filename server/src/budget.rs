@@ -148,9 +148,9 @@ pub async fn release(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Seconds until the oldest message in the window leaves it (at least 1),
+/// Seconds until the oldest event in the window leaves it (at least 1),
 /// rounded up: a retry at exactly that moment is allowed.
-fn retry_after(oldest: Option<OffsetDateTime>, window_secs: i64, now: OffsetDateTime) -> u64 {
+pub fn retry_after(oldest: Option<OffsetDateTime>, window_secs: i64, now: OffsetDateTime) -> u64 {
     let until = oldest.unwrap_or(now) + Duration::seconds(window_secs);
     (until - now).as_seconds_f64().ceil().max(1.0) as u64
 }

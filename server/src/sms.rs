@@ -457,9 +457,9 @@ pub async fn check_code(
             .await
             .map_err(db("counting wrong codes"))?;
     if failures >= policy.max_failures_per_hour {
-        let until = oldest.unwrap_or(now) + Duration::hours(1);
+        // Rounded up, like the send budgets: a retry on time gets through.
         return Err(PortalError::Throttled {
-            retry_after_secs: (until - now).whole_seconds().max(1) as u64,
+            retry_after_secs: budget::retry_after(oldest, budget::HOUR_SECS, now),
         });
     }
 
