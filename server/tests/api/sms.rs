@@ -817,3 +817,32 @@ async fn a_cancelled_enrollment_takes_its_code_with_it() {
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);
 }
+
+#[tokio::test]
+async fn a_resend_the_provider_refused_can_be_retried_at_once() {
+    let app = spawn_app().await;
+    sqlx::query("UPDATE policy SET resend_cooldown_secs = 30")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let twilio = mocks::twilio::Twilio::default();
+    let base = mocks::serve(twilio.router()).await;
+    let props = |token: &str| json!({"twilio_sid": mocks::twilio::SID, "twilio_token": token, "from_number": "+15005550006", "base_url": base, "timeout_secs": "1"});
+    use_plugin(&app, "twilio", props(mocks::twilio::TOKEN)).await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+
+    // After the cooldown the resend fails at the provider...
+    app.clock.advance(31);
+    use_plugin(&app, "twilio", props("wrong-token")).await;
+    let a = b.post("credentials/resend", &[]).await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    // ...and, fixed, it can be asked for again at once: the failed one did
+    // not start a new cooldown.
+    app.clock.advance(1);
+    use_plugin(&app, "twilio", props(mocks::twilio::TOKEN)).await;
+    let a = b.post("credentials/resend", &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let code = code_in(&twilio.last_to(PHONE).unwrap());
+    assert_eq!(b.post("credentials/verify", &[("code", &code)]).await.status, 200);
+}
