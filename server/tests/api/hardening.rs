@@ -380,12 +380,7 @@ async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently
     );
 
     alice.two_factor_on().await;
-    let (_, creds) = alice.get_json("credentials").await;
-    let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
-    let a = alice
-        .post("credentials/remove", &[("id", &id), ("confirm", "true")])
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    alice.remove_first_phone().await;
     let mail = smtp.wait_for(3).await.join("\n");
     assert!(mail.contains("A sign-in method was removed"), "{mail}");
     assert!(mail.contains("Two-factor authentication was turned off"), "{mail}");
@@ -535,12 +530,7 @@ async fn sec_27_every_way_of_turning_2fa_off_is_audited_and_notified() {
     // 3. Removing her last phone takes 2FA with it.
     let mut alice = signed_in(&app, ALICE).await;
     alice.two_factor_on().await;
-    let (_, creds) = alice.get_json("credentials").await;
-    let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
-    let a = alice
-        .post("credentials/remove", &[("id", &id), ("confirm", "true")])
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    alice.remove_first_phone().await;
     assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (3, 2));
     assert_eq!(
         told_and_audited(&app, "factor_removed", "credential.removed").await,

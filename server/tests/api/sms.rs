@@ -53,6 +53,16 @@ impl Browser {
         assert_eq!(a.status, 200, "{}", a.body);
     }
 
+    /// Removes the first phone listed, confirming what that turns off.
+    pub(super) async fn remove_first_phone(&mut self) {
+        let (_, creds) = self.get_json("credentials").await;
+        let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
+        let a = self
+            .post("credentials/remove", &[("id", &id), ("confirm", "true")])
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+
     pub(super) async fn enroll_outbox(&mut self, app: &TestApp, phone: &str, nickname: &str) {
         let a = self
             .post("credentials/start", &[("phone", phone), ("nickname", nickname)])
