@@ -262,6 +262,43 @@ async fn static_files_are_revalidated_and_long_or_odd_paths_get_the_404_page() {
 }
 
 #[tokio::test]
+async fn refusals_answer_a_page_to_browsers_and_plain_words_to_scripts() {
+    let root = site_root();
+    // A public file the server cannot read (a link to itself): a 500 with
+    // words, not the 404 page and not an empty body.
+    std::os::unix::fs::symlink("loop.svg", root.join("loop.svg")).unwrap();
+    let app = spawn_app_with(&[("TESSERA_SITE_ROOT", root.to_str().unwrap())]).await;
+    let mut b = app.browser();
+    let a = b.page("/loop.svg").await;
+    assert_eq!(a.status, 500, "{}", a.body);
+    assert!(a.body.contains("Something went wrong on our side."), "{}", a.body);
+
+    // A refused form post: an HTML page for a browser, plain words for a script.
+    let http = b.http.clone();
+    let refused = |accept: &'static str| {
+        http.post(format!("{}/api/sign_out", app.base))
+            .header("accept", accept)
+            .form(&[("csrf_token", "0")])
+    };
+    let a = b.send(refused("text/html,application/xhtml+xml")).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.starts_with("<!DOCTYPE html>") && a.body.contains("did not come from Tessera"),
+        "{}",
+        a.body
+    );
+    let a = b.send(refused("application/json")).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        !a.body.contains('<') && a.body.contains("did not come from Tessera"),
+        "{}",
+        a.body
+    );
+
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test]
 async fn request_ids_are_ours_unless_a_trusted_proxy_sends_a_plain_one() {
     let direct = spawn_app().await;
     let proxied = spawn_app_with(&[("TESSERA_TRUSTED_PROXIES", "127.0.0.1")]).await;
