@@ -59,6 +59,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .fallback_service(public_file_or_not_found(options))
         .layer(middleware::from_fn_with_state(state.clone(), portal_middleware))
         .layer(session_layer)
+        .layer(middleware::from_fn(unsaved_session_is_unavailable))
         // Built assets need no session: served outside the layers above, so a
         // wasm or CSS download costs no database round trip.
         .nest_service(
@@ -94,6 +95,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             header::HeaderName::from_static(REQUEST_ID),
             MakeRequestUuid,
         ))
+        .layer(middleware::from_fn(retry_when_unavailable))
         .layer(middleware::from_fn_with_state(state.clone(), browser_protection))
         .layer(middleware::from_fn_with_state(state.clone(), client_address))
         .with_state(state)
@@ -198,6 +200,35 @@ fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
 
 const UNAVAILABLE_MESSAGE: &str = "Tessera is temporarily unavailable. Please try again in a moment.";
 const CSRF_MESSAGE: &str = "This form has expired or did not come from Tessera. Reload the page and try again.";
+
+/// How long a client should wait before retrying while we are unavailable
+/// (the database is unreachable, a provider is down).
+const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
+/// Every 503 tells the client when to try again: a page, a server function,
+/// `/readyz` or a refusal of the middleware, whichever answered it.
+async fn retry_when_unavailable(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE && !res.headers().contains_key(header::RETRY_AFTER) {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(UNAVAILABLE_RETRY_SECS));
+    }
+    res
+}
+
+/// The session layer answers a session it could not save (the database went
+/// away during the request) with an empty 500; the person gets the 503 of
+/// any other database outage instead, with words and a time to retry.
+/// Every 500 of ours has a body, so an empty one is the layer's.
+async fn unsaved_session_is_unavailable(req: Request, next: Next) -> Response {
+    use axum::body::HttpBody as _;
+    let html = wants_html(req.headers());
+    let res = next.run(req).await;
+    if res.status() == StatusCode::INTERNAL_SERVER_ERROR && res.body().size_hint().exact() == Some(0) {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
+    }
+    res
+}
 
 /// Works out the client's address (SECURITY.md 33) once, for everything
 /// after it. A request id sent along is kept only from a trusted proxy and
@@ -430,7 +461,14 @@ async fn check_csrf(state: &AppState, session: &Session, req: Request) -> Result
             .find(|(k, _)| k == "csrf_token")
             .map(|(_, v)| v.into_owned())
     });
-    let expected = csrf::stored(session).await.ok().flatten();
+    // An unreadable session is our failure, not a forged form.
+    let expected = match csrf::stored(session).await {
+        Ok(expected) => expected,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the CSRF token");
+            return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE));
+        }
+    };
     let valid = match (sent, expected) {
         (Some(sent), Some(expected)) => expected.matches(&sent),
         _ => false,

@@ -6,6 +6,8 @@
 mod admin;
 #[path = "api/browser.rs"]
 mod browser;
+#[path = "api/faults.rs"]
+mod faults;
 #[path = "api/hardening.rs"]
 mod hardening;
 #[path = "api/mocks/mod.rs"]
@@ -17,6 +19,7 @@ mod sms;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tessera::account::Role;
 use tessera_server::clock::{Clock, ShiftedClock};
 use tessera_server::users::{self, AddUser};
@@ -96,25 +99,28 @@ async fn spawn_app() -> TestApp {
 async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = fresh_database().await;
     let app = spawn_on(&db, extra).await;
-    for ((u, p), role) in [(ADMIN, Role::Admin), (ALICE, Role::User)] {
-        users::add_user(
-            &app.pool,
-            &app.clock,
-            AddUser {
-                username: u,
-                password: p,
-                email: "",
-                display_name: "",
-                role,
-            },
-        )
-        .await
-        .unwrap();
-    }
+    app.add_admin_and_alice().await;
     app
 }
 
 impl TestApp {
+    async fn add_account(&self, username: &str, password: &str, role: Role) {
+        let account = AddUser {
+            username,
+            password,
+            email: "",
+            display_name: "",
+            role,
+        };
+        users::add_user(&self.pool, &self.clock, account).await.unwrap();
+    }
+
+    /// The administrator (ADMIN) and the user (ALICE) every test starts with.
+    async fn add_admin_and_alice(&self) {
+        self.add_account(ADMIN.0, ADMIN.1, Role::Admin).await;
+        self.add_account(ALICE.0, ALICE.1, Role::User).await;
+    }
+
     fn browser(&self) -> Browser {
         Browser {
             http: reqwest::Client::builder()
@@ -260,6 +266,53 @@ impl Browser {
             &[("username", user), ("password", password), ("csrf_token", &token)],
         )
         .await
+    }
+}
+
+/// A `tessera-server serve` process of its own on a free port.
+struct ServerProcess {
+    base: String,
+    child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    async fn start(db_url: &str) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .arg("serve")
+            .env("TESSERA_DATABASE_URL", db_url)
+            .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TESSERA_PUBLIC_URL", &base)
+            .env("TESSERA_DB_MAX_CONNECTIONS", "4")
+            .env("TESSERA_SECRET_KEY", hex::encode(SECRET_KEY))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start tessera-server");
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return ServerProcess { base, child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("tessera-server did not start on {base}");
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no cleanup) and waits for it.
+    async fn kill(mut self) {
+        self.child.kill().await.expect("kill tessera-server");
     }
 }
 

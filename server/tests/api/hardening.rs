@@ -12,7 +12,7 @@ const OTHER_US: &str = "+12015550188";
 const THIRD_US: &str = "+12015550177";
 const GB: &str = "+447400123456";
 
-async fn set_policy(app: &TestApp, assignments: &str) {
+pub(super) async fn set_policy(app: &TestApp, assignments: &str) {
     sqlx::query(&format!("UPDATE policy SET {assignments}"))
         .execute(&app.pool)
         .await
@@ -20,7 +20,7 @@ async fn set_policy(app: &TestApp, assignments: &str) {
 }
 
 /// The budget named by the newest `sms.blocked` audit event.
-async fn last_block(app: &TestApp) -> Option<String> {
+pub(super) async fn last_block(app: &TestApp) -> Option<String> {
     sqlx::query_scalar(
         "SELECT details->>'budget' FROM audit_events WHERE event = 'sms.blocked' ORDER BY id DESC LIMIT 1",
     )
@@ -36,7 +36,7 @@ async fn change_password(b: &mut Browser, current: &str, new: &str) -> Answer {
         .await
 }
 
-fn retry_after(a: &Answer) -> u64 {
+pub(super) fn retry_after(a: &Answer) -> u64 {
     a.headers
         .get("retry-after")
         .unwrap_or_else(|| panic!("no Retry-After: {} {}", a.status, a.body))
@@ -168,28 +168,35 @@ async fn sec_13_two_sends_racing_for_the_last_unit_of_a_budget_have_one_winner()
     for round in 0..8 {
         sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
         app.clock.advance(2);
-        let (a, b) = (
-            format!("+1201555{:04}", 100 + round),
-            format!("+1201555{:04}", 200 + round),
-        );
-        let (to_a, to_b) = ([("phone", a.as_str())], [("phone", b.as_str())]);
-        let (x, y) = tokio::join!(
-            alice.post("credentials/start", &to_a),
-            admin.post("credentials/start", &to_b),
-        );
-        let mut statuses = [x.status, y.status];
-        statuses.sort();
-        assert_eq!(statuses, [200, 429], "round {round}: {} / {}", x.body, y.body);
-        assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 1, "round {round}");
-        assert_eq!(
-            app.count(&format!(
-                "SELECT count(*) FROM outbox_messages WHERE phone_e164 IN ('{a}', '{b}')"
-            ))
-            .await,
-            1,
-            "round {round}: one message went out"
-        );
+        race_for_the_last_message(&app, [&mut alice, &mut admin], round).await;
     }
+}
+
+/// Two people (on one server or two) ask for a code at once with one
+/// message left in the IP budget: exactly one gets it, the other a 429.
+pub(super) async fn race_for_the_last_message(app: &TestApp, [first, second]: [&mut Browser; 2], round: usize) {
+    let (a, b) = (
+        format!("+1201555{:04}", 100 + round),
+        format!("+1201555{:04}", 200 + round),
+    );
+    let (to_a, to_b) = ([("phone", a.as_str())], [("phone", b.as_str())]);
+    let (x, y) = tokio::join!(
+        first.post("credentials/start", &to_a),
+        second.post("credentials/start", &to_b),
+    );
+    let mut statuses = [x.status, y.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 429], "round {round}: {} / {}", x.body, y.body);
+    assert_eq!(last_block(app).await.as_deref(), Some("ip"), "round {round}");
+    assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 1, "round {round}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM outbox_messages WHERE phone_e164 IN ('{a}', '{b}')"
+        ))
+        .await,
+        1,
+        "round {round}: one message went out"
+    );
 }
 
 /// Signs in again (password, then the code when 2FA is on) on a session
@@ -615,48 +622,6 @@ async fn users_list_and_end_their_sessions_and_a_password_change_ends_the_others
             .await,
         0
     );
-}
-
-/// A `tessera-server serve` process of its own on a free port.
-struct ServerProcess {
-    base: String,
-    _child: tokio::process::Child,
-}
-
-impl ServerProcess {
-    async fn start(db_url: &str) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
-            .arg("serve")
-            .env("TESSERA_DATABASE_URL", db_url)
-            .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TESSERA_PUBLIC_URL", &base)
-            .env("TESSERA_DB_MAX_CONNECTIONS", "4")
-            .env("TESSERA_SECRET_KEY", hex::encode(SECRET_KEY))
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start tessera-server");
-        let http = reqwest::Client::new();
-        for _ in 0..200 {
-            if http
-                .get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return ServerProcess { base, _child: child };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("tessera-server did not start on {base}");
-    }
 }
 
 #[tokio::test]

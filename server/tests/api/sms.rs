@@ -463,19 +463,7 @@ async fn every_plugin_enrolls_and_signs_in_through_its_mock() {
         use_plugin(&app, id, props).await;
         let username = format!("user{i}");
         let password = format!("password-of-user{i}");
-        users::add_user(
-            &app.pool,
-            &app.clock,
-            AddUser {
-                username: &username,
-                password: &password,
-                email: "",
-                display_name: "",
-                role: Role::User,
-            },
-        )
-        .await
-        .unwrap();
+        app.add_account(&username, &password, Role::User).await;
         let phone = format!("+1201555013{i}");
         let mut b = signed_in(&app, (&username, &password)).await;
         assert_eq!(

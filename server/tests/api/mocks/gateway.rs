@@ -1,5 +1,6 @@
 //! A generic SMS gateway: records every request and answers `/ok` with 202,
-//! `/status/{code}` with that status, `/slow` after 3 seconds.
+//! `/status/{code}` with that status, `/slow` after 3 seconds; `/hang`
+//! counts the request and never answers (a provider that hangs).
 
 use super::slow;
 use axum::Router;
@@ -8,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use http::{HeaderMap, Method, StatusCode, Uri};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -21,6 +24,8 @@ pub struct Seen {
 #[derive(Clone, Default)]
 pub struct Gateway {
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Requests to `/hang` that arrived (and were never answered).
+    pub hanging: Arc<AtomicUsize>,
 }
 
 impl Gateway {
@@ -29,11 +34,23 @@ impl Gateway {
             .route("/ok", any(ok))
             .route("/status/{code}", any(status))
             .route("/slow", any(slow_answer))
+            .route("/hang", any(hang))
             .with_state(self.clone())
     }
 
     pub fn last(&self) -> Option<Seen> {
         self.seen.lock().unwrap().last().cloned()
+    }
+
+    /// Waits (at most a minute) until `n` requests hang here.
+    pub async fn wait_for_hanging(&self, n: usize) {
+        for _ in 0..600 {
+            if self.hanging.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{n} requests never reached the hanging gateway");
     }
 }
 
@@ -70,4 +87,9 @@ async fn status(
 async fn slow_answer() -> Response {
     slow().await;
     (StatusCode::ACCEPTED, "late").into_response()
+}
+
+async fn hang(State(mock): State<Gateway>) -> Response {
+    mock.hanging.fetch_add(1, Ordering::SeqCst);
+    std::future::pending().await
 }

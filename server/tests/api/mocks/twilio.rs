@@ -32,6 +32,13 @@ impl Twilio {
     }
 }
 
+/// `+` and 8 to 15 digits, the first not 0: what Twilio accepts as `To`.
+pub fn is_e164(number: &str) -> bool {
+    number
+        .strip_prefix('+')
+        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0'))
+}
+
 pub fn error(status: u16, code: u32, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap();
     (
@@ -63,6 +70,16 @@ async fn messages(
     }
     if !form.contains_key("From") && !form.contains_key("MessagingServiceSid") {
         return error(400, 21603, "A 'From' phone number is required.");
+    }
+    if body.trim().is_empty() {
+        return error(400, 21602, "Message body is required.");
+    }
+    if !is_e164(&to) {
+        return error(
+            400,
+            21211,
+            &format!("The 'To' number {to} is not a valid phone number."),
+        );
     }
     match to.as_str() {
         "+15005550001" => {

@@ -2,7 +2,7 @@
 //! `/VerificationCheck`. One pending verification per number: a resend inside
 //! it re-sends the same code; approval, expiry or 5 wrong checks delete it.
 
-use super::twilio::{SID, TOKEN, error};
+use super::twilio::{SID, TOKEN, error, is_e164};
 use super::{MALFORMED, RATE_LIMITED, SERVER_ERROR, SLOW, basic_auth, code, slow};
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Response};
@@ -68,8 +68,12 @@ async fn start(
         return r;
     }
     let to = form.get("To").cloned().unwrap_or_default();
-    if !to.starts_with('+') || to == "+15005550001" {
+    if !is_e164(&to) || to == "+15005550001" {
         return error(400, 60200, "Invalid parameter `To`");
+    }
+    if form.get("Channel").map(String::as_str) != Some("sms") {
+        // The API takes sms, call, email, whatsapp…; Tessera asks for sms only.
+        return error(400, 60200, "Invalid parameter: Channel");
     }
     match to.as_str() {
         RATE_LIMITED => return error(429, 60203, "Max send attempts reached"),
@@ -110,6 +114,12 @@ async fn check(
     }
     let to = form.get("To").cloned().unwrap_or_default();
     let typed = form.get("Code").cloned().unwrap_or_default();
+    if to.is_empty() && !form.contains_key("VerificationSid") {
+        return error(400, 60200, "Invalid parameter: To or VerificationSid is required");
+    }
+    if typed.is_empty() {
+        return error(400, 60200, "Invalid parameter: Code");
+    }
     let mut pending = mock.pending.lock().unwrap();
     let Some(entry) = pending.get_mut(&to) else {
         return error(404, 20404, "The requested resource was not found");

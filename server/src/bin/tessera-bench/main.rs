@@ -3,6 +3,8 @@
 //! bare axum handler, raw PostgreSQL) and prints a table plus a JSON file.
 //! It reports; it asserts nothing.
 
+mod soak;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
@@ -42,6 +44,26 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 8)]
         seconds: u64,
+        #[arg(long)]
+        out: String,
+    },
+    /// Mixed load on a running server for a set time (scripts/soak).
+    Soak {
+        #[arg(long)]
+        url: String,
+        /// The server's process id, for its memory.
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 1800)]
+        seconds: u64,
+        /// Seconds per reported interval.
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// How many seeded users the visits go round.
+        #[arg(long, default_value_t = 50_000)]
+        users: usize,
         #[arg(long)]
         out: String,
     },
@@ -100,6 +122,8 @@ struct Client {
     base: String,
     cookie: Option<String>,
     csrf: String,
+    /// Sent as `X-Forwarded-For` (the server trusts 127.0.0.1 as its proxy).
+    forwarded_for: Option<String>,
 }
 
 impl Client {
@@ -109,12 +133,17 @@ impl Client {
             base: base.to_owned(),
             cookie: None,
             csrf: String::new(),
+            forwarded_for: None,
         }
     }
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> anyhow::Result<(u16, String)> {
         let req = match &self.cookie {
             Some(c) => req.header("cookie", format!("tessera_session={c}")),
+            None => req,
+        };
+        let req = match &self.forwarded_for {
+            Some(ip) => req.header("x-forwarded-for", ip),
             None => req,
         };
         let res = req.send().await?;
@@ -566,5 +595,25 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             out,
         } => run(pool, &url, pid, &site, seconds, &out).await,
+        Command::Soak {
+            url,
+            pid,
+            seconds,
+            interval,
+            clients,
+            users,
+            out,
+        } => {
+            let soak = soak::Soak {
+                url,
+                pid,
+                seconds,
+                interval_seconds: interval,
+                clients,
+                users,
+                out,
+            };
+            soak::run(pool, soak).await
+        }
     }
 }
