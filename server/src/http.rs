@@ -167,10 +167,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Paths anyone may load without signing in.
+/// Paths anyone may load without signing in: the sign-in page, server
+/// functions (which answer 401 themselves, never a redirect) and files.
+/// (`/pkg` is served before this layer.)
 fn is_public(path: &str) -> bool {
     path == "/signin"
-        || path.starts_with("/pkg/")
         || path.starts_with("/api/")
         || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }

@@ -348,6 +348,12 @@ async fn anonymous_visitors_are_sent_to_sign_in() {
         "server functions refuse an anonymous session: {}",
         a.body
     );
+    // Even when a browser asks for a page: a server function answers for
+    // itself (as to a plain form: back where it came from, with the error),
+    // it is not a page the guard sends to the sign-in form.
+    let a = b.page("/api/home").await;
+    assert_ne!(a.location.as_deref(), Some("/signin"), "{}", a.body);
+    assert!(a.body.contains("Unauthorized"), "{} {}", a.status, a.body);
 }
 
 #[tokio::test]
