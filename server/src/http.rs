@@ -171,9 +171,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// functions (which answer 401 themselves, never a redirect) and files.
 /// (`/pkg` is served before this layer.)
 fn is_public(path: &str) -> bool {
-    path == "/signin"
-        || path.starts_with("/api/")
-        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+    path == "/signin" || path.starts_with("/api/") || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {

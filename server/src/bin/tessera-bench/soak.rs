@@ -59,14 +59,29 @@ impl Record {
     ) -> anyhow::Result<T> {
         let t = Instant::now();
         let r = step.await;
-        match &r {
-            Ok(_) => self.with(|i| i.latencies.push(t.elapsed())),
-            Err(e) => {
-                self.with(|i| i.errors += 1);
-                let mut first = self.first_errors.lock().unwrap();
-                if first.len() < 10 {
-                    first.push(format!("{what}: {e:#}"));
-                }
+        if r.is_ok() {
+            self.with(|i| i.latencies.push(t.elapsed()));
+        }
+        self.count_failure(what, r)
+    }
+
+    /// Counts a failure of something that is not a request (the driver
+    /// reading a code from the outbox), without timing it.
+    async fn untimed<T>(
+        &self,
+        what: &str,
+        step: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let r = step.await;
+        self.count_failure(what, r)
+    }
+
+    fn count_failure<T>(&self, what: &str, r: anyhow::Result<T>) -> anyhow::Result<T> {
+        if let Err(e) = &r {
+            self.with(|i| i.errors += 1);
+            let mut first = self.first_errors.lock().unwrap();
+            if first.len() < 10 {
+                first.push(format!("{what}: {e:#}"));
             }
         }
         r.with_context(|| what.to_owned())
@@ -118,23 +133,31 @@ async fn visit(
     // Each person from an address of their own, through the trusted proxy.
     c.forwarded_for = Some(format!("10.{}.{}.{}", user >> 16 & 255, user >> 8 & 255, user & 255));
     record.time("password step", c.password_step(&username(user))).await?;
-    let code = outbox_code(pool, &phone(user)).await?;
+    let code = record
+        .untimed("reading the code", outbox_code(pool, &phone(user)))
+        .await?;
     record.time("code step", c.code_step(&code)).await?;
+    // The second step renews the session and its CSRF token.
+    record.time("session", c.refresh_csrf()).await?;
     record.time("home page", c.page("/")).await?;
     record.time("credentials page", c.page("/credentials")).await?;
     if let Some(number) = new_number {
-        let status = record
-            .time(
-                "enrollment start",
-                c.post("credentials/start", &[("phone", &number), ("nickname", SOAK_PHONE)]),
-            )
+        record
+            .time("enrollment start", async {
+                let fields = [("phone", number.as_str()), ("nickname", SOAK_PHONE)];
+                expect(c.post("credentials/start", &fields).await?, 200, "enrollment start")
+            })
             .await?;
-        expect(status, 200, "enrollment start")?;
-        let code = outbox_code(pool, &number).await?;
-        let status = record
-            .time("enrollment code", c.post("credentials/verify", &[("code", &code)]))
+        let code = record.untimed("reading the code", outbox_code(pool, &number)).await?;
+        record
+            .time("enrollment code", async {
+                expect(
+                    c.post("credentials/verify", &[("code", &code)]).await?,
+                    200,
+                    "enrollment code",
+                )
+            })
             .await?;
-        expect(status, 200, "enrollment code")?;
         let listed = record.time("credentials list", c.json("credentials")).await?;
         let id = listed["phones"]
             .as_array()
@@ -142,16 +165,18 @@ async fn visit(
             .and_then(|p| p["id"].as_str())
             .context("the new phone is not listed")?
             .to_owned();
-        let status = record
-            .time(
-                "removal",
-                c.post("credentials/remove", &[("id", &id), ("confirm", "true")]),
-            )
+        record
+            .time("removal", async {
+                let fields = [("id", id.as_str()), ("confirm", "true")];
+                expect(c.post("credentials/remove", &fields).await?, 200, "removal")
+            })
             .await?;
-        expect(status, 200, "removal")?;
     }
-    let status = record.time("sign out", c.post("sign_out", &[])).await?;
-    expect(status, 200, "sign out")
+    record
+        .time("sign out", async {
+            expect(c.post("sign_out", &[]).await?, 200, "sign out")
+        })
+        .await
 }
 
 pub async fn run(pool: PgPool, soak: Soak) -> anyhow::Result<()> {
@@ -193,7 +218,7 @@ pub async fn run(pool: PgPool, soak: Soak) -> anyhow::Result<()> {
             while record.start.elapsed() < duration {
                 let n = visits.fetch_add(1, Ordering::Relaxed);
                 // A fresh number every time: the per-number budget is real.
-                let new_number = (n % 4 == 0).then(|| format!("+1202{:07}", n / 4 % 10_000_000));
+                let new_number = (n % 4 == 0).then(|| format!("+1202{:07}", 5_000_000 + n / 4 % 5_000_000));
                 match visit(&http, &url, &pool, &record, n % users, new_number).await {
                     Ok(()) => record.with(|i| i.flows += 1),
                     // Counted where it failed; a short pause before the next.
