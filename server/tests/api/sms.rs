@@ -551,11 +551,21 @@ async fn turning_2fa_on_needs_a_phone_and_renames_are_checked() {
     assert_eq!(a.status, 422);
     assert!(field_error(&a, "enabled").contains("at least 1"));
     b.enroll_outbox(&app, PHONE, "").await;
+    let (_, home) = b.get_json("home").await;
+    assert_eq!(home["two_factor_enabled"], false, "enrolling does not turn 2FA on");
     let (_, view) = b.get_json("credentials").await;
     assert_eq!(view["phones"][0]["nickname"], "Phone ending 23");
     let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
     let a = b.post("credentials/rename", &[("id", &id), ("nickname", "  ")]).await;
     assert!(field_error(&a, "nickname").contains("Enter a name"));
+    // Forty characters is the limit, counted in characters, not bytes.
+    let forty = "é".repeat(40);
+    let a = b.post("credentials/rename", &[("id", &id), ("nickname", &forty)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = b
+        .post("credentials/rename", &[("id", &id), ("nickname", &format!("{forty}x"))])
+        .await;
+    assert_eq!(field_error(&a, "nickname"), "A name has at most 40 characters.");
     assert_eq!(
         b.post("credentials/rename", &[("id", &id), ("nickname", "Home")])
             .await
@@ -843,4 +853,80 @@ async fn a_resend_the_provider_refused_can_be_retried_at_once() {
     assert_eq!(a.status, 200, "{}", a.body);
     let code = code_in(&twilio.last_to(PHONE).unwrap());
     assert_eq!(b.post("credentials/verify", &[("code", &code)]).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_policys_minimum_of_credentials_governs_the_switch_and_removal() {
+    let app = spawn_app().await;
+    sqlx::query("UPDATE policy SET min_credentials = 2")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut b = signed_in(&app, ALICE).await;
+    b.enroll_outbox(&app, PHONE, "One").await;
+    let a = b.post("credentials/two_factor", &[("enabled", "true")]).await;
+    assert_eq!(
+        field_error(&a, "enabled"),
+        "Add at least 2 phone(s) before turning on two-factor authentication."
+    );
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(view["minimum"], 2);
+    b.enroll_outbox(&app, "+12015550124", "Two").await;
+    b.two_factor_on().await;
+    // Removing either now leaves one, below the minimum: 2FA would go off.
+    let (_, view) = b.get_json("credentials").await;
+    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let a = b.post("credentials/remove", &[("id", &id)]).await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(a.body.contains("fewer than 2 credential(s)"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_number_two_accounts_enroll_at_once_goes_to_the_first_code_typed() {
+    let app = spawn_app().await;
+    let mut alice = signed_in(&app, ALICE).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let alices_code = outbox_code(&app, PHONE).await;
+    assert_eq!(admin.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let admins_code = outbox_code(&app, PHONE).await;
+    assert_eq!(
+        alice.post("credentials/verify", &[("code", &alices_code)]).await.status,
+        200
+    );
+    let a = admin.post("credentials/verify", &[("code", &admins_code)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(
+        field_error(&a, "code"),
+        "This number was enrolled by another account meanwhile. Use a different number."
+    );
+    assert_eq!(app.count("SELECT count(*) FROM sms_phones").await, 1);
+}
+
+#[tokio::test]
+async fn a_phone_the_database_refuses_to_store_is_an_outage_not_a_taken_number() {
+    let app = spawn_app().await;
+    // The database refuses the phone's row (as a full disk or a lost
+    // connection would): the person is told to retry later, nothing is kept.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON sms_phones FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let code = outbox_code(&app, PHONE).await;
+    let a = alice.post("credentials/verify", &[("code", &code)]).await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert!(a.body.contains("Unavailable"), "{}", a.body);
+    assert!(!a.body.contains("disk full"), "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM otp_challenges WHERE consumed_at IS NOT NULL")
+            .await,
+        0,
+        "the code was not spent"
+    );
 }
