@@ -930,3 +930,45 @@ async fn a_phone_the_database_refuses_to_store_is_an_outage_not_a_taken_number()
         "the code was not spent"
     );
 }
+
+#[tokio::test]
+async fn removing_a_phone_keeps_the_preferred_one_or_passes_the_choice_on() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    for (phone, name) in [(PHONE, "A"), ("+12015550124", "B"), ("+12015550125", "C")] {
+        b.enroll_outbox(&app, phone, name).await;
+    }
+    let ids = |view: &Value| -> BTreeMap<String, (String, bool)> {
+        view["phones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let id = p["id"].as_str().unwrap().to_owned();
+                (p["nickname"].as_str().unwrap().to_owned(), (id, p["preferred"] == true))
+            })
+            .collect()
+    };
+    let preferred =
+        |view: &Value| -> Vec<String> { ids(view).into_iter().filter(|(_, (_, p))| *p).map(|(n, _)| n).collect() };
+    let (_, view) = b.get_json("credentials").await;
+    let phones = ids(&view);
+    let a = b
+        .post(
+            "credentials/two_factor",
+            &[("enabled", "true"), ("preferred", &phones["B"].0)],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // Another phone goes: the choice stays.
+    let a = b.post("credentials/remove", &[("id", &phones["C"].0)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(preferred(&view), ["B"]);
+    // The preferred one goes: the next one left takes its place.
+    let a = b.post("credentials/remove", &[("id", &phones["B"].0)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, view) = b.get_json("credentials").await;
+    assert_eq!(preferred(&view), ["A"]);
+}
