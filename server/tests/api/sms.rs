@@ -953,6 +953,15 @@ async fn removing_a_phone_keeps_the_preferred_one_or_passes_the_choice_on() {
         |view: &Value| -> Vec<String> { ids(view).into_iter().filter(|(_, (_, p))| *p).map(|(n, _)| n).collect() };
     let (_, view) = b.get_json("credentials").await;
     let phones = ids(&view);
+    // Only one of her own phones can be the preferred one.
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let a = b
+        .post(
+            "credentials/two_factor",
+            &[("enabled", "true"), ("preferred", &stranger)],
+        )
+        .await;
+    assert_eq!(field_error(&a, "preferred"), "Choose one of your phones.");
     let a = b
         .post(
             "credentials/two_factor",
