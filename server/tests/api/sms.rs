@@ -981,3 +981,54 @@ async fn removing_a_phone_keeps_the_preferred_one_or_passes_the_choice_on() {
     let (_, view) = b.get_json("credentials").await;
     assert_eq!(preferred(&view), ["A"]);
 }
+
+#[tokio::test]
+async fn sign_in_codes_go_to_the_preferred_phone_or_the_one_chosen() {
+    let app = spawn_app().await;
+    const OTHER: &str = "+12015550124";
+    let mut alice = signed_in(&app, ALICE).await;
+    alice.enroll_outbox(&app, PHONE, "First").await;
+    alice.enroll_outbox(&app, OTHER, "Second").await;
+    let (_, view) = alice.get_json("credentials").await;
+    let id_of = |name: &str| {
+        view["phones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["nickname"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, second) = (id_of("First"), id_of("Second"));
+    let a = alice
+        .post("credentials/two_factor", &[("enabled", "true"), ("preferred", &second)])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let last_to = || async {
+        sqlx::query_scalar::<_, String>("SELECT phone_e164 FROM outbox_messages ORDER BY id DESC LIMIT 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+
+    // The password step sends to the preferred phone, and the page says so.
+    let mut b = app.browser();
+    assert_eq!(b.sign_in(ALICE.0, ALICE.1).await.status, 200);
+    assert_eq!(last_to().await, OTHER);
+    let (_, challenge) = b.get_json("signin/challenge").await;
+    assert_eq!(challenge["sent_to"]["nickname"], "Second", "{challenge}");
+    assert_eq!(challenge["sent_to"]["id"], second.as_str());
+
+    // Another phone chosen on the page gets the next code, which works.
+    app.clock.advance(61);
+    let a = b.post("signin/send_code", &[("phone_id", &first)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(last_to().await, PHONE);
+    let (_, challenge) = b.get_json("signin/challenge").await;
+    assert_eq!(challenge["sent_to"]["nickname"], "First", "{challenge}");
+    let code = outbox_code(&app, PHONE).await;
+    let a = b.post("signin/verify_code", &[("code", &code)]).await;
+    assert_eq!((a.status, a.location.as_deref()), (200, Some("/")), "{}", a.body);
+}
