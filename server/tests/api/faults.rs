@@ -478,3 +478,25 @@ async fn faults_the_database_stopped_and_started_under_load() {
     );
     drop(app.shutdown().await);
 }
+
+#[tokio::test]
+async fn faults_a_session_the_database_will_not_save_is_a_503_with_words() {
+    let app = spawn_app().await;
+    // The session store refuses every write, as a database going away in
+    // the middle of a request would.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON tower_sessions.session FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // A first visit makes a session (for its form's CSRF token) that cannot
+    // be kept.
+    let mut b = app.browser();
+    let a = b.page("/signin").await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(retry_after(&a), 5);
+    assert!(a.body.contains(UNAVAILABLE), "{}", a.body);
+    assert!(b.cookie.is_none(), "no cookie for a session that was not saved");
+}
