@@ -132,15 +132,18 @@ pub struct ThrottlePolicy {
 
 impl ThrottlePolicy {
     /// Given the failures in the current window (their count and the oldest
-    /// one's time), how long until another attempt is allowed; `None` when an
-    /// attempt is allowed now.
-    pub fn retry_after(&self, failures_in_window: u32, oldest_failure_at: Option<i64>, now: i64) -> Option<u64> {
+    /// one's time, in milliseconds), how many whole seconds until another
+    /// attempt is allowed, rounded up so that a retry on time is let in;
+    /// `None` when an attempt is allowed now.
+    pub fn retry_after(&self, failures_in_window: u32, oldest_failure_at_ms: Option<i64>, now_ms: i64) -> Option<u64> {
         if failures_in_window < self.max_failures {
             return None;
         }
-        let oldest = oldest_failure_at.unwrap_or(now);
-        let wait = oldest.saturating_add(self.window_secs).saturating_sub(now);
-        Some(wait.max(1) as u64)
+        let oldest = oldest_failure_at_ms.unwrap_or(now_ms);
+        let wait_ms = oldest
+            .saturating_add(self.window_secs.saturating_mul(1000))
+            .saturating_sub(now_ms);
+        Some((wait_ms.max(1) as u64).div_ceil(1000))
     }
 }
 
@@ -242,8 +245,10 @@ mod tests {
             max_failures: 5,
             window_secs: 900,
         };
-        assert_eq!(p.retry_after(4, Some(1000), 1100), None);
-        assert_eq!(p.retry_after(5, Some(1000), 1100), Some(800));
-        assert_eq!(p.retry_after(9, Some(1000), 1900), Some(1));
+        assert_eq!(p.retry_after(4, Some(1_000_000), 1_100_000), None);
+        assert_eq!(p.retry_after(5, Some(1_000_000), 1_100_000), Some(800));
+        assert_eq!(p.retry_after(9, Some(1_000_000), 1_900_000), Some(1));
+        // A part of a second left is a whole second to wait.
+        assert_eq!(p.retry_after(5, Some(1_000_700), 1_100_300), Some(801));
     }
 }

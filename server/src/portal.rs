@@ -73,7 +73,7 @@ impl RequestPortal {
         )
         .await
         .map_err(db("counting failed sign-ins"))?;
-        let now_s = now.unix_timestamp();
+        let ms = |t: time::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let per_account = ThrottlePolicy {
             max_failures: cfg.signin_max_failures_per_account,
             window_secs: window,
@@ -83,16 +83,8 @@ impl RequestPortal {
             window_secs: window,
         };
         let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-        // The policy says whether to wait; the wait itself is worked out to
-        // the second, rounded up (whole seconds would let a retry on time
-        // land just before the oldest failure leaves the window).
-        let wait = |policy: &ThrottlePolicy, n: i64, oldest: Option<time::OffsetDateTime>| {
-            policy
-                .retry_after(count(n), oldest.map(|t| t.unix_timestamp()), now_s)
-                .map(|_| crate::budget::retry_after(oldest, window, now))
-        };
-        let a = wait(&per_account, counts.account_count, counts.account_oldest);
-        let b = wait(&per_ip, counts.ip_count, counts.ip_oldest);
+        let a = per_account.retry_after(count(counts.account_count), counts.account_oldest.map(ms), ms(now));
+        let b = per_ip.retry_after(count(counts.ip_count), counts.ip_oldest.map(ms), ms(now));
         Ok(a.max(b))
     }
 }
