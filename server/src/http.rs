@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use http::{HeaderMap, Method, StatusCode, header};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -38,8 +38,19 @@ const ENROLL_STEP_PATH: &str = "/signin/enroll";
 const SEEN_KEY: &str = "seen";
 
 /// The whole application as an axum router, ready to serve.
+/// The app's page routes, listed once per process. While Leptos lists routes
+/// it pauses resource loads in the whole process (leptos#4773), and a page
+/// whose data started loading in that moment, on another thread, never
+/// finishes: its request hangs. Listed once, before any server answers (the
+/// test suite starts many servers in one process), that moment never meets a
+/// page being rendered.
+pub fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::LazyLock<Vec<AxumRouteListing>> = std::sync::LazyLock::new(|| generate_route_list(App));
+    ROUTES.clone()
+}
+
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)

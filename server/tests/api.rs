@@ -125,6 +125,8 @@ impl TestApp {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // A request that hangs fails its test instead of the whole run.
+                .timeout(REQUEST_TIMEOUT)
                 .build()
                 .unwrap(),
             base: self.base.clone(),
@@ -164,6 +166,9 @@ impl TestApp {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
 }
+
+/// Longer than any answer should take, even the provider timeouts the tests set.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A browser: keeps the session cookie, follows no redirects.
 struct Browser {
@@ -314,6 +319,38 @@ impl ServerProcess {
     async fn kill(mut self) {
         self.child.kill().await.expect("kill tessera-server");
     }
+}
+
+/// Starting a server lists the app's routes, and while Leptos lists routes it
+/// pauses resource loads in the whole process (leptos#4773): a page whose data
+/// began loading then hung for good. This suite starts many servers in one
+/// process, so pages render while others start; each must still finish.
+#[tokio::test]
+async fn pages_finish_while_other_servers_start_in_the_process() {
+    let app = spawn_app().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let starting = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            // Inside a runtime, as a server starts (listing spawns tasks).
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let _inside = runtime.enter();
+            let mut listed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tessera_server::http::page_routes();
+                listed += 1;
+            }
+            listed
+        }
+    });
+    let mut b = app.browser();
+    for i in 0..200 {
+        let page = tokio::time::timeout(Duration::from_secs(10), b.page("/signin")).await;
+        let page = page.unwrap_or_else(|_| panic!("sign-in page {i} never finished"));
+        assert_eq!(page.status, 200);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(starting.join().unwrap() > 0, "routes were listed meanwhile");
 }
 
 #[tokio::test]
