@@ -63,16 +63,21 @@ pub async fn reserve(
         .await?;
     let hour_ago = now - Duration::seconds(HOUR_SECS);
     let number_since = now - Duration::seconds(NUMBER_WINDOW_SECS);
+    // The budgets of one number, address and account are looked up by index;
+    // the country's and the ceiling's share one pass over the hour's sends,
+    // which the ceiling bounds (`max_sends_per_hour` rows at most).
     let spent: Spent = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE phone_e164 = $1 AND sent_at > $6) AS number,
-                min(sent_at) FILTER (WHERE phone_e164 = $1 AND sent_at > $6) AS number_oldest,
-                count(*) FILTER (WHERE ip = $2) AS ip, min(sent_at) FILTER (WHERE ip = $2) AS ip_oldest,
-                count(*) FILTER (WHERE user_id = $3) AS account,
-                min(sent_at) FILTER (WHERE user_id = $3) AS account_oldest,
-                count(*) FILTER (WHERE country = $4) AS country,
-                min(sent_at) FILTER (WHERE country = $4) AS country_oldest,
-                count(*) AS total, min(sent_at) AS total_oldest
-         FROM sms_sends WHERE sent_at > $5",
+        "SELECT n.sends AS number, n.oldest AS number_oldest, i.sends AS ip, i.oldest AS ip_oldest,
+                a.sends AS account, a.oldest AS account_oldest, t.country, t.country_oldest,
+                t.total, t.total_oldest
+         FROM (SELECT count(*) AS sends, min(sent_at) AS oldest FROM sms_sends
+                WHERE phone_e164 = $1 AND sent_at > $6) n,
+              (SELECT count(*) AS sends, min(sent_at) AS oldest FROM sms_sends WHERE ip = $2 AND sent_at > $5) i,
+              (SELECT count(*) AS sends, min(sent_at) AS oldest FROM sms_sends WHERE user_id = $3 AND sent_at > $5) a,
+              (SELECT count(*) FILTER (WHERE country = $4) AS country,
+                      min(sent_at) FILTER (WHERE country = $4) AS country_oldest,
+                      count(*) AS total, min(sent_at) AS total_oldest
+                 FROM sms_sends WHERE sent_at > $5) t",
     )
     .bind(send.phone)
     .bind(send.ip)

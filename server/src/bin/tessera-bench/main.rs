@@ -313,7 +313,11 @@ async fn page_queries(pool: &PgPool, session_id: &str, user_id: uuid::Uuid) -> a
 }
 
 async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &str) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
+    // A request that stalls counts as an error instead of stopping a client.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let duration = Duration::from_secs(seconds);
     let next_user = Arc::new(AtomicUsize::new(0));
     let mut results = Vec::new();

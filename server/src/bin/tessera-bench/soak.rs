@@ -180,7 +180,11 @@ async fn visit(
 }
 
 pub async fn run(pool: PgPool, soak: Soak) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
+    // A request that stalls counts as an error instead of stopping a client.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let record = Arc::new(Record {
         start: Instant::now(),
         every: Duration::from_secs(soak.interval_seconds),
