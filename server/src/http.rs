@@ -37,7 +37,6 @@ const SECOND_STEP_PATH: &str = "/signin/code";
 const ENROLL_STEP_PATH: &str = "/signin/enroll";
 const SEEN_KEY: &str = "seen";
 
-/// The whole application as an axum router, ready to serve.
 /// The app's page routes, listed once per process. While Leptos lists routes
 /// it pauses resource loads in the whole process (leptos#4773), and a page
 /// whose data started loading in that moment, on another thread, never
@@ -49,6 +48,7 @@ pub fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.clone()
 }
 
+/// The whole application as an axum router, ready to serve.
 pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     let routes = page_routes();
     let options = state.leptos_options.clone();

@@ -312,12 +312,17 @@ async fn page_queries(pool: &PgPool, session_id: &str, user_id: uuid::Uuid) -> a
     Ok(())
 }
 
-async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &str) -> anyhow::Result<()> {
-    // A request that stalls counts as an error instead of stopping a client.
-    let http = reqwest::Client::builder()
+/// The load driver's HTTP client: a request that stalls counts as an error
+/// instead of stopping its client for good.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
         .pool_max_idle_per_host(128)
         .timeout(Duration::from_secs(30))
-        .build()?;
+        .build()
+}
+
+async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &str) -> anyhow::Result<()> {
+    let http = http_client()?;
     let duration = Duration::from_secs(seconds);
     let next_user = Arc::new(AtomicUsize::new(0));
     let mut results = Vec::new();

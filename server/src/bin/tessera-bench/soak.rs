@@ -180,11 +180,7 @@ async fn visit(
 }
 
 pub async fn run(pool: PgPool, soak: Soak) -> anyhow::Result<()> {
-    // A request that stalls counts as an error instead of stopping a client.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(128)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let http = super::http_client()?;
     let record = Arc::new(Record {
         start: Instant::now(),
         every: Duration::from_secs(soak.interval_seconds),
