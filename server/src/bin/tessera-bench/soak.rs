@@ -274,10 +274,12 @@ pub async fn run(pool: PgPool, soak: Soak) -> anyhow::Result<()> {
         .map(|(n, i)| (minutes(n), i.rss_mib))
         .collect();
     let slope_per_hour = slope(&half) * 60.0;
-    let first = intervals.first().map_or(0.0, |i| i.rss_mib);
-    let last = intervals.last().map_or(0.0, |i| i.rss_mib);
+    // The last interval may end with the run, before its sample was taken.
+    let sampled: Vec<f64> = intervals.iter().map(|i| i.rss_mib).filter(|&rss| rss > 0.0).collect();
+    let first = sampled.first().copied().unwrap_or(0.0);
+    let last = sampled.last().copied().unwrap_or(0.0);
     println!(
-        "\n{requests} requests, {errors} errors; RSS {first:.1} MiB in the first interval, {last:.1} MiB in the last; \
+        "\n{requests} requests, {errors} errors; RSS {first:.1} MiB in the first sample, {last:.1} MiB in the last; \
          trend over the second half {slope_per_hour:+.1} MiB/hour"
     );
     for e in record.first_errors.lock().unwrap().iter() {
