@@ -625,6 +625,27 @@ async fn users_list_and_end_their_sessions_and_a_password_change_ends_the_others
 }
 
 #[tokio::test]
+async fn the_session_list_keeps_sessions_in_use_and_drops_idle_ones() {
+    let app = spawn_app().await;
+    let mut laptop = signed_in(&app, ALICE).await;
+    let mut phone = signed_in(&app, ALICE).await;
+    let (_, list) = phone.get_json("sessions").await;
+    let phone_id = session_ids(&list).into_iter().find(|(_, c)| *c).unwrap().0;
+
+    // The laptop is used every twenty minutes, the phone never again: past
+    // the 30-minute idle timeout only the laptop is listed.
+    for _ in 0..2 {
+        app.clock.advance(20 * 60);
+        assert_eq!(laptop.get_json("home").await.0, 200);
+    }
+    let (_, list) = laptop.get_json("sessions").await;
+    let ids = session_ids(&list);
+    assert_eq!(ids.len(), 1, "{list}");
+    assert!(ids[0].1 && ids[0].0 != phone_id, "{list}");
+    assert_eq!(list[0]["last_seen"], tessera_server::clock::human(app.clock.now()), "{list}");
+}
+
+#[tokio::test]
 async fn two_server_processes_on_one_database_share_sessions_codes_and_budgets() {
     // The in-process app sets up the database (accounts) and reads it; the
     // two processes serve every request below.
