@@ -509,6 +509,11 @@ async fn told_and_audited(app: &TestApp, kind: &str, event: &str) -> (i64, i64) 
 #[tokio::test]
 async fn sec_27_every_way_of_turning_2fa_off_is_audited_and_notified() {
     let app = spawn_app().await;
+    // She has an address, but no mail server is configured: the outbox tells her.
+    sqlx::query("UPDATE users SET email = 'alice@example.test' WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let mut alice = alice_with_2fa(&app).await;
     let mut admin = signed_in(&app, ADMIN).await;
     assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (0, 0));
@@ -543,6 +548,11 @@ async fn sec_27_every_way_of_turning_2fa_off_is_audited_and_notified() {
         told_and_audited(&app, "factor_removed", "credential.removed").await,
         (1, 1)
     );
+    let channels: Vec<String> = sqlx::query_scalar("SELECT DISTINCT channel FROM notifications")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(channels, ["outbox"]);
 }
 
 fn session_ids(list: &Value) -> Vec<(String, bool)> {
@@ -613,6 +623,17 @@ async fn users_list_and_end_their_sessions_and_a_password_change_ends_the_others
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["new", "repeat"]);
+    let a = laptop
+        .post(
+            "password",
+            &[
+                ("current", "a-new-password-1"),
+                ("new", "a-new-password-1"),
+                ("repeat", "a-new-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(field_error(&a, "new"), "Choose a password different from the current one.");
 
     // Signing out forgets the session's row.
     let token = laptop.csrf().await;
