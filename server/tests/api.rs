@@ -527,6 +527,26 @@ async fn sec_23_csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing(
     let mut stranger = app.browser();
     let a = stranger.call("sign_out", &[("csrf_token", &token)]).await;
     assert_eq!(a.status, 403);
+
+    // A same-origin form goes through: its Origin is the public URL (a proxy
+    // may send another Host), or it names the Host it was sent to.
+    let proxied_host = "tessera.internal:8080";
+    for (name, origin) in [
+        ("the public URL", app.base.clone()),
+        ("the Host", format!("http://{proxied_host}")),
+    ] {
+        let mut b = app.browser();
+        let token = b.csrf().await;
+        let req = b
+            .http
+            .post(format!("{}/api/sign_in", app.base))
+            .header("accept", "text/html")
+            .header("host", proxied_host)
+            .header("origin", origin)
+            .form(&[("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)]);
+        let a = b.send(req).await;
+        assert_eq!((a.status, a.location.as_deref()), (302, Some("/")), "{name}: {}", a.body);
+    }
 }
 
 /// Every server function that changes state, from the app's own registry
