@@ -258,14 +258,14 @@ impl Reply {
             .map_err(|_| ProviderError::Unavailable(format!("malformed answer (HTTP {})", self.status)))
     }
 
-    /// Rate limit, 5xx and other generic answers every adapter treats alike.
+    /// Rate limit, 5xx and other generic answers every adapter treats alike:
+    /// any other refusal (401 and 403 among them) is ours to fix.
     pub fn generic_failure(&self, detail: String) -> ProviderError {
         match self.status {
             429 => ProviderError::RateLimited {
                 retry_after_secs: self.retry_after,
                 detail,
             },
-            401 | 403 => ProviderError::Misconfigured(detail),
             s if s >= 500 => ProviderError::Unavailable(detail),
             _ => ProviderError::Misconfigured(detail),
         }

@@ -394,3 +394,34 @@ async fn http_gateway_encodes_each_value_for_where_it_lands() {
         assert!(errors.iter().any(|e| e.contains(needle)), "{needle}: {errors:?}");
     }
 }
+
+/// What an administrator enters is checked before a plugin is built: a blank
+/// value is a missing one, a base URL must be http(s) with a host, and the
+/// timeout is whole seconds from 1 to 60, typed as text or as a JSON number.
+#[tokio::test]
+async fn plugin_properties_are_checked_before_a_plugin_is_built() {
+    let problems = |changes: &[(&str, serde_json::Value)]| -> Vec<String> {
+        let mut props = serde_json::json!({"twilio_sid": "AC1", "twilio_token": "t", "from_number": "+15005550006"});
+        for (name, value) in changes {
+            props[name] = value.clone();
+        }
+        let map = props.as_object().cloned().unwrap();
+        providers::build("twilio", &Properties(map), &ctx()).err().unwrap_or_default()
+    };
+    assert_eq!(problems(&[]), Vec::<String>::new());
+    assert_eq!(problems(&[("twilio_token", "   ".into())]), ["twilio_token is required"]);
+    for url in ["https://api.example/", "http://127.0.0.1:3101"] {
+        assert_eq!(problems(&[("base_url", url.into())]), Vec::<String>::new(), "{url}");
+    }
+    for url in ["ftp://api.example", "api.example", "not a url"] {
+        let p = problems(&[("base_url", url.into())]);
+        assert!(p.len() == 1 && p[0].starts_with("base_url:"), "{url}: {p:?}");
+    }
+    for good in [serde_json::json!("1"), serde_json::json!(60), serde_json::json!(" 30 ")] {
+        assert_eq!(problems(&[("timeout_secs", good.clone())]), Vec::<String>::new(), "{good}");
+    }
+    for bad in [serde_json::json!("0"), serde_json::json!(61), serde_json::json!("ten"), serde_json::json!(2.5)] {
+        let p = problems(&[("timeout_secs", bad.clone())]);
+        assert!(p.len() == 1 && p[0].starts_with("timeout_secs:"), "{bad}: {p:?}");
+    }
+}
