@@ -545,7 +545,12 @@ async fn sec_23_csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing(
             .header("origin", origin)
             .form(&[("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)]);
         let a = b.send(req).await;
-        assert_eq!((a.status, a.location.as_deref()), (302, Some("/")), "{name}: {}", a.body);
+        assert_eq!(
+            (a.status, a.location.as_deref()),
+            (302, Some("/")),
+            "{name}: {}",
+            a.body
+        );
     }
 }
 

@@ -633,7 +633,10 @@ async fn users_list_and_end_their_sessions_and_a_password_change_ends_the_others
             ],
         )
         .await;
-    assert_eq!(field_error(&a, "new"), "Choose a password different from the current one.");
+    assert_eq!(
+        field_error(&a, "new"),
+        "Choose a password different from the current one."
+    );
 
     // Signing out forgets the session's row.
     let token = laptop.csrf().await;
@@ -663,7 +666,11 @@ async fn the_session_list_keeps_sessions_in_use_and_drops_idle_ones() {
     let ids = session_ids(&list);
     assert_eq!(ids.len(), 1, "{list}");
     assert!(ids[0].1 && ids[0].0 != phone_id, "{list}");
-    assert_eq!(list[0]["last_seen"], tessera_server::clock::human(app.clock.now()), "{list}");
+    assert_eq!(
+        list[0]["last_seen"],
+        tessera_server::clock::human(app.clock.now()),
+        "{list}"
+    );
 }
 
 #[tokio::test]

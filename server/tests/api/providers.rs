@@ -406,10 +406,15 @@ async fn plugin_properties_are_checked_before_a_plugin_is_built() {
             props[name] = value.clone();
         }
         let map = props.as_object().cloned().unwrap();
-        providers::build("twilio", &Properties(map), &ctx()).err().unwrap_or_default()
+        providers::build("twilio", &Properties(map), &ctx())
+            .err()
+            .unwrap_or_default()
     };
     assert_eq!(problems(&[]), Vec::<String>::new());
-    assert_eq!(problems(&[("twilio_token", "   ".into())]), ["twilio_token is required"]);
+    assert_eq!(
+        problems(&[("twilio_token", "   ".into())]),
+        ["twilio_token is required"]
+    );
     for url in ["https://api.example/", "http://127.0.0.1:3101"] {
         assert_eq!(problems(&[("base_url", url.into())]), Vec::<String>::new(), "{url}");
     }
@@ -418,9 +423,18 @@ async fn plugin_properties_are_checked_before_a_plugin_is_built() {
         assert!(p.len() == 1 && p[0].starts_with("base_url:"), "{url}: {p:?}");
     }
     for good in [serde_json::json!("1"), serde_json::json!(60), serde_json::json!(" 30 ")] {
-        assert_eq!(problems(&[("timeout_secs", good.clone())]), Vec::<String>::new(), "{good}");
+        assert_eq!(
+            problems(&[("timeout_secs", good.clone())]),
+            Vec::<String>::new(),
+            "{good}"
+        );
     }
-    for bad in [serde_json::json!("0"), serde_json::json!(61), serde_json::json!("ten"), serde_json::json!(2.5)] {
+    for bad in [
+        serde_json::json!("0"),
+        serde_json::json!(61),
+        serde_json::json!("ten"),
+        serde_json::json!(2.5),
+    ] {
         let p = problems(&[("timeout_secs", bad.clone())]);
         assert!(p.len() == 1 && p[0].starts_with("timeout_secs:"), "{bad}: {p:?}");
     }
