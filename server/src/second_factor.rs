@@ -146,7 +146,6 @@ impl RequestPortal {
         let pending = sms::open_challenge(pool, user.id, Purpose::Enroll)
             .await
             .map_err(db("reading an enrollment"))?
-            .filter(|c| c.sends > 0)
             .map(|c| PendingEnrollment {
                 number: c.phone_e164.clone(),
                 nickname: c.nickname.clone().unwrap_or_default(),
@@ -603,8 +602,7 @@ impl RequestPortal {
         };
         let open = sms::open_challenge(pool, user_id, Purpose::Login)
             .await
-            .map_err(db("reading a challenge"))?
-            .filter(|c| c.sends > 0);
+            .map_err(db("reading a challenge"))?;
         let now = self.state.clock.now().unix_timestamp();
         let notice: Option<String> = self
             .session

@@ -199,13 +199,12 @@ pub struct Challenge {
     pub provider_user_id: Option<String>,
     pub provider_phone_id: Option<String>,
     pub attempts: i32,
-    pub sends: i32,
     pub last_sent_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
 
 const CHALLENGE_COLUMNS: &str = "id, user_id, phone_e164, credential_id, nickname, plugin, code_mac, provider_ref, \
-     provider_user_id, provider_phone_id, attempts, sends, last_sent_at, expires_at";
+     provider_user_id, provider_phone_id, attempts, last_sent_at, expires_at";
 
 /// The open challenge of a user for a purpose, if any.
 pub async fn open_challenge(pool: &PgPool, user_id: Uuid, purpose: Purpose) -> sqlx::Result<Option<Challenge>> {
