@@ -528,8 +528,9 @@ async fn sec_23_csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing(
     let a = stranger.call("sign_out", &[("csrf_token", &token)]).await;
     assert_eq!(a.status, 403);
 
-    // A same-origin form goes through: its Origin is the public URL (a proxy
-    // may send another Host), or it names the Host it was sent to.
+    // A same-origin form goes through (as browsers send it, with
+    // Sec-Fetch-Site): its Origin is the public URL (a proxy may send another
+    // Host), or it names the Host it was sent to.
     let proxied_host = "tessera.internal:8080";
     for (name, origin) in [
         ("the public URL", app.base.clone()),
@@ -543,6 +544,7 @@ async fn sec_23_csrf_missing_forged_or_cross_site_is_refused_and_writes_nothing(
             .header("accept", "text/html")
             .header("host", proxied_host)
             .header("origin", origin)
+            .header("sec-fetch-site", "same-origin")
             .form(&[("username", "alice"), ("password", ALICE.1), ("csrf_token", &token)]);
         let a = b.send(req).await;
         assert_eq!(
