@@ -859,6 +859,14 @@ async fn sec_21_sessions_time_out_when_idle_and_after_the_absolute_limit() {
             .await
             .unwrap();
     assert!(left > 29.0 * 60.0, "the idle timeout slides with use: {left} s left");
+    // Within the minute a request does not write the session again (one
+    // write a minute per session in use, not one per request).
+    let expiry = "SELECT max(expiry_date)::text FROM tower_sessions.session";
+    let before: String = sqlx::query_scalar(expiry).fetch_one(&app.pool).await.unwrap();
+    app.clock.advance(59);
+    assert_eq!(b.page("/").await.status, 200);
+    let after: String = sqlx::query_scalar(expiry).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(before, after, "saved again within the minute");
 
     sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() - interval '1 second'")
         .execute(&app.pool)
