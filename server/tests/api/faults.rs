@@ -504,4 +504,8 @@ async fn faults_a_session_the_database_will_not_save_is_a_503_with_words() {
     assert_eq!(retry_after(&a), 5);
     assert!(a.body.contains(UNAVAILABLE), "{}", a.body);
     assert!(b.cookie.is_none(), "no cookie for a session that was not saved");
+    // Only an outage says when to retry: a page that answers does not.
+    let a = b.page("/healthz").await;
+    assert_eq!(a.status, 200);
+    assert!(a.headers.get("retry-after").is_none(), "{:?}", a.headers);
 }
