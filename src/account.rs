@@ -179,7 +179,11 @@ mod tests {
         assert!(NewPassword::parse("12345678").is_ok());
         let long = "pässwörd ".repeat(20);
         assert_eq!(NewPassword::parse(&long).unwrap().expose(), long);
-        assert!(NewPassword::parse(&"a".repeat(PASSWORD_MAX_CHARS + 1)).is_err());
+        assert!(
+            NewPassword::parse(&"é".repeat(256)).is_ok(),
+            "256 characters, however many bytes"
+        );
+        assert!(NewPassword::parse(&"a".repeat(257)).is_err());
         assert_eq!(
             format!("{:?}", NewPassword::parse("secret-secret").unwrap()),
             "NewPassword(<redacted>)"
@@ -193,6 +197,10 @@ mod tests {
         for bad in ["nobody", "@b.org", "a@b", "a b@c.org", "a@b@c.org"] {
             assert!(parse_email(bad).is_err(), "{bad:?} should be refused");
         }
+        // At most 254 characters (RFC 5321's path limit).
+        let at_most = format!("{}@example.org", "a".repeat(254 - "@example.org".len()));
+        assert_eq!(parse_email(&at_most).unwrap().as_deref(), Some(at_most.as_str()));
+        assert!(parse_email(&format!("a{at_most}")).is_err());
     }
 
     #[test]
@@ -201,6 +209,8 @@ mod tests {
         assert_eq!(parse_display_name("", &u).unwrap(), "bob");
         assert_eq!(parse_display_name(" Bob B ", &u).unwrap(), "Bob B");
         assert!(parse_display_name("a\u{7}", &u).is_err());
+        assert!(parse_display_name(&"ü".repeat(100), &u).is_ok());
+        assert!(parse_display_name(&"ü".repeat(101), &u).is_err());
     }
 
     #[test]

@@ -271,6 +271,51 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_makes_the_code_rules_and_reads_both_modes() {
+        let p = Policy {
+            code_digits: 8,
+            code_lifetime_secs: 420,
+            max_attempts: 3,
+            resend_cooldown_secs: 45,
+            ..Policy::default()
+        };
+        let rules = p.code_policy();
+        assert_eq!(
+            (
+                rules.digits,
+                rules.lifetime_secs,
+                rules.max_attempts,
+                rules.resend_cooldown_secs
+            ),
+            (8, 420, 3, 45)
+        );
+        for mode in [Mode::Optional, Mode::Mandatory] {
+            assert_eq!(Mode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(Mode::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn a_country_list_holds_at_most_300_codes() {
+        // Two-letter codes that some future region table might all know.
+        let codes: Vec<String> = ('A'..='Z')
+            .flat_map(|a| ('A'..='Z').map(move |b| format!("{a}{b}")))
+            .collect();
+        let any = |_: &str| true;
+        let f = form(&[("allowed_countries", &codes[..300].join(","))]);
+        assert_eq!(
+            Policy::from_form(&Policy::default(), &f, any, &["sms"])
+                .unwrap()
+                .allowed_countries
+                .len(),
+            300
+        );
+        let f = form(&[("allowed_countries", &codes[..301].join(","))]);
+        let errors = Policy::from_form(&Policy::default(), &f, any, &["sms"]).unwrap_err();
+        assert_eq!(errors[0].field, "allowed_countries");
+    }
+
+    #[test]
     fn sec_12_countries_are_upper_cased_deduplicated_and_checked_on_send() {
         let f = form(&[("allowed_countries", "gb us;US\nca"), ("code_lifetime_minutes", "10")]);
         let p = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap();

@@ -175,12 +175,20 @@ mod tests {
             at: 0,
         };
         assert_eq!(half.signed_in_user(), None);
+        assert_eq!(half.enrolling_user(), None);
+        let enrolling = AuthState::MustEnroll {
+            user_id: "u".into(),
+            at: 0,
+        };
+        assert_eq!(enrolling.enrolling_user(), Some("u"));
+        assert_eq!((enrolling.signed_in_user(), enrolling.pending_user()), (None, None));
         let full = AuthState::SignedIn {
             user_id: "u".into(),
             authenticated_at: 5,
             started_at: 5,
         };
         assert_eq!(full.signed_in_user(), Some("u"));
+        assert_eq!(full.enrolling_user(), None);
     }
 
     #[test]
@@ -200,8 +208,9 @@ mod tests {
             user_id: "u".into(),
             at: 100,
         };
-        assert!(!half.expired(100 + SECOND_STEP_SECS - 1, 12 * 3600));
-        assert!(half.expired(100 + SECOND_STEP_SECS, 12 * 3600));
+        // Fifteen minutes.
+        assert!(!half.expired(100 + 15 * 60 - 1, 12 * 3600));
+        assert!(half.expired(100 + 15 * 60, 12 * 3600));
         assert_eq!(half.pending_user(), Some("u"));
     }
 
@@ -212,8 +221,8 @@ mod tests {
             authenticated_at: 1000,
             started_at: 100,
         };
-        assert!(s.recently_authenticated(1000 + STEP_UP_SECS - 1));
-        assert!(!s.recently_authenticated(1000 + STEP_UP_SECS));
+        assert!(s.recently_authenticated(1000 + 10 * 60 - 1));
+        assert!(!s.recently_authenticated(1000 + 10 * 60));
         let half = AuthState::PasswordVerified {
             user_id: "u".into(),
             at: 1000,
