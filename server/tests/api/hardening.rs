@@ -218,6 +218,17 @@ async fn sec_24_sensitive_changes_need_a_sign_in_within_ten_minutes_then_land_ba
     let (_, creds) = alice.get_json("credentials").await;
     let phone_id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
 
+    // Half signed in (the password, not yet the code), she is told to sign
+    // in, not to sign in again.
+    let mut half = app.browser();
+    assert_eq!(
+        half.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/code")
+    );
+    let a = change_password(&mut half, ALICE.1, "a-new-password-1").await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(a.body.contains("Unauthorized"), "{}", a.body);
+
     // Eleven minutes later (the session is still alive: idle 30 min)...
     app.clock.advance(11 * 60);
     for (endpoint, fields) in [
