@@ -400,15 +400,12 @@ async fn http_gateway_encodes_each_value_for_where_it_lands() {
 /// timeout is whole seconds from 1 to 60, typed as text or as a JSON number.
 #[tokio::test]
 async fn plugin_properties_are_checked_before_a_plugin_is_built() {
-    let problems = |changes: &[(&str, serde_json::Value)]| -> Vec<String> {
-        let mut props = serde_json::json!({"twilio_sid": "AC1", "twilio_token": "t", "from_number": "+15005550006"});
-        for (name, value) in changes {
-            props[name] = value.clone();
-        }
-        let map = props.as_object().cloned().unwrap();
-        providers::build("twilio", &Properties(map), &ctx())
-            .err()
-            .unwrap_or_default()
+    let problems = |changes: &[(&str, serde_json::Value)]| {
+        build_problems(
+            "twilio",
+            serde_json::json!({"twilio_sid": "AC1", "twilio_token": "t", "from_number": "+15005550006"}),
+            changes,
+        )
     };
     assert_eq!(problems(&[]), Vec::<String>::new());
     assert_eq!(
@@ -437,5 +434,49 @@ async fn plugin_properties_are_checked_before_a_plugin_is_built() {
     ] {
         let p = problems(&[("timeout_secs", bad.clone())]);
         assert!(p.len() == 1 && p[0].starts_with("timeout_secs:"), "{bad}: {p:?}");
+    }
+}
+
+/// What building plugin `id` from `props` with `changes` applied refuses.
+fn build_problems(id: &str, mut props: serde_json::Value, changes: &[(&str, serde_json::Value)]) -> Vec<String> {
+    for (name, value) in changes {
+        props[name] = value.clone();
+    }
+    let map = props.as_object().cloned().unwrap();
+    providers::build(id, &Properties(map), &ctx()).err().unwrap_or_default()
+}
+
+/// The generic gateway's settings are checked before it is built: its URL
+/// (placeholders filled in), method, header lines and expected statuses.
+#[tokio::test]
+async fn http_gateway_settings_are_checked_before_it_is_built() {
+    let problems = |changes: &[(&str, serde_json::Value)]| {
+        build_problems(
+            "http",
+            serde_json::json!({"url": "https://sms.example/send?to={number}"}),
+            changes,
+        )
+    };
+    assert_eq!(
+        problems(&[
+            ("method", "get".into()),
+            ("headers", "Authorization: Bearer abc\n\nX-Api-Version: 2".into()),
+            ("expected_status", "200, 204".into()),
+        ]),
+        Vec::<String>::new()
+    );
+    for (name, bad) in [
+        ("url", "ftp://sms.example/{number}"),
+        ("method", "PUT"),
+        ("headers", "Authorization Bearer abc"),
+        ("headers", "X Api: 2"),
+        ("headers", "X-Api: a\u{7f}b"),
+        ("expected_status", "200,404"),
+    ] {
+        let p = problems(&[(name, bad.into())]);
+        assert!(
+            p.len() == 1 && p[0].starts_with(&format!("{name}:")),
+            "{name} = {bad:?}: {p:?}"
+        );
     }
 }
