@@ -117,13 +117,10 @@ fn map_error(reply: &super::Reply) -> ProviderError {
         reply.status,
         err.error_message.as_deref().unwrap_or("no message")
     );
+    // `unauthorized_credentials` (401) and `too_many_requests` (429) come
+    // with the statuses the generic mapping reads.
     match kind.as_str() {
         "invalid_phone_number" | "unsupported_phone_number" => ProviderError::InvalidNumber(detail),
-        "unauthorized_credentials" => ProviderError::Misconfigured(detail),
-        "too_many_requests" => ProviderError::RateLimited {
-            retry_after_secs: reply.retry_after,
-            detail,
-        },
         _ => reply.generic_failure(detail),
     }
 }
