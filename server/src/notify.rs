@@ -141,10 +141,10 @@ struct Pending {
 /// Mails these queued notifications in the background, after their change
 /// committed; the request that made them does not wait for SMTP.
 pub fn deliver(state: &AppState, ids: impl IntoIterator<Item = i64>) {
-    let ids: Vec<i64> = ids.into_iter().collect();
-    if state.mailer.is_none() || ids.is_empty() {
+    if state.mailer.is_none() {
         return;
     }
+    let ids: Vec<i64> = ids.into_iter().collect();
     let state = state.clone();
     tokio::spawn(async move {
         for id in ids {
