@@ -94,15 +94,12 @@ pub fn map_error(reply: &super::Reply) -> ProviderError {
         return reply.generic_failure(format!("HTTP {} with an unreadable body", reply.status));
     };
     let detail = err.detail(reply.status);
+    // 20003 (401, bad credentials) and 20429 / 60203 (429, rate limits) come
+    // with the statuses the generic mapping reads.
     match err.code {
-        Some(20003) => ProviderError::Misconfigured(detail),
         // Invalid To, region not enabled, trial account and unverified
         // number, opted out, not SMS-capable, invalid parameter, fraud guard.
         Some(21211 | 21408 | 21608 | 21219 | 21610 | 21614 | 60200 | 60410) => ProviderError::InvalidNumber(detail),
-        Some(20429 | 60203) => ProviderError::RateLimited {
-            retry_after_secs: reply.retry_after,
-            detail,
-        },
         _ => reply.generic_failure(detail),
     }
 }

@@ -229,6 +229,11 @@ async fn stytch_enrolls_sends_checks_and_deletes_like_the_api() {
         assert_eq!(p.check(GOOD, &first, &old).await, Ok(Verdict::Expired));
     }
     assert_eq!(p.check(GOOD, &first, &new).await, Ok(Verdict::Approved));
+    // Only to the Stytch user enrolled: a sign-in never makes or finds another.
+    assert!(matches!(
+        send_as(p.as_ref(), GOOD, Purpose::Login, Some("user-test-someone-else")).await,
+        Err(ProviderError::Misconfigured(d)) if d.contains("user_not_found")
+    ));
 
     p.forget(&user).await.unwrap();
     assert_eq!(mock.deleted(), vec![user.clone()]);
