@@ -485,3 +485,20 @@ async fn http_gateway_settings_are_checked_before_it_is_built() {
         );
     }
 }
+
+/// Each plugin answers to the id it is registered under (challenges and
+/// credentials record it; a later check or removal finds the plugin by it),
+/// and the examples the console shows for its settings are accepted.
+#[tokio::test]
+async fn every_plugin_builds_from_its_examples_and_answers_to_its_id() {
+    for info in providers::PLUGINS {
+        let props = info
+            .properties
+            .iter()
+            .map(|p| (p.name.to_owned(), serde_json::Value::String(p.example.to_owned())))
+            .collect();
+        let built = providers::build(info.id, &Properties(props), &ctx())
+            .unwrap_or_else(|e| panic!("{}: its examples are refused: {e:?}", info.id));
+        assert_eq!(built.id(), info.id);
+    }
+}
