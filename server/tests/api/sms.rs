@@ -807,6 +807,23 @@ async fn concurrent_code_checks_never_starve_a_small_pool() {
     assert_eq!(statuses, [200, 422, 422, 422, 422, 422, 422, 422], "one winner, no 503");
 }
 
+/// A challenge records the provider's reference for what it sent (the
+/// outbox's message id here), so that a code can be traced to its message.
+#[tokio::test]
+async fn a_code_is_traceable_to_the_message_that_carried_it() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    let (reference, message): (Option<String>, i64) = sqlx::query_as(
+        "SELECT (SELECT provider_ref FROM otp_challenges), (SELECT id FROM outbox_messages WHERE phone_e164 = $1)",
+    )
+    .bind(PHONE)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(reference, Some(format!("outbox-{message}")));
+}
+
 #[tokio::test]
 async fn a_cancelled_enrollment_takes_its_code_with_it() {
     let app = spawn_app().await;
