@@ -165,6 +165,20 @@ impl TestApp {
     async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
+
+    /// The count once it reaches `expected` (work the server finishes in
+    /// the background), or what it still is after ten seconds.
+    async fn count_reaching(&self, sql: &str, expected: i64) -> i64 {
+        let mut n = self.count(sql).await;
+        for _ in 0..100 {
+            if n == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            n = self.count(sql).await;
+        }
+        n
+    }
 }
 
 /// Longer than any answer should take, even the provider timeouts the tests set.

@@ -369,6 +369,13 @@ impl Smtp {
     }
 }
 
+async fn give_alice_an_address(app: &TestApp) {
+    sqlx::query("UPDATE users SET email = 'alice@example.test' WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently() {
     let mut smtp = Smtp::start().await;
@@ -377,10 +384,7 @@ async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently
         ("TESSERA_SMTP_FROM", "Tessera <security@tessera.test>"),
     ])
     .await;
-    sqlx::query("UPDATE users SET email = 'alice@example.test' WHERE username = 'alice'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    give_alice_an_address(&app).await;
     let mut alice = signed_in(&app, ALICE).await;
 
     alice.enroll_outbox(&app, PHONE, "Pocket").await;
@@ -412,36 +416,24 @@ async fn sec_27_factor_and_password_changes_are_audited_and_mailed_independently
         );
     }
     // Each is marked sent once the mail server took it (just after it arrived there).
-    let mut sent = 0;
-    for _ in 0..100 {
-        sent = app
-            .count("SELECT count(*) FROM notifications WHERE channel = 'email' AND sent_at IS NOT NULL")
-            .await;
-        if sent == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(sent, 3, "every delivered notice is marked sent");
+    let sent = "SELECT count(*) FROM notifications WHERE channel = 'email' AND sent_at IS NOT NULL";
+    assert_eq!(
+        app.count_reaching(sent, 3).await,
+        3,
+        "every delivered notice is marked sent"
+    );
 
     // The password, with SMTP down: the change stands, its notice waits with the error.
     smtp.child.kill().await.unwrap();
     let a = change_password(&mut alice, ALICE.1, "another-password-9").await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let mut error = None;
-    for _ in 0..100 {
-        error = sqlx::query_scalar::<_, Option<String>>(
-            "SELECT error FROM notifications WHERE kind = 'password_changed' AND channel = 'email'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if error.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(error.is_some(), "the failed delivery is recorded");
+    let failed = "SELECT count(*) FROM notifications \
+                  WHERE kind = 'password_changed' AND channel = 'email' AND error IS NOT NULL";
+    assert_eq!(
+        app.count_reaching(failed, 1).await,
+        1,
+        "the failed delivery is recorded"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM audit_events WHERE event = 'password.changed'")
             .await,
@@ -528,10 +520,7 @@ async fn told_and_audited(app: &TestApp, kind: &str, event: &str) -> (i64, i64) 
 async fn sec_27_every_way_of_turning_2fa_off_is_audited_and_notified() {
     let app = spawn_app().await;
     // She has an address, but no mail server is configured: the outbox tells her.
-    sqlx::query("UPDATE users SET email = 'alice@example.test' WHERE username = 'alice'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    give_alice_an_address(&app).await;
     let mut alice = alice_with_2fa(&app).await;
     let mut admin = signed_in(&app, ADMIN).await;
     assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (0, 0));
