@@ -1,5 +1,6 @@
 //! The errors a person can be shown. Internal details never travel in them.
 
+use crate::method::MethodId;
 use serde::{Deserialize, Serialize};
 
 /// A message to show beside one form field.
@@ -50,9 +51,10 @@ pub enum PortalError {
         "Someone else changed these settings after you opened them. Reload the page to see their change, then make yours again."
     )]
     Conflict,
-    /// The SMS provider cannot be used right now (down, timed out or misconfigured).
-    #[error("SMS is temporarily unavailable. Please try again in a few minutes.")]
-    SmsUnavailable,
+    /// A method cannot be used right now (its provider is down, timed out or
+    /// misconfigured, or the method is off).
+    #[error("{} temporarily unavailable. Please try again in a few minutes.", unavailable_subject(*.0))]
+    MethodUnavailable(MethodId),
     /// A sensitive change needs a full sign-in within the last few minutes
     /// (SECURITY.md 24): the person confirms it is them, then comes back.
     #[error("For your security, confirm it's you: sign in again, then make this change.")]
@@ -88,11 +90,18 @@ impl PortalError {
             PortalError::InvalidCredentials | PortalError::Unauthorized => 401,
             PortalError::Throttled { .. } => 429,
             PortalError::Forbidden | PortalError::AccountLocked | PortalError::StepUpRequired => 403,
-            PortalError::Unavailable | PortalError::SmsUnavailable => 503,
+            PortalError::Unavailable | PortalError::MethodUnavailable(_) => 503,
             PortalError::NotFound => 404,
             PortalError::NeedsConfirmation(_) | PortalError::Conflict => 409,
             PortalError::TooManyMessages { .. } => 429,
         }
+    }
+}
+
+/// The start of the sentence saying a method is out of service.
+fn unavailable_subject(method: MethodId) -> &'static str {
+    match method {
+        MethodId::Sms => "SMS is",
     }
 }
 

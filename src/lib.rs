@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod error;
+pub mod method;
 pub mod otp;
 pub mod policy;
 pub mod signin;

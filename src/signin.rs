@@ -3,17 +3,34 @@
 //! [`AuthState`] in the session; a page or an OpenID Connect endpoint can drive
 //! the same steps.
 
+use crate::method::Proof;
 use serde::{Deserialize, Serialize};
 
-/// Where a session stands in the sign-in pipeline.
+/// Where a session stands in the sign-in pipeline. The proofs are recorded
+/// as each step completes (the future ID token's `amr` and `auth_time`);
+/// states stored before they were recorded read back with none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuthState {
     /// The password was right; a second factor is still owed. Nothing that
     /// needs a signed-in user answers in this state.
-    PasswordVerified { user_id: String, at: i64 },
+    PasswordVerified {
+        user_id: String,
+        at: i64,
+        #[serde(default)]
+        proven: Vec<Proof>,
+        /// The credential the second step is proving (the one a code went
+        /// to); none: the preferred one.
+        #[serde(default)]
+        credential: Option<String>,
+    },
     /// The password was right, 2FA is mandatory and the account has no
     /// usable credential: it must enroll one (proved with a code) first.
-    MustEnroll { user_id: String, at: i64 },
+    MustEnroll {
+        user_id: String,
+        at: i64,
+        #[serde(default)]
+        proven: Vec<Proof>,
+    },
     /// Fully signed in.
     SignedIn {
         user_id: String,
@@ -21,6 +38,9 @@ pub enum AuthState {
         authenticated_at: i64,
         /// When this signed-in session began (for the absolute timeout).
         started_at: i64,
+        /// What the last full sign-in proved.
+        #[serde(default)]
+        proven: Vec<Proof>,
     },
 }
 
@@ -69,6 +89,15 @@ impl AuthState {
             _ => None,
         }
     }
+
+    /// What this sign-in has proven so far.
+    pub fn proven(&self) -> &[Proof] {
+        match self {
+            AuthState::PasswordVerified { proven, .. }
+            | AuthState::MustEnroll { proven, .. }
+            | AuthState::SignedIn { proven, .. } => proven,
+        }
+    }
 }
 
 /// How long the second step may take after the password before the person
@@ -105,21 +134,37 @@ pub enum NextStep {
     Enroll,
 }
 
-/// The step after the password, from the account's 2FA state, whether any of
-/// its credentials can be used right now, whether the policy makes 2FA
-/// mandatory, and whether a method is enabled to enroll with.
-pub fn after_password(
-    two_factor_enabled: bool,
-    usable_credentials: u32,
-    mandatory: bool,
-    can_enroll: bool,
-) -> NextStep {
-    if usable_credentials > 0 && (two_factor_enabled || mandatory) {
-        NextStep::SecondFactor
-    } else if mandatory && usable_credentials == 0 && can_enroll {
-        NextStep::Enroll
-    } else {
-        NextStep::SignedIn
+/// Whether the policy requires a second factor of everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Each user turns 2FA on or off (and signing in again while signed in,
+    /// where mandatory enrollment does not apply).
+    UsersChoice,
+    /// 2FA is mandatory; `can_enroll`: some method is enabled to enroll with.
+    Mandatory { can_enroll: bool },
+}
+
+/// What the step after a correct password depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfterPassword {
+    pub two_factor_enabled: bool,
+    /// Credentials that can serve a sign-in right now (of enabled methods).
+    pub usable_credentials: u32,
+    pub requirement: Requirement,
+}
+
+impl AfterPassword {
+    /// The step after the password.
+    pub fn next(&self) -> NextStep {
+        let mandatory = matches!(self.requirement, Requirement::Mandatory { .. });
+        let can_enroll = matches!(self.requirement, Requirement::Mandatory { can_enroll: true });
+        if self.usable_credentials > 0 && (self.two_factor_enabled || mandatory) {
+            NextStep::SecondFactor
+        } else if mandatory && self.usable_credentials == 0 && can_enroll {
+            NextStep::Enroll
+        } else {
+            NextStep::SignedIn
+        }
     }
 }
 
@@ -151,6 +196,25 @@ impl ThrottlePolicy {
 mod tests {
     use super::*;
 
+    fn after_password(
+        two_factor_enabled: bool,
+        usable_credentials: u32,
+        mandatory: bool,
+        can_enroll: bool,
+    ) -> NextStep {
+        let requirement = if mandatory {
+            Requirement::Mandatory { can_enroll }
+        } else {
+            Requirement::UsersChoice
+        };
+        AfterPassword {
+            two_factor_enabled,
+            usable_credentials,
+            requirement,
+        }
+        .next()
+    }
+
     #[test]
     fn password_alone_signs_in_without_2fa_or_usable_credentials() {
         assert_eq!(after_password(false, 0, false, true), NextStep::SignedIn);
@@ -173,12 +237,15 @@ mod tests {
         let half = AuthState::PasswordVerified {
             user_id: "u".into(),
             at: 0,
+            proven: vec![],
+            credential: None,
         };
         assert_eq!(half.signed_in_user(), None);
         assert_eq!(half.enrolling_user(), None);
         let enrolling = AuthState::MustEnroll {
             user_id: "u".into(),
             at: 0,
+            proven: vec![],
         };
         assert_eq!(enrolling.enrolling_user(), Some("u"));
         assert_eq!((enrolling.signed_in_user(), enrolling.pending_user()), (None, None));
@@ -186,9 +253,21 @@ mod tests {
             user_id: "u".into(),
             authenticated_at: 5,
             started_at: 5,
+            proven: vec![],
         };
         assert_eq!(full.signed_in_user(), Some("u"));
         assert_eq!(full.enrolling_user(), None);
+    }
+
+    #[test]
+    fn states_stored_before_proofs_were_recorded_read_back() {
+        let old = r#"{"SignedIn":{"user_id":"u","authenticated_at":5,"started_at":4}}"#;
+        let state: AuthState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.signed_in_user(), Some("u"));
+        assert!(state.proven().is_empty());
+        let old = r#"{"PasswordVerified":{"user_id":"u","at":5}}"#;
+        let state: AuthState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.pending_user(), Some("u"));
     }
 
     #[test]
@@ -197,6 +276,7 @@ mod tests {
             user_id: "u".into(),
             authenticated_at: 900,
             started_at: 100,
+            proven: vec![],
         };
         assert!(!s.expired(100 + 3599, 3600));
         assert!(s.expired(100 + 3600, 3600));
@@ -207,6 +287,8 @@ mod tests {
         let half = AuthState::PasswordVerified {
             user_id: "u".into(),
             at: 100,
+            proven: vec![],
+            credential: None,
         };
         // Fifteen minutes.
         assert!(!half.expired(100 + 15 * 60 - 1, 12 * 3600));
@@ -220,12 +302,15 @@ mod tests {
             user_id: "u".into(),
             authenticated_at: 1000,
             started_at: 100,
+            proven: vec![],
         };
         assert!(s.recently_authenticated(1000 + 10 * 60 - 1));
         assert!(!s.recently_authenticated(1000 + 10 * 60));
         let half = AuthState::PasswordVerified {
             user_id: "u".into(),
             at: 1000,
+            proven: vec![],
+            credential: None,
         };
         assert!(!half.recently_authenticated(1001));
     }

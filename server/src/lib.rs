@@ -1,30 +1,26 @@
 //! Tessera's server: configuration, PostgreSQL store, sessions, the HTTP
 //! stack and the administrator's command line.
 
-pub mod account_security;
+pub mod account;
 pub mod admin;
 pub mod audit;
-pub mod browser_headers;
-pub mod budget;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
-pub mod csrf;
-pub mod http;
+pub mod context;
+pub mod errors;
 pub mod methods;
 pub mod notify;
 pub mod otp;
 pub mod password;
 pub mod phone;
-pub mod portal;
-pub mod providers;
-pub mod second_factor;
 pub mod secrets;
 pub mod settings;
-pub mod sms;
+pub mod signin;
 pub mod state;
 pub mod store;
 pub mod users;
+pub mod web;
 
 use anyhow::Context;
 use clock::Clock;
@@ -72,7 +68,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 
 /// Builds the shared state; the dummy hash costs one Argon2 run at start.
 pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let dummy_hash = password::hash(csrf::CsrfToken::new().reveal().to_owned()).await?;
+    let dummy_hash = password::hash(web::csrf::CsrfToken::new().reveal().to_owned()).await?;
     let code_key = match &config.secret_key {
         Some(key) => key.0,
         None => {
@@ -92,8 +88,8 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         .secret_key
         .as_ref()
         .map(|key| Arc::new(secrets::Sealer::from_secret(&key.0)));
-    settings::seal_plain_secrets(&pool, sealer.as_deref()).await?;
-    let mailer = notify::mailer(&config)?;
+    methods::sms::plugin_settings::seal_plain_secrets(&pool, sealer.as_deref()).await?;
+    let mailer = state::mailer(&config)?;
     Ok(AppState {
         mailer,
         leptos_options: leptos_options(&config),
@@ -115,7 +111,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = PostgresStore::new(state.pool.clone());
     let cleanup = tokio::spawn(housekeeping(state.clone(), store.clone()));
-    let app = http::router(state, store);
+    let app = web::router(state, store);
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -233,7 +233,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sms(SmsCommand::Plugins) => {
-            for p in tessera_server::providers::PLUGINS {
+            for p in tessera_server::methods::sms::providers::PLUGINS {
                 println!("{}: {}", p.id, p.label);
                 for prop in p.properties {
                     let need = if prop.required { "required" } else { "optional" };
@@ -258,8 +258,14 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                 .secret_key
                 .as_ref()
                 .map(|k| tessera_server::secrets::Sealer::from_secret(&k.0));
-            if let Err(problems) =
-                tessera_server::sms::choose_plugin(&pool, clock.now(), sealer.as_ref(), &plugin, props).await
+            if let Err(problems) = tessera_server::methods::sms::plugins::choose_plugin(
+                &pool,
+                clock.now(),
+                sealer.as_ref(),
+                &plugin,
+                props,
+            )
+            .await
             {
                 anyhow::bail!("the {plugin} settings were not saved:\n  {}", problems.join("\n  "));
             }

@@ -12,32 +12,17 @@ use crate::audit::Origin;
 use crate::clock::human;
 use crate::state::AppState;
 use lettre::message::Mailbox;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret;
+use lettre::{AsyncTransport, Message};
 use sqlx::PgConnection;
+use tessera::method::MethodId;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// The mail transport, when SMTP is configured.
-pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
-
-/// Builds the mailer from `TESSERA_SMTP_URL`.
-pub fn mailer(config: &crate::config::Config) -> anyhow::Result<Option<Mailer>> {
-    let Some(url) = &config.smtp_url else {
-        return Ok(None);
-    };
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-        .map_err(|e| anyhow::anyhow!("TESSERA_SMTP_URL: {e}"))?
-        .timeout(Some(std::time::Duration::from_secs(10)))
-        .build();
-    Ok(Some(transport))
-}
 
 /// What happened to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice<'a> {
-    FactorAdded { nickname: &'a str },
-    FactorRemoved { nickname: &'a str },
+    FactorAdded { method: MethodId, nickname: &'a str },
+    FactorRemoved { method: MethodId, nickname: &'a str },
     TwoFactorOff,
     PasswordChanged,
 }
@@ -63,9 +48,14 @@ impl Notice<'_> {
 
     fn what(&self) -> String {
         match self {
-            Notice::FactorAdded { nickname } => format!("The phone “{nickname}” was added as a sign-in method."),
-            Notice::FactorRemoved { nickname } => {
-                format!("The phone “{nickname}” was removed from your sign-in methods.")
+            Notice::FactorAdded { method, nickname } => {
+                format!("The {} “{nickname}” was added as a sign-in method.", noun(*method))
+            }
+            Notice::FactorRemoved { method, nickname } => {
+                format!(
+                    "The {} “{nickname}” was removed from your sign-in methods.",
+                    noun(*method)
+                )
             }
             Notice::TwoFactorOff => {
                 "Two-factor authentication was turned off: a password alone now signs in to your account.".into()
@@ -74,6 +64,13 @@ impl Notice<'_> {
                 "Your password was changed, and every other session of your account was signed out.".into()
             }
         }
+    }
+}
+
+/// What a credential of a method is called in a sentence.
+fn noun(method: MethodId) -> &'static str {
+    match method {
+        MethodId::Sms => "phone",
     }
 }
 

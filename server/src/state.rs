@@ -4,6 +4,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ pub struct AppState {
     /// Seals provider secrets; none when TESSERA_SECRET_KEY is not set.
     pub sealer: Option<Arc<crate::secrets::Sealer>>,
     /// Mails security notifications; none: they go to the outbox.
-    pub mailer: Option<crate::notify::Mailer>,
+    pub mailer: Option<Mailer>,
     /// Shared by the provider plugins (connection reuse).
     pub http: reqwest::Client,
 }
@@ -30,4 +32,19 @@ impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
     }
+}
+
+/// The mail transport, when SMTP is configured.
+pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Builds the mailer from `TESSERA_SMTP_URL`.
+pub fn mailer(config: &Config) -> anyhow::Result<Option<Mailer>> {
+    let Some(url) = &config.smtp_url else {
+        return Ok(None);
+    };
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+        .map_err(|e| anyhow::anyhow!("TESSERA_SMTP_URL: {e}"))?
+        .timeout(Some(std::time::Duration::from_secs(10)))
+        .build();
+    Ok(Some(transport))
 }

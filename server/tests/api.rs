@@ -351,7 +351,7 @@ async fn pages_finish_while_other_servers_start_in_the_process() {
             let _inside = runtime.enter();
             let mut listed = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                tessera_server::http::page_routes();
+                tessera_server::web::page_routes();
                 listed += 1;
             }
             listed

@@ -102,7 +102,7 @@ async fn faults_a_provider_hanging_for_its_whole_timeout_holds_up_nobody_else() 
     for send in futures::future::join_all(sending).await {
         let a = send.unwrap();
         assert_eq!(a.status, 503, "{}", a.body);
-        assert!(a.body.contains("SmsUnavailable"), "{}", a.body);
+        assert!(a.body.contains("MethodUnavailable"), "{}", a.body);
     }
     assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 0, "given back");
     assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);

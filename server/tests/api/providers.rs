@@ -2,7 +2,7 @@
 //! documented failure mapped to what the person and the admin see.
 
 use super::mocks::{self, MALFORMED, RATE_LIMITED, SERVER_ERROR, SLOW};
-use tessera_server::providers::{
+use tessera_server::methods::sms::providers::{
     self, PluginContext, Properties, ProviderError, Purpose, SendRequest, Sent, SmsPlugin, Verdict,
 };
 

@@ -10,9 +10,15 @@ const PHONE: &str = "+12015550123";
 /// Makes `plugin` handle SMS, with these properties.
 pub(super) async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {
     let props = props.as_object().cloned().unwrap();
-    tessera_server::sms::choose_plugin(&app.pool, app.clock.now(), Some(&app.sealer()), plugin, props)
-        .await
-        .unwrap();
+    tessera_server::methods::sms::plugins::choose_plugin(
+        &app.pool,
+        app.clock.now(),
+        Some(&app.sealer()),
+        plugin,
+        props,
+    )
+    .await
+    .unwrap();
 }
 
 /// The code in the newest outbox message to `phone`.
@@ -336,7 +342,7 @@ async fn provider_failures_leave_nothing_half_written() {
     let mut b = signed_in(&app, ALICE).await;
     let a = b.post("credentials/start", &[("phone", PHONE)]).await;
     assert_eq!(a.status, 503, "{}", a.body);
-    assert!(a.body.contains("SmsUnavailable"));
+    assert!(a.body.contains("MethodUnavailable"));
     assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 0);
 
@@ -580,7 +586,7 @@ async fn turning_2fa_on_needs_a_phone_and_renames_are_checked() {
             &[("enabled", "true"), ("preferred", "not-mine")],
         )
         .await;
-    assert!(field_error(&a, "preferred").contains("Choose one of your phones"));
+    assert!(field_error(&a, "preferred").contains("Choose one of your credentials"));
 }
 
 #[tokio::test]
@@ -716,7 +722,7 @@ async fn sec_26_the_second_step_cannot_be_skipped_or_reached_without_a_password(
 #[tokio::test]
 async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
     let app = spawn_app().await;
-    let problems = tessera_server::sms::choose_plugin(
+    let problems = tessera_server::methods::sms::plugins::choose_plugin(
         &app.pool,
         app.clock.now(),
         Some(&app.sealer()),
@@ -743,9 +749,15 @@ async fn incomplete_plugin_settings_are_refused_and_the_old_plugin_stays() {
     assert_eq!(plugin, "outbox");
     assert_eq!(app.count("SELECT count(*) FROM plugin_settings").await, 0);
     assert!(
-        tessera_server::sms::choose_plugin(&app.pool, app.clock.now(), None, "carrier-pigeon", Default::default())
-            .await
-            .is_err()
+        tessera_server::methods::sms::plugins::choose_plugin(
+            &app.pool,
+            app.clock.now(),
+            None,
+            "carrier-pigeon",
+            Default::default()
+        )
+        .await
+        .is_err()
     );
     assert_eq!(
         app.count("SELECT count(*) FROM audit_events").await,
@@ -884,7 +896,7 @@ async fn the_policys_minimum_of_credentials_governs_the_switch_and_removal() {
     let a = b.post("credentials/two_factor", &[("enabled", "true")]).await;
     assert_eq!(
         field_error(&a, "enabled"),
-        "Add at least 2 phone(s) before turning on two-factor authentication."
+        "Add at least 2 credential(s) before turning on two-factor authentication."
     );
     let (_, view) = b.get_json("credentials").await;
     assert_eq!(view["minimum"], 2);
@@ -978,7 +990,7 @@ async fn removing_a_phone_keeps_the_preferred_one_or_passes_the_choice_on() {
             &[("enabled", "true"), ("preferred", &stranger)],
         )
         .await;
-    assert_eq!(field_error(&a, "preferred"), "Choose one of your phones.");
+    assert_eq!(field_error(&a, "preferred"), "Choose one of your credentials.");
     let a = b
         .post(
             "credentials/two_factor",

@@ -298,7 +298,7 @@ fn memory(pid: u32) -> (f64, f64) {
 }
 
 /// The SQL behind the "2FA credentials" page, as one set: the session, the
-/// user, the phones, the pending enrollment, the SMS method.
+/// user, the credentials, the pending enrollment, the enabled methods.
 async fn page_queries(pool: &PgPool, session_id: &str, user_id: uuid::Uuid) -> anyhow::Result<()> {
     let _: Option<Vec<u8>> =
         sqlx::query_scalar(r#"select data from "tower_sessions"."session" where id = $1 and expiry_date > now()"#)
@@ -306,9 +306,10 @@ async fn page_queries(pool: &PgPool, session_id: &str, user_id: uuid::Uuid) -> a
             .fetch_optional(pool)
             .await?;
     tessera_server::store::find_user(pool, user_id).await?;
-    tessera_server::second_factor::phones(pool, user_id).await?;
-    tessera_server::sms::open_challenge(pool, user_id, tessera_server::providers::Purpose::Enroll).await?;
-    tessera_server::sms::enabled(pool).await?;
+    tessera_server::methods::credentials(pool, user_id).await?;
+    let enroll = tessera_server::methods::sms::providers::Purpose::Enroll;
+    tessera_server::methods::sms::challenge::open_challenge(pool, user_id, enroll).await?;
+    tessera_server::methods::enabled(pool).await?;
     Ok(())
 }
 

@@ -6,18 +6,20 @@
 
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
-use crate::methods::{self, MethodInfo};
-use crate::portal::{RequestPortal, db};
-use crate::providers::{self, Purpose, SendRequest};
-use crate::settings::{self, Saved};
-use crate::sms;
+use crate::context::RequestContext;
+use crate::errors::db;
+use crate::methods::sms::plugin_settings::{self, Saved};
+use crate::methods::sms::plugins;
+use crate::methods::sms::providers::{self, Purpose, SendRequest};
+use crate::methods::{self, Method};
+use crate::settings;
 use crate::store::{self, UserRow};
 use serde_json::{Map, Value, json};
 use sqlx::{FromRow, PgPool};
 use std::collections::BTreeMap;
 use tessera::account::lookup_key;
 use tessera::otp::mask_phone;
-use tessera::ports::{Admin, UserAction};
+use tessera::ports::UserAction;
 use tessera::views::{
     AuditEntry, AuditFilter, AuditPage, MaskedCredential, MethodView, OutboxMessage, PluginChoice, PolicyView,
     PropertyView, ProviderView, UserDetail, UserSummary,
@@ -25,9 +27,6 @@ use tessera::views::{
 use tessera::{FieldError, PortalError};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Where the last test message's answer waits for the Providers page.
-const TEST_ANSWER_KEY: &str = "provider_test_answer";
 
 /// Longest value a settings field may hold.
 const FIELD_MAX: usize = 2000;
@@ -42,6 +41,17 @@ struct AuditRow {
     ip: Option<String>,
     user_agent: Option<String>,
     details: Value,
+}
+
+/// A security notification as the console lists it.
+#[derive(FromRow)]
+struct NotificationRow {
+    username: Option<String>,
+    to_address: Option<String>,
+    channel: String,
+    subject: String,
+    body: String,
+    created_at: OffsetDateTime,
 }
 
 const AUDIT_COLUMNS: &str = "at, event, actor, subject, ip, user_agent, details";
@@ -112,10 +122,17 @@ async fn stranded_without(pool: &PgPool, method: &str) -> sqlx::Result<i64> {
     .await
 }
 
-impl RequestPortal {
+/// The console for one request: every call checks that its user is an
+/// administrator first.
+pub struct Console<'a> {
+    pub ctx: &'a RequestContext,
+    pub user: Option<&'a UserRow>,
+}
+
+impl Console<'_> {
     /// The signed-in administrator, or 401/403.
     fn admin(&self) -> Result<Who<'_>, PortalError> {
-        let user = self.user.as_ref().ok_or(PortalError::Unauthorized)?;
+        let user = self.user.ok_or(PortalError::Unauthorized)?;
         if !user.is_admin() {
             tracing::warn!(user_id = %user.id, "admin function refused");
             return Err(PortalError::Forbidden);
@@ -128,27 +145,27 @@ impl RequestPortal {
 
     async fn method_view(
         &self,
-        info: &MethodInfo,
+        info: &dyn Method,
         row: Option<&settings::MethodRow>,
     ) -> Result<MethodView, PortalError> {
         let mut plugins = Vec::new();
-        for p in info.plugins {
+        for (id, label) in info.plugins() {
             plugins.push(PluginChoice {
-                id: p.id.into(),
-                label: p.label.into(),
-                ready: sms::build_stored(&self.state, p.id).await.is_ok(),
+                id: id.into(),
+                label: label.into(),
+                ready: info.plugin_problems(&self.ctx.state, id).await.is_empty(),
             });
         }
-        let stranded = stranded_without(&self.state.pool, info.id)
+        let stranded = stranded_without(&self.ctx.state.pool, info.id().as_str())
             .await
             .map_err(db("counting dependent users"))?;
         Ok(MethodView {
-            id: info.id.into(),
-            label: info.label.into(),
-            description: info.description.into(),
+            id: info.id().as_str().into(),
+            label: info.label().into(),
+            description: info.description().into(),
             enabled: row.is_some_and(|r| r.enabled),
             plugin: row.map_or_else(
-                || info.plugins.first().map_or("", |p| p.id).to_owned(),
+                || info.plugins().first().map_or("", |p| p.0).to_owned(),
                 |r| r.plugin.clone(),
             ),
             plugins,
@@ -158,31 +175,28 @@ impl RequestPortal {
     }
 
     async fn find_account(&self, username: &str) -> Result<UserRow, PortalError> {
-        store::find_user_by_key(&self.state.pool, &lookup_key(username))
+        store::find_user_by_key(&self.ctx.state.pool, &lookup_key(username))
             .await
             .map_err(db("finding a user"))?
             .ok_or(PortalError::NotFound)
     }
 }
 
-#[async_trait::async_trait]
-impl Admin for RequestPortal {
-    async fn methods(&self) -> Result<Vec<MethodView>, PortalError> {
+impl Console<'_> {
+    pub async fn methods(&self) -> Result<Vec<MethodView>, PortalError> {
         self.admin()?;
-        let rows = settings::methods(&self.state.pool)
+        let rows = settings::methods(&self.ctx.state.pool)
             .await
             .map_err(db("reading methods"))?;
         let mut out = Vec::new();
-        for info in methods::METHODS {
-            out.push(
-                self.method_view(info, rows.iter().find(|r| r.method == info.id))
-                    .await?,
-            );
+        for info in methods::REGISTRY {
+            let row = rows.iter().find(|r| r.method == info.id().as_str());
+            out.push(self.method_view(*info, row).await?);
         }
         Ok(out)
     }
 
-    async fn save_method(
+    pub async fn save_method(
         &self,
         method: &str,
         enabled: bool,
@@ -191,11 +205,11 @@ impl Admin for RequestPortal {
         confirm: bool,
     ) -> Result<(), PortalError> {
         let who = self.admin()?;
-        let info = methods::find(method).ok_or(PortalError::NotFound)?;
-        if !info.plugins.iter().any(|p| p.id == plugin) {
+        let info = methods::by_name(method).ok_or(PortalError::NotFound)?;
+        if !info.plugins().iter().any(|p| p.0 == plugin) {
             return Err(invalid("plugin", "Choose one of the installed plugins."));
         }
-        let pool = &self.state.pool;
+        let pool = &self.ctx.state.pool;
         let current = settings::methods(pool)
             .await
             .map_err(db("reading methods"))?
@@ -206,9 +220,12 @@ impl Admin for RequestPortal {
         }
         let was_enabled = current.as_ref().is_some_and(|r| r.enabled);
         let plugin_changed = current.as_ref().is_none_or(|r| r.plugin != plugin);
-        if (enabled || plugin_changed)
-            && let Err(problems) = sms::build_stored(&self.state, plugin).await
-        {
+        let problems = if enabled || plugin_changed {
+            info.plugin_problems(&self.ctx.state, plugin).await
+        } else {
+            Vec::new()
+        };
+        if !problems.is_empty() {
             return Err(invalid(
                 "plugin",
                 format!(
@@ -228,7 +245,7 @@ impl Admin for RequestPortal {
             return Err(PortalError::NeedsConfirmation(format!(
                 "{stranded} user(s) with two-factor authentication on have no other usable credential. \
                  After this they sign in with their password only and are asked to enroll another method. Disable {} anyway?",
-                info.label
+                info.label()
             )));
         }
         let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
@@ -254,7 +271,7 @@ impl Admin for RequestPortal {
             "after": {"enabled": enabled, "plugin": plugin},
             "users_left_without_2fa": stranded,
         }));
-        audit::record(&mut *tx, self.state.clock.now(), &self.origin(), event)
+        audit::record(&mut *tx, self.ctx.state.clock.now(), &self.ctx.origin, event)
             .await
             .map_err(db("auditing a method change"))?;
         tx.commit().await.map_err(db("committing a method change"))?;
@@ -262,9 +279,11 @@ impl Admin for RequestPortal {
         Ok(())
     }
 
-    async fn providers(&self) -> Result<Vec<ProviderView>, PortalError> {
+    /// The plugins' settings forms; `last_test` is this administrator's
+    /// last test message and its answer.
+    pub async fn providers(&self, last_test: Option<(String, String)>) -> Result<Vec<ProviderView>, PortalError> {
         self.admin()?;
-        let pool = &self.state.pool;
+        let pool = &self.ctx.state.pool;
         let in_use: Vec<String> = settings::methods(pool)
             .await
             .map_err(db("reading methods"))?
@@ -272,21 +291,17 @@ impl Admin for RequestPortal {
             .filter(|r| r.enabled)
             .map(|r| r.plugin)
             .collect();
-        let last_test: Option<(String, String)> = self
-            .session
-            .get(TEST_ANSWER_KEY)
-            .await
-            .map_err(crate::portal::sess("reading the test answer"))?;
         let mut out = Vec::new();
         for info in providers::PLUGINS {
-            let (record, mut problems) = match settings::plugin(pool, self.state.sealer.as_deref(), info.id).await {
-                Ok(r) => {
-                    let problems = sms::check_properties(pool, info.id, &r.properties);
-                    (r, problems)
-                }
-                Err(settings::SettingsError::Db(e)) => return Err(db("reading plugin settings")(e)),
-                Err(e) => (settings::PluginRecord::default(), vec![e.to_string()]),
-            };
+            let (record, mut problems) =
+                match plugin_settings::plugin(pool, self.ctx.state.sealer.as_deref(), info.id).await {
+                    Ok(r) => {
+                        let problems = plugins::check_properties(pool, info.id, &r.properties);
+                        (r, problems)
+                    }
+                    Err(plugin_settings::SettingsError::Db(e)) => return Err(db("reading plugin settings")(e)),
+                    Err(e) => (plugin_settings::PluginRecord::default(), vec![e.to_string()]),
+                };
             problems.dedup();
             out.push(ProviderView {
                 id: info.id.into(),
@@ -324,7 +339,7 @@ impl Admin for RequestPortal {
         Ok(out)
     }
 
-    async fn save_provider(
+    pub async fn save_provider(
         &self,
         plugin: &str,
         values: BTreeMap<String, String>,
@@ -332,7 +347,7 @@ impl Admin for RequestPortal {
     ) -> Result<(), PortalError> {
         let who = self.admin()?;
         let info = providers::find(plugin).ok_or(PortalError::NotFound)?;
-        let pool = &self.state.pool;
+        let pool = &self.ctx.state.pool;
         let mut errors = Vec::new();
         for name in values.keys() {
             if !info.properties.iter().any(|p| p.name == name) {
@@ -350,7 +365,7 @@ impl Admin for RequestPortal {
         if !errors.is_empty() {
             return Err(PortalError::Validation(errors));
         }
-        let stored = settings::plugin(pool, self.state.sealer.as_deref(), plugin)
+        let stored = plugin_settings::plugin(pool, self.ctx.state.sealer.as_deref(), plugin)
             .await
             .unwrap_or_default();
         if stored.version != version {
@@ -381,7 +396,7 @@ impl Admin for RequestPortal {
                 );
             }
         }
-        let problems = sms::check_properties(pool, plugin, &providers::Properties(next.clone()));
+        let problems = plugins::check_properties(pool, plugin, &providers::Properties(next.clone()));
         if !problems.is_empty() {
             // Each problem names its property first; it goes beside that field.
             let errors = problems
@@ -398,7 +413,7 @@ impl Admin for RequestPortal {
             return Err(PortalError::Validation(errors));
         }
         let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
-        match settings::store_plugin(&mut *tx, self.state.sealer.as_deref(), plugin, &next, version).await {
+        match plugin_settings::store_plugin(&mut *tx, self.ctx.state.sealer.as_deref(), plugin, &next, version).await {
             Ok(Saved::Done) => {}
             Ok(Saved::Stale) => return Err(PortalError::Conflict),
             Err(message) => return Err(invalid("plugin", message)),
@@ -406,7 +421,7 @@ impl Admin for RequestPortal {
         let event = Event::new(audit::ADMIN_PROVIDER)
             .actor(who)
             .details(json!({"plugin": plugin, "changes": changes}));
-        audit::record(&mut *tx, self.state.clock.now(), &self.origin(), event)
+        audit::record(&mut *tx, self.ctx.state.clock.now(), &self.ctx.origin, event)
             .await
             .map_err(db("auditing a provider change"))?;
         tx.commit().await.map_err(db("committing provider settings"))?;
@@ -414,12 +429,12 @@ impl Admin for RequestPortal {
         Ok(())
     }
 
-    async fn test_provider(&self, plugin: &str, to: &str) -> Result<String, PortalError> {
+    pub async fn test_provider(&self, plugin: &str, to: &str) -> Result<String, PortalError> {
         let who = self.admin()?;
         let info = providers::find(plugin).ok_or(PortalError::NotFound)?;
-        let number =
-            crate::phone::parse(to, &self.state.config.default_phone_region).map_err(|e| invalid("to", e.message))?;
-        let built = sms::build_stored(&self.state, plugin)
+        let number = crate::phone::parse(to, &self.ctx.state.config.default_phone_region)
+            .map_err(|e| invalid("to", e.message))?;
+        let built = plugins::build_stored(&self.ctx.state, plugin)
             .await
             .map_err(|problems| invalid("to", format!("Complete the settings first: {}.", problems.join("; "))))?;
         let code = crate::otp::new_code(6);
@@ -443,39 +458,45 @@ impl Admin for RequestPortal {
             ),
             Err(e) => format!("Refused: {e}."),
         };
-        self.audit(Event::new(audit::ADMIN_TEST_MESSAGE).actor(who).details(json!({
-            "plugin": plugin, "to": mask_phone(&number), "answer": answer,
-        })))
-        .await?;
-        self.session
-            .insert(TEST_ANSWER_KEY, (plugin, &answer))
-            .await
-            .map_err(crate::portal::sess("keeping the test answer"))?;
+        self.ctx
+            .audit(Event::new(audit::ADMIN_TEST_MESSAGE).actor(who).details(json!({
+                "plugin": plugin, "to": mask_phone(&number), "answer": answer,
+            })))
+            .await?;
         Ok(answer)
     }
 
-    async fn policy(&self) -> Result<PolicyView, PortalError> {
+    pub async fn policy(&self) -> Result<PolicyView, PortalError> {
         self.admin()?;
-        let (policy, version) = settings::policy(&self.state.pool)
+        let (policy, version) = settings::policy(&self.ctx.state.pool)
             .await
             .map_err(db("reading the policy"))?;
         Ok(PolicyView {
             fields: policy.to_form(),
-            methods: methods::METHODS
+            methods: methods::REGISTRY
                 .iter()
-                .map(|m| (m.id.to_owned(), m.label.to_owned()))
+                .map(|m| (m.id().as_str().to_owned(), m.label().to_owned()))
                 .collect(),
             version,
         })
     }
 
-    async fn save_policy(&self, fields: BTreeMap<String, String>, version: i64) -> Result<(), PortalError> {
+    pub async fn save_policy(&self, fields: BTreeMap<String, String>, version: i64) -> Result<(), PortalError> {
         let who = self.admin()?;
         if let Some((name, _)) = fields.iter().find(|(_, v)| v.chars().count() > FIELD_MAX) {
             return Err(invalid(name, format!("At most {FIELD_MAX} characters.")));
         }
-        let now = self.state.clock.now();
-        match settings::change_policy(&self.state.pool, now, &self.origin(), Some(who), &fields, Some(version)).await {
+        let now = self.ctx.state.clock.now();
+        match settings::change_policy(
+            &self.ctx.state.pool,
+            now,
+            &self.ctx.origin,
+            Some(who),
+            &fields,
+            Some(version),
+        )
+        .await
+        {
             Ok(_) => Ok(()),
             Err(settings::PolicyChangeError::Invalid(errors)) => Err(PortalError::Validation(errors)),
             Err(settings::PolicyChangeError::Stale) => Err(PortalError::Conflict),
@@ -483,7 +504,7 @@ impl Admin for RequestPortal {
         }
     }
 
-    async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError> {
+    pub async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError> {
         self.admin()?;
         let q = query.trim();
         if q.chars().count() > 100 {
@@ -504,30 +525,30 @@ impl Admin for RequestPortal {
         ))
         .bind(&text)
         .bind(phone)
-        .fetch_all(&self.state.pool)
+        .fetch_all(&self.ctx.state.pool)
         .await
         .map_err(db("searching users"))?;
         Ok(rows.into_iter().map(summary).collect())
     }
 
-    async fn user(&self, username: &str) -> Result<UserDetail, PortalError> {
+    pub async fn user(&self, username: &str) -> Result<UserDetail, PortalError> {
         self.admin()?;
         let user = self.find_account(username).await?;
-        let pool = &self.state.pool;
-        let phones = crate::second_factor::phones(pool, user.id)
+        let pool = &self.ctx.state.pool;
+        let credentials = methods::credentials(pool, user.id)
             .await
-            .map_err(db("listing phones"))?;
+            .map_err(db("listing credentials"))?;
         let activity = activity(pool, user.id, 20).await?;
         Ok(UserDetail {
             locked: user.locked_at.is_some(),
-            credentials: phones
+            credentials: credentials
                 .into_iter()
-                .map(|p| MaskedCredential {
-                    method: "sms".into(),
-                    nickname: p.nickname,
-                    masked: mask_phone(&p.phone_e164),
-                    added_at: human(p.created_at),
-                    last_used_at: p.last_used_at.map(human),
+                .map(|c| MaskedCredential {
+                    method: c.method.as_str().into(),
+                    nickname: c.nickname,
+                    masked: c.masked,
+                    added_at: human(c.created_at),
+                    last_used_at: c.last_used_at.map(human),
                 })
                 .collect(),
             activity,
@@ -535,11 +556,11 @@ impl Admin for RequestPortal {
         })
     }
 
-    async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError> {
+    pub async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError> {
         let who = self.admin()?;
         let target = self.find_account(username).await?;
-        let pool = &self.state.pool;
-        let now = self.state.clock.now();
+        let pool = &self.ctx.state.pool;
+        let now = self.ctx.state.clock.now();
         let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
         // Administrators' rows are locked in one order, so two admins demoting
         // each other cannot both pass the "never the last one" check.
@@ -626,7 +647,7 @@ impl Admin for RequestPortal {
                 name: &target.username,
             })
             .details(json!({"action": name, "before": before, "after": after}));
-        audit::record(&mut *tx, now, &self.origin(), event)
+        audit::record(&mut *tx, now, &self.ctx.origin, event)
             .await
             .map_err(db("auditing an account change"))?;
         if action == UserAction::Lock {
@@ -640,19 +661,20 @@ impl Admin for RequestPortal {
         // The owner hears of 2FA turned off, whoever turned it off (SECURITY.md 27).
         let notice = if action == UserAction::ResetTwoFactor && enabled {
             Some(
-                self.notify_in(&mut tx, &target, crate::notify::Notice::TwoFactorOff)
+                self.ctx
+                    .notify_in(&mut tx, &target, crate::notify::Notice::TwoFactorOff)
                     .await?,
             )
         } else {
             None
         };
         tx.commit().await.map_err(db("committing an account change"))?;
-        crate::notify::deliver(&self.state, notice);
+        crate::notify::deliver(&self.ctx.state, notice);
         tracing::info!(target = %target.id, action = name, "account changed by an administrator");
         Ok(())
     }
 
-    async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError> {
+    pub async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError> {
         self.admin()?;
         let date = |field: &str, v: &str| -> Result<Option<time::Date>, PortalError> {
             let v = v.trim();
@@ -688,7 +710,7 @@ impl Admin for RequestPortal {
         .bind(to)
         .bind(AUDIT_PAGE + 1)
         .bind(i64::from(page) * AUDIT_PAGE)
-        .fetch_all(&self.state.pool)
+        .fetch_all(&self.ctx.state.pool)
         .await
         .map_err(db("reading the audit log"))?;
         let has_next = rows.len() as i64 > AUDIT_PAGE;
@@ -703,11 +725,11 @@ impl Admin for RequestPortal {
         })
     }
 
-    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError> {
+    pub async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError> {
         self.admin()?;
         let rows: Vec<(String, String, OffsetDateTime)> =
             sqlx::query_as("SELECT phone_e164, body, created_at FROM outbox_messages ORDER BY id DESC LIMIT 200")
-                .fetch_all(&self.state.pool)
+                .fetch_all(&self.ctx.state.pool)
                 .await
                 .map_err(db("reading the outbox"))?;
         Ok(rows
@@ -720,25 +742,25 @@ impl Admin for RequestPortal {
             .collect())
     }
 
-    async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError> {
+    pub async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError> {
         self.admin()?;
-        let rows: Vec<(Option<String>, Option<String>, String, String, String, OffsetDateTime)> = sqlx::query_as(
+        let rows: Vec<NotificationRow> = sqlx::query_as(
             "SELECT u.username, n.to_address, n.channel, n.subject, n.body, n.created_at
              FROM notifications n LEFT JOIN users u ON u.id = n.user_id ORDER BY n.id DESC LIMIT 200",
         )
-        .fetch_all(&self.state.pool)
+        .fetch_all(&self.ctx.state.pool)
         .await
         .map_err(db("reading the notifications"))?;
         Ok(rows
             .into_iter()
-            .map(|(user, address, channel, subject, body, at)| OutboxMessage {
-                to: match (user, channel.as_str()) {
-                    (Some(u), "email") => format!("{u} (emailed to {})", address.unwrap_or_default()),
+            .map(|n| OutboxMessage {
+                to: match (n.username, n.channel.as_str()) {
+                    (Some(u), "email") => format!("{u} (emailed to {})", n.to_address.unwrap_or_default()),
                     (Some(u), _) => u,
                     (None, _) => "a deleted account".into(),
                 },
-                body: format!("{subject}. {body}"),
-                at: human(at),
+                body: format!("{}. {}", n.subject, n.body),
+                at: human(n.created_at),
             })
             .collect())
     }

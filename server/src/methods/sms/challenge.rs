@@ -1,183 +1,25 @@
-//! SMS codes from send to check, for enrollment and sign-in: the active
-//! plugin, the challenge rows, resend rules and the one-winner check.
+//! SMS codes from send to check, for enrollment and sign-in: the challenge
+//! rows, resend rules, the send budgets and the one-winner check.
 //!
 //! A challenge row is written before the provider is called and removed (or
 //! put back) when the call fails, so a failure leaves nothing half-written and
 //! the person can simply try again.
 
-use crate::audit::{self, Event, Origin, Who};
-use crate::budget;
-use crate::methods::MethodInfo;
+use super::budget;
+use super::plugins::{active_plugin, plugin_by_id, provider_failure};
+use super::providers::{self, Purpose, SendRequest, Sent, Verdict};
+use crate::audit::{self, Event, Who};
+use crate::context::{RequestContext, who};
+use crate::errors::db;
+use crate::methods::SendKind;
 use crate::otp;
-use crate::portal::db;
-use crate::providers::{
-    self, PluginContext, Properties, ProviderError, Purpose, SendRequest, Sent, SmsPlugin, Verdict,
-};
-use crate::secrets::Sealer;
-use crate::settings::{self, Saved};
-use crate::state::AppState;
+use crate::settings;
+use crate::store::UserRow;
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
 use tessera::otp::message_text;
 use tessera::{FieldError, PortalError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
-
-/// The SMS method in the registry of methods.
-pub const METHOD: MethodInfo = MethodInfo {
-    id: "sms",
-    label: "SMS one-time codes",
-    description: "A code texted to an enrolled mobile phone.",
-    plugins: providers::PLUGINS,
-};
-
-/// The plugin that handles SMS now, built from its stored properties. Read on
-/// each use, so a change applies to the next request.
-pub async fn active_plugin(state: &AppState) -> Result<Box<dyn SmsPlugin>, PortalError> {
-    let row: Option<(bool, String)> =
-        sqlx::query_as("SELECT enabled, plugin FROM method_settings WHERE method = 'sms'")
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(db("reading the SMS method"))?;
-    match row {
-        Some((true, plugin)) => plugin_by_id(state, &plugin).await,
-        _ => Err(PortalError::SmsUnavailable),
-    }
-}
-
-/// Whether the SMS method is enabled.
-pub async fn enabled(pool: &PgPool) -> sqlx::Result<bool> {
-    let on: Option<bool> = sqlx::query_scalar("SELECT enabled FROM method_settings WHERE method = 'sms'")
-        .fetch_optional(pool)
-        .await?;
-    Ok(on.unwrap_or(false))
-}
-
-fn context(state: Option<&AppState>, pool: &PgPool) -> PluginContext {
-    PluginContext {
-        http: state.map_or_else(reqwest::Client::new, |s| s.http.clone()),
-        pool: pool.clone(),
-        log_messages: state.is_some_and(|s| s.config.environment == crate::config::Environment::Development),
-    }
-}
-
-/// Every problem with a plugin's properties: unknown names and whatever
-/// keeps it from being built (missing, malformed, out of range).
-pub fn check_properties(pool: &PgPool, id: &str, props: &Properties) -> Vec<String> {
-    let known: Vec<&str> = providers::find(id)
-        .map(|p| p.properties.iter().map(|prop| prop.name).collect())
-        .unwrap_or_default();
-    let mut problems = providers::build(id, props, &context(None, pool))
-        .err()
-        .unwrap_or_default();
-    problems.extend(
-        props
-            .0
-            .keys()
-            .filter(|k| !known.contains(&k.as_str()))
-            .map(|k| format!("{id} has no property `{k}`")),
-    );
-    problems
-}
-
-/// Makes `id` the SMS plugin with these properties (the command line's
-/// `sms use`), after checking that it builds from them; every problem is
-/// listed and nothing is saved then. Audited, without the values.
-pub async fn choose_plugin(
-    pool: &PgPool,
-    now: OffsetDateTime,
-    sealer: Option<&Sealer>,
-    id: &str,
-    props: serde_json::Map<String, serde_json::Value>,
-) -> Result<(), Vec<String>> {
-    let props = Properties(props);
-    let problems = check_properties(pool, id, &props);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let fail = |e: sqlx::Error| vec![format!("saving: {e}")];
-    let mut tx = pool.begin().await.map_err(fail)?;
-    let version: i64 = sqlx::query_scalar("SELECT version FROM plugin_settings WHERE plugin = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(fail)?
-        .unwrap_or(0);
-    if settings::store_plugin(&mut *tx, sealer, id, &props.0, version)
-        .await
-        .map_err(|e| vec![e])?
-        != Saved::Done
-    {
-        return Err(vec!["the settings changed while saving; try again".into()]);
-    }
-    let before: Option<(bool, String)> = sqlx::query_as(
-        "UPDATE method_settings m SET plugin = $1, enabled = TRUE, version = m.version + 1 FROM method_settings old
-         WHERE m.method = 'sms' AND old.method = m.method RETURNING old.enabled, old.plugin",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(fail)?;
-    let event = Event::new(audit::ADMIN_METHOD).details(serde_json::json!({
-        "method": "sms",
-        "before": before.map(|(enabled, plugin)| serde_json::json!({"enabled": enabled, "plugin": plugin})),
-        "after": {"enabled": true, "plugin": id},
-        "properties_set": props.0.keys().collect::<Vec<_>>(),
-        "via": "command line",
-    }));
-    let origin = Origin {
-        ip: "command line".into(),
-        user_agent: None,
-    };
-    audit::record(&mut *tx, now, &origin, event).await.map_err(fail)?;
-    tx.commit().await.map_err(fail)
-}
-
-/// A plugin built from its stored settings, or what keeps it from being built.
-pub async fn build_stored(state: &AppState, id: &str) -> Result<Box<dyn SmsPlugin>, Vec<String>> {
-    let record = settings::plugin(&state.pool, state.sealer.as_deref(), id)
-        .await
-        .map_err(|e| vec![e.to_string()])?;
-    providers::build(id, &record.properties, &context(Some(state), &state.pool))
-}
-
-/// A plugin by id, with its stored properties.
-pub async fn plugin_by_id(state: &AppState, id: &str) -> Result<Box<dyn SmsPlugin>, PortalError> {
-    build_stored(state, id).await.map_err(|errors| {
-        tracing::error!(plugin = id, problems = %errors.join("; "), "the SMS plugin's settings are incomplete");
-        PortalError::SmsUnavailable
-    })
-}
-
-/// What the person sees for a provider failure (PROVIDERS.md, "Mapping
-/// failures"); the detail goes to the log for the administrator.
-pub fn provider_failure(plugin: &str, field: &str, e: ProviderError) -> PortalError {
-    match e {
-        ProviderError::InvalidNumber(detail) => {
-            tracing::info!(plugin, %detail, "provider refused the number");
-            PortalError::Validation(vec![FieldError::new(
-                field,
-                "This number can't receive codes. Check it, or use another number.",
-            )])
-        }
-        ProviderError::RateLimited {
-            retry_after_secs,
-            detail,
-        } => {
-            tracing::warn!(plugin, %detail, "provider rate limit");
-            PortalError::TooManyMessages {
-                retry_after_secs: retry_after_secs.unwrap_or(60).max(1),
-            }
-        }
-        ProviderError::Misconfigured(detail) => {
-            tracing::error!(plugin, %detail, "provider refused our settings");
-            PortalError::SmsUnavailable
-        }
-        ProviderError::Unavailable(detail) => {
-            tracing::warn!(plugin, %detail, "provider unavailable");
-            PortalError::SmsUnavailable
-        }
-    }
-}
 
 fn purpose_name(p: Purpose) -> &'static str {
     match p {
@@ -237,15 +79,16 @@ pub struct Destination<'a> {
     pub nickname: Option<&'a str>,
     /// The provider's user for this phone (Stytch, at sign-in).
     pub provider_user_id: Option<&'a str>,
-    /// A resend asked for by the person: inside the cooldown it is refused.
-    /// A first send repeated inside the cooldown (a double submit) is not
-    /// sent again and succeeds quietly.
-    pub resend: bool,
+    /// A resend asked for by the person is refused inside the cooldown; a
+    /// first send repeated inside it (a double submit) is not sent again
+    /// and succeeds quietly.
+    pub kind: SendKind,
 }
 
 /// Sends a code to `dest`, replacing the code of the open challenge (which
 /// then stops working, SECURITY.md 6).
-pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>) -> Result<(), PortalError> {
+pub async fn send_code(ctx: &RequestContext, dest: Destination<'_>) -> Result<(), PortalError> {
+    let (state, origin) = (&ctx.state, &ctx.origin);
     let pool = &state.pool;
     let (rules, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
     let policy = &rules.code_policy();
@@ -274,7 +117,7 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
     if let Some(open) = &open
         && let Some(wait) = policy.resend_wait(open.last_sent_at.unix_timestamp(), now.unix_timestamp())
     {
-        if !dest.resend && open.phone_e164 == dest.phone {
+        if dest.kind == SendKind::First && open.phone_e164 == dest.phone {
             // The same request again: the code is already on its way.
             return Ok(());
         }
@@ -433,14 +276,16 @@ pub async fn send_code(state: &AppState, origin: &Origin, dest: Destination<'_>)
 /// work in that transaction and commits. The transaction begins only then,
 /// so a request never holds one connection while waiting for another.
 pub async fn check_code(
-    state: &AppState,
-    origin: &Origin,
-    who: Who<'_>,
+    ctx: &RequestContext,
+    user: &UserRow,
     purpose: Purpose,
+    credential: Option<Uuid>,
     typed: &str,
 ) -> Result<(Challenge, Transaction<'static, Postgres>), PortalError> {
+    let (state, origin) = (&ctx.state, &ctx.origin);
     let pool = &state.pool;
-    let user_id = who.id;
+    let who: Who<'_> = who(user);
+    let user_id = user.id;
     let (rules, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
     let policy = &rules.code_policy();
     let now = state.clock.now();
@@ -462,9 +307,11 @@ pub async fn check_code(
         });
     }
 
+    // At sign-in the code must be the one sent to the credential being proven.
     let Some(open) = open_challenge(pool, user_id, purpose)
         .await
         .map_err(db("reading a challenge"))?
+        .filter(|open| credential.is_none() || open.credential_id == credential)
     else {
         return Err(code_error("No code is waiting. Ask for a new one."));
     };
@@ -476,7 +323,7 @@ pub async fn check_code(
     // Take one try, atomically: a dead code (expired, out of tries) takes none.
     let taken: Option<i32> = sqlx::query_scalar(
         "UPDATE otp_challenges SET attempts = attempts + 1
-         WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND sends > 0
+         WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3
          RETURNING attempts",
     )
     .bind(open.id)

@@ -1,11 +1,16 @@
-//! The HTTP stack: request ids and tracing, sessions, the per-request portal
-//! (absolute timeout, page guard, CSRF), health checks and the Leptos app.
+//! The web edge: the axum router with request ids and tracing, sessions,
+//! the per-request ports (absolute timeout, page guard, CSRF), health checks
+//! and the Leptos app. Everything below it is reached through the ports.
 
-use crate::account_security::{self, SID_KEY};
-use crate::browser_headers::{self, Caching, CspNonce};
+pub mod browser_headers;
+pub mod csrf;
+pub mod portal;
+pub mod session;
+
+use crate::account::sessions;
+use crate::audit::Origin;
 use crate::client_ip::{self, ClientIp};
-use crate::csrf;
-use crate::portal::{AUTH_KEY, RequestPortal};
+use crate::context::RequestContext;
 use crate::state::AppState;
 use crate::store;
 use axum::Router;
@@ -14,12 +19,15 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use browser_headers::{Caching, CspNonce};
 use http::{HeaderMap, Method, StatusCode, header};
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use portal::RequestPortal;
+use session::TypedSession;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use tessera::ports::{AdminHandle, PortalHandle};
+use tessera::ports::Ports;
 use tessera::signin::AuthState;
 use tessera_app::{App, shell};
 use tower::Layer;
@@ -35,7 +43,6 @@ pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
 const SECOND_STEP_PATH: &str = "/signin/code";
 const ENROLL_STEP_PATH: &str = "/signin/enroll";
-const SEEN_KEY: &str = "seen";
 
 /// The app's page routes, listed once per process. While Leptos lists routes
 /// it pauses resource loads in the whole process (leptos#4773), and a page
@@ -285,7 +292,7 @@ async fn browser_protection(State(state): State<AppState>, mut req: Request, nex
 /// checks CSRF on every state-changing request and attaches the portal.
 async fn portal_middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let html = wants_html(req.headers());
-    let Some(session) = req.extensions().get::<Session>().cloned() else {
+    let Some(session) = req.extensions().get::<Session>().cloned().map(TypedSession::new) else {
         tracing::error!("session layer missing");
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -344,7 +351,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         }
         // Pages carry the token in their forms: make it before the response
         // starts, so that its cookie goes out with the headers.
-        if html && let Err(e) = csrf::ensure(&session).await {
+        if html && let Err(e) = session.csrf_token().await {
             tracing::error!(error = %e, "storing a CSRF token");
             return refuse(StatusCode::SERVICE_UNAVAILABLE, html, UNAVAILABLE_MESSAGE);
         }
@@ -358,15 +365,21 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
 
     let mut req = req;
     let portal = Arc::new(RequestPortal {
-        state,
+        ctx: RequestContext {
+            state,
+            origin: Origin { ip, user_agent },
+        },
         session,
-        ip,
-        user_agent,
         user,
         auth,
     });
-    req.extensions_mut().insert(PortalHandle(portal.clone()));
-    req.extensions_mut().insert(AdminHandle(portal));
+    req.extensions_mut().insert(Ports {
+        signin: portal.clone(),
+        account: portal.clone(),
+        credentials: portal.clone(),
+        sms: portal.clone(),
+        admin: portal,
+    });
     next.run(req).await
 }
 
@@ -374,13 +387,13 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
 /// back when the session is saved, and it is saved only when changed, so a
 /// session in use is changed at most once a minute to keep it alive. Its row
 /// in the user's list of sessions is brought up to date at the same pace.
-async fn mark_seen(state: &AppState, session: &Session, ip: &str) -> anyhow::Result<()> {
+async fn mark_seen(state: &AppState, session: &TypedSession, ip: &str) -> anyhow::Result<()> {
     let now = state.clock.now();
-    let seen = session.get::<i64>(SEEN_KEY).await?;
+    let seen = session.seen().await?;
     if seen.is_none_or(|at| now.unix_timestamp() - at >= 60) {
-        session.insert(SEEN_KEY, now.unix_timestamp()).await?;
-        if let Some(row) = session.get::<uuid::Uuid>(SID_KEY).await? {
-            account_security::touch(&state.pool, row, now, ip).await?;
+        session.set_seen(now.unix_timestamp()).await?;
+        if let Some(row) = session.row().await? {
+            sessions::touch(&state.pool, row, now, ip).await?;
         }
     }
     Ok(())
@@ -391,11 +404,11 @@ async fn mark_seen(state: &AppState, session: &Session, ip: &str) -> anyhow::Res
 /// ended from another session (then it is ended here too).
 async fn load_user(
     state: &AppState,
-    session: &Session,
+    session: &TypedSession,
     ip: &str,
     user_agent: Option<&str>,
 ) -> anyhow::Result<(Option<AuthState>, Option<store::UserRow>)> {
-    let Some(auth) = session.get::<AuthState>(AUTH_KEY).await? else {
+    let Some(auth) = session.auth().await? else {
         return Ok((None, None));
     };
     let now = state.clock.now().unix_timestamp();
@@ -406,7 +419,7 @@ async fn load_user(
     let Some(user_id) = auth.signed_in_user() else {
         return Ok((Some(auth), None));
     };
-    let row = session.get::<uuid::Uuid>(SID_KEY).await?;
+    let row = session.row().await?;
     let found = match user_id.parse() {
         Ok(id) => store::find_session_user(&state.pool, id, row).await?,
         Err(_) => None,
@@ -425,8 +438,8 @@ async fn load_user(
         Some(_) => {}
         // Signed in before sessions were listed: listed from now on.
         None => {
-            let row = account_security::register(&state.pool, user.id, state.clock.now(), ip, user_agent).await?;
-            session.insert(SID_KEY, row).await?;
+            let row = sessions::register(&state.pool, user.id, state.clock.now(), ip, user_agent).await?;
+            session.set_row(row).await?;
         }
     }
     Ok((Some(auth), Some(user)))
@@ -435,7 +448,7 @@ async fn load_user(
 /// CSRF (SECURITY.md 23): a cross-site request is refused outright, and the
 /// body must carry this session's token (`csrf_token` field or
 /// `x-csrf-token` header). The body is read within the size limit and handed on.
-async fn check_csrf(state: &AppState, session: &Session, req: Request) -> Result<Request, Response> {
+async fn check_csrf(state: &AppState, session: &TypedSession, req: Request) -> Result<Request, Response> {
     let html = wants_html(req.headers());
     let headers = req.headers();
     let cross_site = headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site");
@@ -472,7 +485,7 @@ async fn check_csrf(state: &AppState, session: &Session, req: Request) -> Result
             .map(|(_, v)| v.into_owned())
     });
     // An unreadable session is our failure, not a forged form.
-    let expected = match csrf::stored(session).await {
+    let expected = match session.stored_csrf_token().await {
         Ok(expected) => expected,
         Err(e) => {
             tracing::error!(error = %e, "reading the CSRF token");

@@ -6,16 +6,16 @@
 //! comparison that leaks timing does not compile:
 //!
 //! ```
-//! let token = tessera_server::csrf::CsrfToken::new();
+//! let token = tessera_server::web::csrf::CsrfToken::new();
 //! assert!(token.matches(token.reveal()));
 //! ```
 //! ```compile_fail
-//! let token = tessera_server::csrf::CsrfToken::new();
-//! let sent = tessera_server::csrf::CsrfToken::new();
+//! let token = tessera_server::web::csrf::CsrfToken::new();
+//! let sent = tessera_server::web::csrf::CsrfToken::new();
 //! let _ = token == sent;
 //! ```
 //! ```compile_fail
-//! let token = tessera_server::csrf::CsrfToken::new();
+//! let token = tessera_server::web::csrf::CsrfToken::new();
 //! let _ = token == "sent by the browser";
 //! ```
 

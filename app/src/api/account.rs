@@ -1,0 +1,40 @@
+//! The signed-in person's account: home, sessions, password.
+
+#[cfg(feature = "ssr")]
+use super::backend;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use tessera::views::{HomeStatus, SessionInfo};
+
+#[server(endpoint = "sessions", input = GetUrl)]
+pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    backend::account()?.sessions().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "sessions/end")]
+pub async fn end_session(#[server(default)] id: String, #[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::account()?.end_session(&id).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "password")]
+pub async fn change_password(
+    #[server(default)] current: String,
+    #[server(default)] new: String,
+    #[server(default)] repeat: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::account()?
+        .change_password(&current, &new, &repeat)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect("/account/password?changed=1");
+    Ok(())
+}
+
+#[server(endpoint = "home", input = GetUrl)]
+pub async fn get_home() -> Result<HomeStatus, AppError> {
+    backend::account()?.home().await.map_err(backend::fail)
+}

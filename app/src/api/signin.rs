@@ -1,0 +1,93 @@
+//! Signing in and out: the password step, the second step, signing in again.
+
+#[cfg(feature = "ssr")]
+use super::backend;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use tessera::views::{ChallengeView, SessionView};
+
+#[server(endpoint = "session", input = GetUrl)]
+pub async fn get_session() -> Result<SessionView, AppError> {
+    backend::signin()?.session().await.map_err(backend::fail)
+}
+
+// Every POST names `csrf_token` so that a hydrated form sends it too (an
+// `ActionForm` sends only the arguments); the server's CSRF layer has checked
+// it before the function runs.
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(
+    #[server(default)] username: String,
+    #[server(default)] password: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let next = backend::signin()?
+        .sign_in(&username, &password)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect(match next {
+        tessera::ports::SignInNext::SignedIn => "/",
+        tessera::ports::SignInNext::SecondFactor => "/signin/code",
+        tessera::ports::SignInNext::Enroll => "/signin/enroll",
+    });
+    Ok(())
+}
+
+#[server(endpoint = "signin/challenge", input = GetUrl)]
+pub async fn get_challenge() -> Result<ChallengeView, AppError> {
+    backend::signin()?.challenge().await.map_err(backend::fail)
+}
+
+/// Sends a sign-in code again, to the chosen phone (or the preferred one).
+#[server(endpoint = "signin/send_code")]
+pub async fn send_sign_in_code(
+    #[server(default)] phone_id: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let phone = (!phone_id.is_empty()).then_some(phone_id.as_str());
+    backend::signin()?.send_sign_in_code(phone).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "signin/verify_code")]
+pub async fn verify_sign_in_code(
+    #[server(default)] code: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let to = backend::signin()?
+        .verify_sign_in_code(&code)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect(&to);
+    Ok(())
+}
+
+/// Signing in again for a sensitive change; lands on `next` afterwards.
+#[server(endpoint = "signin/again")]
+pub async fn reauthenticate(
+    #[server(default)] password: String,
+    #[server(default)] next: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let step = backend::signin()?
+        .reauthenticate(&password, &next)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect(match step {
+        tessera::ports::SignInNext::SecondFactor => "/signin/code",
+        _ => tessera::signin::return_path(&next),
+    });
+    Ok(())
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out(#[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::signin()?.sign_out().await.map_err(backend::fail)?;
+    leptos_axum::redirect("/signin");
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! One request as the services see it: the shared state and where the
+//! request came from (for the audit log, budgets and throttles). It holds no
+//! cookie session: the web edge keeps that, so the same services can serve
+//! a token endpoint.
+
+use crate::audit::{self, Event, Origin, Who};
+use crate::errors::db;
+use crate::notify::{self, Notice, Recipient};
+use crate::state::AppState;
+use crate::store::UserRow;
+use sqlx::{PgConnection, PgPool};
+use tessera::PortalError;
+use time::OffsetDateTime;
+
+pub struct RequestContext {
+    pub state: AppState,
+    pub origin: Origin,
+}
+
+impl RequestContext {
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.state.clock.now()
+    }
+
+    /// The client's address (after the trusted proxies).
+    pub fn ip(&self) -> &str {
+        &self.origin.ip
+    }
+
+    /// Writes an audit event now (outside any transaction).
+    pub async fn audit(&self, event: Event<'_>) -> Result<(), PortalError> {
+        audit::record(self.pool(), self.now(), &self.origin, event)
+            .await
+            .map_err(db("writing an audit event"))
+    }
+
+    /// Writes an audit event inside a transaction.
+    pub async fn audit_in(&self, tx: &mut PgConnection, event: Event<'_>) -> Result<(), PortalError> {
+        audit::record(tx, self.now(), &self.origin, event)
+            .await
+            .map_err(db("writing an audit event"))
+    }
+
+    /// Tells the account's owner about a change, inside the change's
+    /// transaction; [`notify::deliver`] the id after the commit.
+    pub async fn notify_in(
+        &self,
+        tx: &mut PgConnection,
+        user: &UserRow,
+        notice: Notice<'_>,
+    ) -> Result<i64, PortalError> {
+        let to = Recipient {
+            user_id: user.id,
+            display_name: &user.display_name,
+            email: user.email.as_deref(),
+        };
+        notify::queue(tx, &self.state, &to, notice, self.now(), &self.origin)
+            .await
+            .map_err(db("writing a notification"))
+    }
+}
+
+/// The audit log's name for an account.
+pub fn who(user: &UserRow) -> Who<'_> {
+    Who {
+        id: user.id,
+        name: &user.username,
+    }
+}

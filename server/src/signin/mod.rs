@@ -1,0 +1,284 @@
+//! The sign-in pipeline as a service: the password step, the second step
+//! with any method, and the finish, each recording what it proved. It keeps
+//! no cookie: it answers with the pipeline's next state ([`AuthState`]),
+//! which the web edge keeps in the session (and a token endpoint can drive
+//! the same steps).
+
+use crate::audit::{self, Event};
+use crate::context::{RequestContext, who};
+use crate::errors::{db, internal};
+use crate::methods::{self, Credential, SendKind};
+use crate::settings;
+use crate::store::{self, UserRow};
+use tessera::PortalError;
+use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
+use tessera::error::FieldError;
+use tessera::method::{Factor, Proof};
+use tessera::policy::Mode;
+use tessera::signin::{AfterPassword, AuthState, NextStep, Requirement, ThrottlePolicy};
+use uuid::Uuid;
+
+/// Where a correct password leads: the account, the step that follows and
+/// the pipeline's state for it.
+pub struct Step {
+    pub user: UserRow,
+    pub next: NextStep,
+    pub state: AuthState,
+}
+
+/// Seconds before another password attempt for this account key or this
+/// client is allowed; `None`: allowed now (SECURITY.md 17).
+pub async fn throttled(ctx: &RequestContext, account_key: &str) -> Result<Option<u64>, PortalError> {
+    let cfg = &ctx.state.config;
+    let now = ctx.now();
+    let window = cfg.signin_failure_window_minutes * 60;
+    let counts = store::failures_since(ctx.pool(), account_key, ctx.ip(), now - time::Duration::seconds(window))
+        .await
+        .map_err(db("counting failed sign-ins"))?;
+    let ms = |t: time::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let per_account = ThrottlePolicy {
+        max_failures: cfg.signin_max_failures_per_account,
+        window_secs: window,
+    };
+    let per_ip = ThrottlePolicy {
+        max_failures: cfg.signin_max_failures_per_ip,
+        window_secs: window,
+    };
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let a = per_account.retry_after(count(counts.account_count), counts.account_oldest.map(ms), ms(now));
+    let b = per_ip.retry_after(count(counts.ip_count), counts.ip_oldest.map(ms), ms(now));
+    Ok(a.max(b))
+}
+
+/// The password step of a sign-in.
+pub async fn password(ctx: &RequestContext, username: &str, password: &str) -> Result<Step, PortalError> {
+    let mut errors = Vec::new();
+    if username.trim().is_empty() {
+        errors.push(FieldError::new("username", "Enter your username."));
+    } else if let Err(e) = Username::parse(username) {
+        // Only the format rules: nothing here says whether the account exists.
+        errors.push(e);
+    }
+    if password.is_empty() {
+        errors.push(FieldError::new("password", "Enter your password."));
+    } else if password.chars().count() > PASSWORD_MAX_CHARS {
+        errors.push(FieldError::new(
+            "password",
+            format!("A password has at most {PASSWORD_MAX_CHARS} characters."),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(PortalError::Validation(errors));
+    }
+
+    let key = lookup_key(username);
+    if let Some(retry_after_secs) = throttled(ctx, &key).await? {
+        tracing::warn!(ip = %ctx.ip(), "sign-in throttled");
+        return Err(PortalError::Throttled { retry_after_secs });
+    }
+
+    let pool = ctx.pool();
+    let user = store::find_user_by_key(pool, &key)
+        .await
+        .map_err(db("looking up a user"))?;
+    // Unknown users are checked against a dummy hash: same work, same answer.
+    let phc = user
+        .as_ref()
+        .map_or_else(|| ctx.state.dummy_hash.to_string(), |u| u.password_hash.clone());
+    let ok = crate::password::verify(password.to_owned(), phc)
+        .await
+        .map_err(internal("verifying a password"))?;
+    let user = match (ok, user) {
+        (true, Some(user)) => user,
+        (_, user) => {
+            store::record_failure(pool, &key, ctx.ip(), ctx.now())
+                .await
+                .map_err(db("recording a failed sign-in"))?;
+            tracing::info!(ip = %ctx.ip(), "sign-in failed");
+            let mut event = Event::new(audit::SIGNIN_FAILED)
+                .details(serde_json::json!({"username": username.chars().take(64).collect::<String>()}));
+            if let Some(u) = &user {
+                event = event.subject(who(u));
+            }
+            ctx.audit(event).await?;
+            return Err(PortalError::InvalidCredentials);
+        }
+    };
+    if user.locked_at.is_some() {
+        ctx.audit(Event::by_self(audit::SIGNIN_LOCKED, who(&user))).await?;
+        return Err(PortalError::AccountLocked);
+    }
+    store::clear_account_failures(pool, &key)
+        .await
+        .map_err(db("clearing failed sign-ins"))?;
+
+    let requirement = match settings::policy(pool).await.map_err(db("reading the policy"))?.0.mode {
+        Mode::Optional => Requirement::UsersChoice,
+        Mode::Mandatory => Requirement::Mandatory {
+            can_enroll: !methods::enabled(pool)
+                .await
+                .map_err(db("reading the methods"))?
+                .is_empty(),
+        },
+    };
+    after_password(ctx, user, requirement).await
+}
+
+/// Signing in again while signed in (step-up, SECURITY.md 24): the
+/// password, then the second factor when it is on.
+pub async fn password_again(ctx: &RequestContext, user: &UserRow, password: &str) -> Result<Step, PortalError> {
+    if password.is_empty() {
+        return Err(PortalError::Validation(vec![FieldError::new(
+            "password",
+            "Enter your password.",
+        )]));
+    }
+    let key = lookup_key(&user.username);
+    if let Some(retry_after_secs) = throttled(ctx, &key).await? {
+        return Err(PortalError::Throttled { retry_after_secs });
+    }
+    let ok = crate::password::verify(password.to_owned(), user.password_hash.clone())
+        .await
+        .map_err(internal("verifying a password"))?;
+    if !ok {
+        store::record_failure(ctx.pool(), &key, ctx.ip(), ctx.now())
+            .await
+            .map_err(db("recording a failed sign-in"))?;
+        ctx.audit(Event::by_self(audit::SIGNIN_FAILED, who(user)).details(serde_json::json!({"step_up": true})))
+            .await?;
+        return Err(PortalError::Validation(vec![FieldError::new(
+            "password",
+            "That is not your password.",
+        )]));
+    }
+    // Mandatory enrollment does not apply here: the account is signed in.
+    after_password(ctx, user.clone(), Requirement::UsersChoice).await
+}
+
+/// The step after a correct password, with the password recorded as proven.
+async fn after_password(ctx: &RequestContext, user: UserRow, requirement: Requirement) -> Result<Step, PortalError> {
+    let usable = methods::usable_credentials(ctx.pool(), user.id)
+        .await
+        .map_err(db("counting usable credentials"))?;
+    let next = AfterPassword {
+        two_factor_enabled: user.two_factor_enabled,
+        usable_credentials: u32::try_from(usable.len()).unwrap_or(u32::MAX),
+        requirement,
+    }
+    .next();
+    let now = ctx.now().unix_timestamp();
+    let proven = vec![Proof {
+        factor: Factor::Password,
+        at: now,
+    }];
+    let user_id = user.id.to_string();
+    let state = match next {
+        NextStep::SignedIn => finish(ctx, &user, proven).await?,
+        NextStep::SecondFactor => AuthState::PasswordVerified {
+            user_id,
+            at: now,
+            proven,
+            credential: None,
+        },
+        NextStep::Enroll => AuthState::MustEnroll {
+            user_id,
+            at: now,
+            proven,
+        },
+    };
+    Ok(Step { user, next, state })
+}
+
+/// The account of a half-finished sign-in; a locked one goes no further.
+pub async fn account(ctx: &RequestContext, user_id: &str) -> Result<UserRow, PortalError> {
+    let id: Uuid = user_id.parse().map_err(|_| PortalError::Unauthorized)?;
+    let user = store::find_user(ctx.pool(), id)
+        .await
+        .map_err(db("loading a user"))?
+        .ok_or(PortalError::Unauthorized)?;
+    if user.locked_at.is_some() {
+        return Err(PortalError::AccountLocked);
+    }
+    Ok(user)
+}
+
+/// The credentials that can serve the second step, the preferred one first.
+pub async fn options(ctx: &RequestContext, user: &UserRow) -> Result<Vec<Credential>, PortalError> {
+    let mut usable = methods::usable_credentials(ctx.pool(), user.id)
+        .await
+        .map_err(db("listing usable credentials"))?;
+    if let Some(at) = usable.iter().position(|c| Some(c.id) == user.preferred_credential_id) {
+        let preferred = usable.remove(at);
+        usable.insert(0, preferred);
+    }
+    Ok(usable)
+}
+
+/// The credential the second step proves: the one asked for (it must be one
+/// of the options; a forged id is not found), else the preferred one.
+pub async fn choose(ctx: &RequestContext, user: &UserRow, asked: Option<&str>) -> Result<Credential, PortalError> {
+    let options = options(ctx, user).await?;
+    match asked.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(a) => {
+            let id: Uuid = a.parse().map_err(|_| PortalError::NotFound)?;
+            options.into_iter().find(|c| c.id == id).ok_or(PortalError::NotFound)
+        }
+        None => match options.into_iter().next() {
+            Some(first) => Ok(first),
+            // Enrolled, but every method is switched off meanwhile.
+            None => Err(PortalError::MethodUnavailable(
+                methods::credentials(ctx.pool(), user.id)
+                    .await
+                    .map_err(db("listing credentials"))?
+                    .first()
+                    .map_or(tessera::method::MethodId::Sms, |c| c.method),
+            )),
+        },
+    }
+}
+
+/// Starts proving `credential` (a code goes out for SMS).
+pub async fn challenge(
+    ctx: &RequestContext,
+    user: &UserRow,
+    credential: &Credential,
+    kind: SendKind,
+) -> Result<(), PortalError> {
+    let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
+    method.challenge(ctx, user, credential, kind).await
+}
+
+/// Checks what the person typed for `credential`; the answer is the proof.
+pub async fn verify(
+    ctx: &RequestContext,
+    user: &UserRow,
+    credential: &Credential,
+    typed: &str,
+) -> Result<Proof, PortalError> {
+    let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
+    let mut tx = method.verify(ctx, user, credential, typed).await?;
+    let now = ctx.now();
+    methods::mark_used(&mut tx, credential.id, now).await?;
+    tx.commit().await.map_err(db("committing a sign-in"))?;
+    Ok(Proof {
+        factor: Factor::Method(credential.method),
+        at: now.unix_timestamp(),
+    })
+}
+
+/// The pipeline's last step: the account's sign-in is recorded and audited,
+/// and the answer is the signed-in state with everything proven.
+pub async fn finish(ctx: &RequestContext, user: &UserRow, proven: Vec<Proof>) -> Result<AuthState, PortalError> {
+    let now = ctx.now();
+    store::record_sign_in(ctx.pool(), user.id, now)
+        .await
+        .map_err(db("recording a sign-in"))?;
+    tracing::info!(user_id = %user.id, ip = %ctx.ip(), "signed in");
+    ctx.audit(Event::by_self(audit::SIGNIN_OK, who(user))).await?;
+    Ok(AuthState::SignedIn {
+        user_id: user.id.to_string(),
+        authenticated_at: now.unix_timestamp(),
+        started_at: now.unix_timestamp(),
+        proven,
+    })
+}

@@ -1,0 +1,506 @@
+//! The ports for one request: a thin adapter from the UI's calls to the
+//! services (`signin`, `account`, `methods`, `admin`). What belongs to the
+//! cookie session stays here: the sign-in state's place in it, rotating its
+//! id, its row in the user's list of sessions, the step-up check.
+
+use super::session::TypedSession;
+use crate::account::{credentials, password_change, sessions};
+use crate::admin::{self, Console};
+use crate::audit::{self, Event};
+use crate::clock::human;
+use crate::context::{RequestContext, who};
+use crate::errors::{db, internal};
+use crate::methods::{self, Enrolling, SendKind};
+use crate::signin::{self, Step};
+use crate::store::{self, UserRow};
+use std::collections::BTreeMap;
+use tessera::PortalError;
+use tessera::ports::{Account, Admin, Credentials, SignIn, SignInNext, SmsEnrollment, UserAction};
+use tessera::signin::{AuthState, NextStep, return_path};
+use tessera::views::{
+    AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MaskedPhone, MethodView, OutboxMessage,
+    PolicyView, ProviderView, SessionInfo, SessionView, UserDetail, UserSummary, Viewer,
+};
+
+pub struct RequestPortal {
+    pub ctx: RequestContext,
+    pub session: TypedSession,
+    /// The signed-in user (already loaded and checked by the middleware).
+    pub user: Option<UserRow>,
+    pub auth: Option<AuthState>,
+}
+
+/// A session store failure, logged; the person sees `Unavailable`.
+fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
+    move |e| internal(context)(e.into())
+}
+
+fn next_of(step: NextStep) -> SignInNext {
+    match step {
+        NextStep::SignedIn => SignInNext::SignedIn,
+        NextStep::SecondFactor => SignInNext::SecondFactor,
+        NextStep::Enroll => SignInNext::Enroll,
+    }
+}
+
+impl RequestPortal {
+    fn me(&self) -> Result<&UserRow, PortalError> {
+        self.user.as_ref().ok_or(PortalError::Unauthorized)
+    }
+
+    fn console(&self) -> Console<'_> {
+        Console {
+            ctx: &self.ctx,
+            user: self.user.as_ref(),
+        }
+    }
+
+    /// Sensitive changes need a full sign-in within the last ten minutes
+    /// (SECURITY.md 24); otherwise the person signs in again first.
+    fn require_recent_sign_in(&self) -> Result<(), PortalError> {
+        let now = self.ctx.now().unix_timestamp();
+        match &self.auth {
+            Some(auth) if self.user.is_some() && auth.recently_authenticated(now) => Ok(()),
+            _ if self.user.is_none() => Err(PortalError::Unauthorized),
+            _ => Err(PortalError::StepUpRequired),
+        }
+    }
+
+    /// Who enrolls: the signed-in user (after a recent sign-in), or the
+    /// account that must enroll to finish signing in (mandatory 2FA).
+    async fn enroller(&self) -> Result<(UserRow, Enrolling), PortalError> {
+        if let Some(user) = &self.user {
+            return Ok((user.clone(), Enrolling::SignedIn));
+        }
+        let id = self
+            .auth
+            .as_ref()
+            .and_then(AuthState::enrolling_user)
+            .ok_or(PortalError::Unauthorized)?;
+        Ok((signin::account(&self.ctx, id).await?, Enrolling::ToFinishSignIn))
+    }
+
+    /// Adding a factor while signed in needs a recent sign-in; during a
+    /// mandatory enrollment the sign-in itself is under way.
+    async fn enroller_after_step_up(&self) -> Result<(UserRow, Enrolling), PortalError> {
+        if self.user.is_some() {
+            self.require_recent_sign_in()?;
+        }
+        self.enroller().await
+    }
+
+    /// The half-finished sign-in owing a second factor: its account and state.
+    async fn pending(&self) -> Result<(UserRow, &AuthState), PortalError> {
+        let auth = self.auth.as_ref().ok_or(PortalError::Unauthorized)?;
+        let id = auth.pending_user().ok_or(PortalError::Unauthorized)?;
+        Ok((signin::account(&self.ctx, id).await?, auth))
+    }
+
+    /// Takes the pipeline to the step a correct password led to.
+    async fn enter(&self, step: Step) -> Result<SignInNext, PortalError> {
+        match step.next {
+            NextStep::SignedIn => self.signed_in_as(&step.user, &step.state).await?,
+            NextStep::SecondFactor => {
+                self.session
+                    .change_privilege(&step.state)
+                    .await
+                    .map_err(sess("storing the sign-in state"))?;
+                // An open code from an earlier attempt is replaced by this send, or,
+                // inside the cooldown (a double submit), kept without a second message.
+                if let Err(e) = self.prove_next(&step.user, &step.state, None, SendKind::First).await {
+                    // The notice tells the person; they stay at step 2 and can retry.
+                    tracing::info!(user_id = %step.user.id, error = %e, "first sign-in code not sent");
+                }
+                tracing::info!(user_id = %step.user.id, ip = %self.ctx.ip(), "password accepted; second factor owed");
+            }
+            NextStep::Enroll => {
+                self.session
+                    .change_privilege(&step.state)
+                    .await
+                    .map_err(sess("storing the sign-in state"))?;
+                tracing::info!(user_id = %step.user.id, "password accepted; 2FA is mandatory and a credential must be enrolled");
+            }
+        }
+        Ok(next_of(step.next))
+    }
+
+    /// Starts proving a credential at the second step (the one asked for, or
+    /// the preferred one): it becomes the one the state is proving, and a
+    /// failed send is kept as a notice for the second-step page.
+    async fn prove_next(
+        &self,
+        user: &UserRow,
+        auth: &AuthState,
+        asked: Option<&str>,
+        kind: SendKind,
+    ) -> Result<(), PortalError> {
+        let asked = asked.filter(|a| !a.trim().is_empty());
+        let current = match auth {
+            AuthState::PasswordVerified { credential, .. } => credential.as_deref(),
+            _ => None,
+        };
+        let credential = signin::choose(&self.ctx, user, asked.or(current)).await?;
+        if let AuthState::PasswordVerified {
+            user_id,
+            at,
+            proven,
+            credential: chosen,
+        } = auth
+            && chosen.as_deref() != Some(credential.id.to_string().as_str())
+        {
+            let next = AuthState::PasswordVerified {
+                user_id: user_id.clone(),
+                at: *at,
+                proven: proven.clone(),
+                credential: Some(credential.id.to_string()),
+            };
+            self.session
+                .update_auth(&next)
+                .await
+                .map_err(sess("storing the sign-in state"))?;
+        }
+        let result = signin::challenge(&self.ctx, user, &credential, kind).await;
+        let notice = result.as_ref().err().map(ToString::to_string);
+        self.session
+            .set_send_notice(notice)
+            .await
+            .map_err(sess("storing the send notice"))?;
+        result
+    }
+
+    /// Signed in: the new state under a new session id, and the session's
+    /// row in the user's list of sessions (a new one when signing in again).
+    async fn signed_in_as(&self, user: &UserRow, state: &AuthState) -> Result<(), PortalError> {
+        self.session
+            .clear_send_notice()
+            .await
+            .map_err(sess("clearing the notice"))?;
+        self.session
+            .change_privilege(state)
+            .await
+            .map_err(sess("storing the sign-in state"))?;
+        let pool = self.ctx.pool();
+        if let Some(old) = self.session.row().await.map_err(sess("reading the session's id"))? {
+            sessions::forget(pool, old).await.map_err(db("forgetting a session"))?;
+        }
+        let row = sessions::register(
+            pool,
+            user.id,
+            self.ctx.now(),
+            self.ctx.ip(),
+            self.ctx.origin.user_agent.as_deref(),
+        )
+        .await
+        .map_err(db("recording a session"))?;
+        self.session
+            .set_row(row)
+            .await
+            .map_err(sess("storing the session's id"))
+    }
+
+    /// Where a finished sign-in lands: the page that asked for it, or home.
+    async fn take_return_path(&self) -> Result<String, PortalError> {
+        let to = self
+            .session
+            .take_return_to()
+            .await
+            .map_err(sess("reading where to return"))?;
+        Ok(to.as_deref().map(return_path).unwrap_or("/").to_owned())
+    }
+}
+
+#[async_trait::async_trait]
+impl SignIn for RequestPortal {
+    async fn session(&self) -> Result<SessionView, PortalError> {
+        let csrf_token = self
+            .session
+            .csrf_token()
+            .await
+            .map_err(sess("reading the CSRF token"))?
+            .reveal()
+            .to_owned();
+        let viewer = self.user.as_ref().map(|u| Viewer {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            is_admin: u.is_admin(),
+        });
+        Ok(SessionView { viewer, csrf_token })
+    }
+
+    async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError> {
+        let step = signin::password(&self.ctx, username, password).await?;
+        self.enter(step).await
+    }
+
+    async fn challenge(&self) -> Result<ChallengeView, PortalError> {
+        let (user, _) = self.pending().await?;
+        let options = signin::options(&self.ctx, &user).await?;
+        let mut sent = None;
+        for method in methods::REGISTRY {
+            if let Some(s) = method.code_on_its_way(&self.ctx, &user).await? {
+                sent = Some(s);
+            }
+        }
+        let masked = |c: &methods::Credential| MaskedPhone {
+            id: c.id.to_string(),
+            nickname: c.nickname.clone(),
+            masked: c.masked.clone(),
+        };
+        Ok(ChallengeView {
+            phones: options.iter().map(masked).collect(),
+            sent_to: sent
+                .and_then(|s| options.iter().find(|c| c.id == s.credential))
+                .map(masked),
+            resend_in_secs: sent.map_or(0, |s| s.resend_in_secs),
+            notice: self
+                .session
+                .send_notice()
+                .await
+                .map_err(sess("reading the send notice"))?,
+        })
+    }
+
+    async fn send_sign_in_code(&self, credential: Option<&str>) -> Result<(), PortalError> {
+        let (user, auth) = self.pending().await?;
+        self.prove_next(&user, auth, credential, SendKind::Again).await
+    }
+
+    async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError> {
+        let (user, auth) = self.pending().await?;
+        let asked = match auth {
+            AuthState::PasswordVerified { credential, .. } => credential.as_deref(),
+            _ => None,
+        };
+        let credential = signin::choose(&self.ctx, &user, asked).await?;
+        let proof = signin::verify(&self.ctx, &user, &credential, code).await?;
+        let mut proven = auth.proven().to_vec();
+        proven.push(proof);
+        let state = signin::finish(&self.ctx, &user, proven).await?;
+        self.signed_in_as(&user, &state).await?;
+        self.take_return_path().await
+    }
+
+    async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError> {
+        let user = self.me()?;
+        let step = signin::password_again(&self.ctx, user, password).await?;
+        self.session
+            .set_return_to(return_path(next))
+            .await
+            .map_err(sess("storing where to return"))?;
+        self.enter(step).await
+    }
+
+    async fn sign_out(&self) -> Result<(), PortalError> {
+        if let Some(row) = self.session.row().await.map_err(sess("reading the session's id"))? {
+            sessions::forget(self.ctx.pool(), row)
+                .await
+                .map_err(db("forgetting a session"))?;
+        }
+        self.session.flush().await.map_err(sess("ending a session"))?;
+        if let Some(u) = &self.user {
+            tracing::info!(user_id = %u.id, "signed out");
+            self.ctx.audit(Event::by_self(audit::SIGNED_OUT, who(u))).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Account for RequestPortal {
+    async fn home(&self) -> Result<HomeStatus, PortalError> {
+        let user = self.me()?;
+        let pool = self.ctx.pool();
+        let credentials = store::credential_count(pool, user.id)
+            .await
+            .map_err(db("counting credentials"))?;
+        let signed_in_at = match &self.auth {
+            Some(AuthState::SignedIn { authenticated_at, .. }) => {
+                time::OffsetDateTime::from_unix_timestamp(*authenticated_at).ok()
+            }
+            _ => None,
+        };
+        let usable = methods::usable_credentials(pool, user.id)
+            .await
+            .map_err(db("counting usable credentials"))?;
+        let activity = admin::activity(pool, user.id, 10).await?;
+        Ok(HomeStatus {
+            needs_enrollment: user.two_factor_enabled && usable.is_empty(),
+            activity,
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            email: user.email.clone(),
+            two_factor_enabled: user.two_factor_enabled,
+            credential_count: u32::try_from(credentials).unwrap_or(u32::MAX),
+            signed_in_at: signed_in_at.map(human).unwrap_or_default(),
+            previous_sign_in_at: user.previous_sign_in_at.map(human),
+        })
+    }
+
+    async fn sessions(&self) -> Result<Vec<SessionInfo>, PortalError> {
+        let user = self.me()?;
+        let current = self.session.row().await.map_err(sess("reading the session's id"))?;
+        sessions::list(&self.ctx, user, current).await
+    }
+
+    async fn end_session(&self, id: &str) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let ended = sessions::end(&self.ctx, user, id).await?;
+        if self.session.row().await.map_err(sess("reading the session's id"))? == Some(ended) {
+            self.session.flush().await.map_err(sess("ending this session"))?;
+        }
+        Ok(())
+    }
+
+    async fn change_password(&self, current: &str, new: &str, repeat: &str) -> Result<(), PortalError> {
+        self.require_recent_sign_in()?;
+        let user = self.me()?;
+        let this = self.session.row().await.map_err(sess("reading the session's id"))?;
+        password_change::change(&self.ctx, user, this, current, new, repeat).await?;
+        // A privilege change: this session's id rotates too.
+        if let Some(auth) = &self.auth {
+            self.session
+                .change_privilege(auth)
+                .await
+                .map_err(sess("rotating the session id"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Credentials for RequestPortal {
+    async fn credentials(&self) -> Result<CredentialsView, PortalError> {
+        let (user, _) = self.enroller().await?;
+        credentials::view(&self.ctx, &user).await
+    }
+
+    async fn rename_credential(&self, id: &str, nickname: &str) -> Result<(), PortalError> {
+        credentials::rename(&self.ctx, self.me()?, id, nickname).await
+    }
+
+    async fn remove_credential(&self, id: &str, confirm: bool) -> Result<(), PortalError> {
+        self.require_recent_sign_in()?;
+        credentials::remove(&self.ctx, self.me()?, id, confirm).await
+    }
+
+    async fn set_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError> {
+        if !enabled {
+            self.require_recent_sign_in()?;
+        }
+        credentials::switch_two_factor(&self.ctx, self.me()?, enabled, preferred).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsEnrollment for RequestPortal {
+    async fn start_enrollment(&self, phone: &str, nickname: &str) -> Result<(), PortalError> {
+        let (user, _) = self.enroller_after_step_up().await?;
+        methods::sms::enroll::start(&self.ctx, &user, phone, nickname).await
+    }
+
+    async fn resend_enrollment(&self) -> Result<(), PortalError> {
+        let (user, _) = self.enroller().await?;
+        methods::sms::enroll::resend(&self.ctx, &user).await
+    }
+
+    async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError> {
+        let (user, enrolling) = self.enroller_after_step_up().await?;
+        methods::sms::enroll::verify(&self.ctx, &user, code, enrolling).await?;
+        if enrolling != Enrolling::ToFinishSignIn {
+            return Ok(false);
+        }
+        // The code just typed was the second factor of this sign-in.
+        let mut proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
+        proven.push(tessera::method::Proof {
+            factor: tessera::method::Factor::Method(tessera::method::MethodId::Sms),
+            at: self.ctx.now().unix_timestamp(),
+        });
+        let state = signin::finish(&self.ctx, &user, proven).await?;
+        self.signed_in_as(&user, &state).await?;
+        Ok(true)
+    }
+
+    async fn cancel_enrollment(&self) -> Result<(), PortalError> {
+        let (user, _) = self.enroller().await?;
+        methods::sms::enroll::cancel(&self.ctx, &user).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Admin for RequestPortal {
+    async fn methods(&self) -> Result<Vec<MethodView>, PortalError> {
+        self.console().methods().await
+    }
+
+    async fn save_method(
+        &self,
+        method: &str,
+        enabled: bool,
+        plugin: &str,
+        version: i64,
+        confirm: bool,
+    ) -> Result<(), PortalError> {
+        self.console()
+            .save_method(method, enabled, plugin, version, confirm)
+            .await
+    }
+
+    async fn providers(&self) -> Result<Vec<ProviderView>, PortalError> {
+        let last_test = self
+            .session
+            .test_answer()
+            .await
+            .map_err(sess("reading the test answer"))?;
+        self.console().providers(last_test).await
+    }
+
+    async fn save_provider(
+        &self,
+        plugin: &str,
+        values: BTreeMap<String, String>,
+        version: i64,
+    ) -> Result<(), PortalError> {
+        self.console().save_provider(plugin, values, version).await
+    }
+
+    async fn test_provider(&self, plugin: &str, to: &str) -> Result<String, PortalError> {
+        let answer = self.console().test_provider(plugin, to).await?;
+        self.session
+            .set_test_answer(plugin, &answer)
+            .await
+            .map_err(sess("keeping the test answer"))?;
+        Ok(answer)
+    }
+
+    async fn policy(&self) -> Result<PolicyView, PortalError> {
+        self.console().policy().await
+    }
+
+    async fn save_policy(&self, fields: BTreeMap<String, String>, version: i64) -> Result<(), PortalError> {
+        self.console().save_policy(fields, version).await
+    }
+
+    async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError> {
+        self.console().users(query).await
+    }
+
+    async fn user(&self, username: &str) -> Result<UserDetail, PortalError> {
+        self.console().user(username).await
+    }
+
+    async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError> {
+        self.console().user_action(username, action).await
+    }
+
+    async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError> {
+        self.console().audit(filter).await
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError> {
+        self.console().outbox().await
+    }
+
+    async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError> {
+        self.console().notifications().await
+    }
+}

@@ -1,0 +1,105 @@
+//! The cookie session with typed values: every key the server keeps in it
+//! is named once, here, behind a method that says what it holds.
+
+use super::csrf::{self, CsrfToken};
+use tessera::signin::AuthState;
+use tower_sessions::Session;
+use tower_sessions::session::Error;
+use uuid::Uuid;
+
+const AUTH: &str = "auth";
+/// The session's row in `user_sessions`.
+const ROW: &str = "sid";
+/// When the session was last marked as in use (Unix seconds).
+const SEEN: &str = "seen";
+/// Where to land after signing in again.
+const RETURN_TO: &str = "return_to";
+/// Why the last sign-in code did not go out, for the second-step page.
+const SEND_NOTICE: &str = "second_factor_notice";
+/// The answer to an administrator's last test message: (plugin, answer).
+const TEST_ANSWER: &str = "provider_test_answer";
+
+#[derive(Clone)]
+pub struct TypedSession(Session);
+
+impl TypedSession {
+    pub fn new(session: Session) -> Self {
+        Self(session)
+    }
+
+    pub async fn auth(&self) -> Result<Option<AuthState>, Error> {
+        self.0.get(AUTH).await
+    }
+
+    /// A privilege change: a new session id, the new state and a new CSRF
+    /// token; the old id is dead (SECURITY.md 19).
+    pub async fn change_privilege(&self, auth: &AuthState) -> Result<(), Error> {
+        self.0.cycle_id().await?;
+        self.0.insert(AUTH, auth).await?;
+        csrf::renew(&self.0).await
+    }
+
+    /// The same state with a change that is not a privilege change (the
+    /// credential being proven at the second step).
+    pub async fn update_auth(&self, auth: &AuthState) -> Result<(), Error> {
+        self.0.insert(AUTH, auth).await
+    }
+
+    pub async fn row(&self) -> Result<Option<Uuid>, Error> {
+        self.0.get(ROW).await
+    }
+
+    pub async fn set_row(&self, row: Uuid) -> Result<(), Error> {
+        self.0.insert(ROW, row).await
+    }
+
+    pub async fn seen(&self) -> Result<Option<i64>, Error> {
+        self.0.get(SEEN).await
+    }
+
+    pub async fn set_seen(&self, at: i64) -> Result<(), Error> {
+        self.0.insert(SEEN, at).await
+    }
+
+    pub async fn set_return_to(&self, path: &str) -> Result<(), Error> {
+        self.0.insert(RETURN_TO, path).await
+    }
+
+    pub async fn take_return_to(&self) -> Result<Option<String>, Error> {
+        self.0.remove(RETURN_TO).await
+    }
+
+    pub async fn send_notice(&self) -> Result<Option<String>, Error> {
+        Ok(self.0.get::<Option<String>>(SEND_NOTICE).await?.flatten())
+    }
+
+    pub async fn set_send_notice(&self, notice: Option<String>) -> Result<(), Error> {
+        self.0.insert(SEND_NOTICE, notice).await
+    }
+
+    pub async fn clear_send_notice(&self) -> Result<(), Error> {
+        self.0.remove_value(SEND_NOTICE).await.map(|_| ())
+    }
+
+    pub async fn test_answer(&self) -> Result<Option<(String, String)>, Error> {
+        self.0.get(TEST_ANSWER).await
+    }
+
+    pub async fn set_test_answer(&self, plugin: &str, answer: &str) -> Result<(), Error> {
+        self.0.insert(TEST_ANSWER, (plugin, answer)).await
+    }
+
+    /// This session's CSRF token, made on first use.
+    pub async fn csrf_token(&self) -> Result<CsrfToken, Error> {
+        csrf::ensure(&self.0).await
+    }
+
+    pub async fn stored_csrf_token(&self) -> Result<Option<CsrfToken>, Error> {
+        csrf::stored(&self.0).await
+    }
+
+    /// Ends the session: its data and its cookie.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.0.flush().await
+    }
+}

@@ -1,0 +1,151 @@
+//! The second-factor methods as the domain knows them: their ids, what each
+//! proves (its `amr` value and assurance), and which kinds count toward the
+//! policy's minimum number of credentials.
+
+use serde::{Deserialize, Serialize};
+
+/// A second-factor method. Its string form is the id stored with every
+/// credential, in `method_settings` and in the policy's default method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodId {
+    /// A code texted to an enrolled phone.
+    Sms,
+}
+
+impl MethodId {
+    pub const ALL: &'static [MethodId] = &[MethodId::Sms];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodId::Sms => "sms",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MethodId> {
+        MethodId::ALL.iter().copied().find(|m| m.as_str() == s)
+    }
+
+    /// The `amr` value an ID token carries for it (RFC 8176).
+    pub fn amr(self) -> &'static str {
+        match self {
+            MethodId::Sms => "sms",
+        }
+    }
+
+    /// How much a sign-in with it is worth (NIST SP 800-63B).
+    pub fn assurance(self) -> Assurance {
+        match self {
+            // SMS is a "restricted" authenticator (63B 5.1.3.3): AAL2 while
+            // it is allowed, and the first to go when the bar rises.
+            MethodId::Sms => Assurance::Restricted,
+        }
+    }
+
+    /// Whether its credentials count toward the policy's minimum (recovery
+    /// codes will not, SECURITY.md 38).
+    pub fn counts_toward_minimum(self) -> bool {
+        match self {
+            MethodId::Sms => true,
+        }
+    }
+}
+
+impl std::fmt::Display for MethodId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The assurance a second factor gives, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Assurance {
+    /// A second factor NIST allows with conditions (SMS, 63B 5.1.3.3).
+    Restricted,
+    /// A second factor without conditions (an authenticator app).
+    Full,
+}
+
+/// A factor a sign-in can prove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Password,
+    Method(MethodId),
+}
+
+impl Factor {
+    /// Its `amr` value (RFC 8176: `pwd` for a password).
+    pub fn amr(self) -> &'static str {
+        match self {
+            Factor::Password => "pwd",
+            Factor::Method(m) => m.amr(),
+        }
+    }
+}
+
+/// One factor proven during a sign-in, and when (Unix seconds): recorded as
+/// each step completes, never inferred from what the account has enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    pub factor: Factor,
+    pub at: i64,
+}
+
+/// The `amr` claim for a list of proofs: each value once, in the order proven.
+pub fn amr(proofs: &[Proof]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for p in proofs {
+        let v = p.factor.amr();
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.len() > 1 {
+        out.push("mfa");
+    }
+    out
+}
+
+/// How many of these credentials count toward the minimum.
+pub fn counting(kinds: impl IntoIterator<Item = MethodId>) -> u32 {
+    let n = kinds.into_iter().filter(|m| m.counts_toward_minimum()).count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_ids_read_back_from_their_names() {
+        for m in MethodId::ALL {
+            assert_eq!(MethodId::parse(m.as_str()), Some(*m));
+            assert_eq!(serde_json::to_string(m).unwrap(), format!("\"{}\"", m.as_str()));
+        }
+        assert_eq!(MethodId::parse("SMS"), None);
+        assert_eq!(MethodId::parse(""), None);
+    }
+
+    #[test]
+    fn amr_lists_each_factor_once_and_mfa_for_two() {
+        let pwd = Proof {
+            factor: Factor::Password,
+            at: 1,
+        };
+        let sms = Proof {
+            factor: Factor::Method(MethodId::Sms),
+            at: 2,
+        };
+        assert_eq!(amr(&[pwd]), vec!["pwd"]);
+        assert_eq!(amr(&[pwd, sms, sms]), vec!["pwd", "sms", "mfa"]);
+        assert!(amr(&[]).is_empty());
+    }
+
+    #[test]
+    fn phones_count_toward_the_minimum() {
+        assert_eq!(counting([MethodId::Sms, MethodId::Sms]), 2);
+        assert_eq!(MethodId::Sms.assurance(), Assurance::Restricted);
+        assert!(Assurance::Restricted < Assurance::Full);
+    }
+}

@@ -1,0 +1,16 @@
+//! The signed-in person's account: status, sessions, password.
+
+use crate::error::PortalError;
+use crate::views::{HomeStatus, SessionInfo};
+
+#[async_trait::async_trait]
+pub trait Account: Send + Sync {
+    /// The signed-in user's security status.
+    async fn home(&self) -> Result<HomeStatus, PortalError>;
+    /// The signed-in user's sessions, newest first.
+    async fn sessions(&self) -> Result<Vec<SessionInfo>, PortalError>;
+    /// Ends one of the user's sessions (it is signed out at its next request).
+    async fn end_session(&self, id: &str) -> Result<(), PortalError>;
+    /// Changes the password (needs a recent sign-in); every other session ends.
+    async fn change_password(&self, current: &str, new: &str, repeat: &str) -> Result<(), PortalError>;
+}

@@ -1,0 +1,71 @@
+//! The console's port.
+
+use crate::error::PortalError;
+use crate::views::{
+    AuditFilter, AuditPage, MethodView, OutboxMessage, PolicyView, ProviderView, UserDetail, UserSummary,
+};
+use std::collections::BTreeMap;
+
+/// What an administrator does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    /// Back to password only: 2FA off (Casa's "reset user preference").
+    ResetTwoFactor,
+    Lock,
+    Unlock,
+    MakeAdmin,
+    RevokeAdmin,
+}
+
+impl UserAction {
+    pub fn parse(s: &str) -> Option<UserAction> {
+        Some(match s {
+            "reset_2fa" => UserAction::ResetTwoFactor,
+            "lock" => UserAction::Lock,
+            "unlock" => UserAction::Unlock,
+            "make_admin" => UserAction::MakeAdmin,
+            "revoke_admin" => UserAction::RevokeAdmin,
+            _ => return None,
+        })
+    }
+}
+
+/// The administration console, as seen from one request. Every method
+/// answers `Forbidden` unless the request's user is an administrator.
+#[async_trait::async_trait]
+pub trait Admin: Send + Sync {
+    async fn methods(&self) -> Result<Vec<MethodView>, PortalError>;
+    /// Enables or disables a method and picks its plugin. Disabling a method
+    /// that users depend on needs `confirm`. `version` is what the admin saw.
+    async fn save_method(
+        &self,
+        method: &str,
+        enabled: bool,
+        plugin: &str,
+        version: i64,
+        confirm: bool,
+    ) -> Result<(), PortalError>;
+    async fn providers(&self) -> Result<Vec<ProviderView>, PortalError>;
+    /// Saves a plugin's properties; a blank secret keeps the stored one.
+    async fn save_provider(
+        &self,
+        plugin: &str,
+        values: BTreeMap<String, String>,
+        version: i64,
+    ) -> Result<(), PortalError>;
+    /// Sends a test message with a plugin's stored settings; the answer is
+    /// the provider's, word for word.
+    async fn test_provider(&self, plugin: &str, to: &str) -> Result<String, PortalError>;
+    async fn policy(&self) -> Result<PolicyView, PortalError>;
+    async fn save_policy(&self, fields: BTreeMap<String, String>, version: i64) -> Result<(), PortalError>;
+    /// Accounts whose username, email or phone number contains `query`.
+    async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError>;
+    async fn user(&self, username: &str) -> Result<UserDetail, PortalError>;
+    async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError>;
+    async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError>;
+    /// The outbox plugin's messages, newest first (numbers masked).
+    async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError>;
+    /// Security notifications, newest first: those kept in the outbox (no
+    /// SMTP, or no address) and those mailed.
+    async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError>;
+}

@@ -1,0 +1,31 @@
+//! A person's credentials: those of every method, and enrolling each kind.
+
+use crate::error::PortalError;
+use crate::views::CredentialsView;
+
+/// Credentials of every method and the 2FA switch.
+#[async_trait::async_trait]
+pub trait Credentials: Send + Sync {
+    /// The signed-in user's credentials, 2FA state and pending enrollment.
+    async fn credentials(&self) -> Result<CredentialsView, PortalError>;
+    async fn rename_credential(&self, id: &str, nickname: &str) -> Result<(), PortalError>;
+    /// Removes a credential; when that would turn 2FA off it needs `confirm`.
+    async fn remove_credential(&self, id: &str, confirm: bool) -> Result<(), PortalError>;
+    /// Turns 2FA on (with a preferred credential) or off.
+    async fn set_two_factor(&self, enabled: bool, preferred: Option<&str>) -> Result<(), PortalError>;
+}
+
+/// Enrolling a phone. During a mandatory enrollment at sign-in (no one is
+/// signed in yet) it serves the account that must enroll.
+#[async_trait::async_trait]
+pub trait SmsEnrollment: Send + Sync {
+    /// Checks the number and sends a code to it.
+    async fn start_enrollment(&self, phone: &str, nickname: &str) -> Result<(), PortalError>;
+    /// Sends the pending enrollment's code again (after the cooldown).
+    async fn resend_enrollment(&self) -> Result<(), PortalError>;
+    /// Checks the enrollment code; success stores the phone as a credential.
+    /// During a mandatory enrollment at sign-in it also turns 2FA on and
+    /// finishes the sign-in: the answer is then `true`.
+    async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError>;
+    async fn cancel_enrollment(&self) -> Result<(), PortalError>;
+}

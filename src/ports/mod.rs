@@ -1,0 +1,26 @@
+//! The ports: what the UI's server functions ask of the back end, one small
+//! trait per area. The server implements them for each request (bound to
+//! that request's session, IP and user agent) and hands them over in the
+//! request's extensions as [`Ports`].
+
+mod account;
+mod admin;
+mod credentials;
+mod signin;
+
+pub use account::Account;
+pub use admin::{Admin, UserAction};
+pub use credentials::{Credentials, SmsEnrollment};
+pub use signin::{SignIn, SignInNext};
+
+use std::sync::Arc;
+
+/// Every port of one request, as the server puts them into its extensions.
+#[derive(Clone)]
+pub struct Ports {
+    pub signin: Arc<dyn SignIn>,
+    pub account: Arc<dyn Account>,
+    pub credentials: Arc<dyn Credentials>,
+    pub sms: Arc<dyn SmsEnrollment>,
+    pub admin: Arc<dyn Admin>,
+}

@@ -1,0 +1,40 @@
+//! Signing in and out.
+
+use crate::error::PortalError;
+use crate::views::{ChallengeView, SessionView};
+
+/// The sign-in pipeline, as seen from one request.
+#[async_trait::async_trait]
+pub trait SignIn: Send + Sync {
+    /// Who is signed in, and this session's CSRF token (made on first use).
+    async fn session(&self) -> Result<SessionView, PortalError>;
+    /// The password step. On success the session id rotates; the answer says
+    /// whether a second factor is still owed (a code is then on its way when
+    /// the preferred credential needs one).
+    async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError>;
+    /// The second step as it stands: the credentials to choose from and the
+    /// one being proven.
+    async fn challenge(&self) -> Result<ChallengeView, PortalError>;
+    /// Proves `credential` (or the one being proven) next: a code goes out
+    /// when it needs one (a resend, for the same credential).
+    async fn send_sign_in_code(&self, credential: Option<&str>) -> Result<(), PortalError>;
+    /// Checks the code for the credential being proven; success rotates the
+    /// session id and signs in. The answer is where to land (home, or the
+    /// page that asked for a fresh sign-in).
+    async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError>;
+    /// Signing in again while signed in (step-up, SECURITY.md 24): the
+    /// password, then the second factor when it is on. `next` is the page to
+    /// land on afterwards.
+    async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError>;
+    /// Ends the session server-side.
+    async fn sign_out(&self) -> Result<(), PortalError>;
+}
+
+/// Where a correct password leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInNext {
+    SignedIn,
+    SecondFactor,
+    /// 2FA is mandatory: enroll a credential to finish signing in.
+    Enroll,
+}
