@@ -102,6 +102,7 @@ impl PortalError {
 fn unavailable_subject(method: MethodId) -> &'static str {
     match method {
         MethodId::Sms => "SMS is",
+        MethodId::Totp => "Signing in with an authenticator app is",
     }
 }
 

@@ -8,6 +8,7 @@ pub mod otp;
 pub mod policy;
 pub mod signin;
 pub mod template;
+pub mod totp;
 pub mod twofactor;
 pub mod views;
 

@@ -11,14 +11,17 @@ use serde::{Deserialize, Serialize};
 pub enum MethodId {
     /// A code texted to an enrolled phone.
     Sms,
+    /// A time-based code from an authenticator app (RFC 6238).
+    Totp,
 }
 
 impl MethodId {
-    pub const ALL: &'static [MethodId] = &[MethodId::Sms];
+    pub const ALL: &'static [MethodId] = &[MethodId::Sms, MethodId::Totp];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MethodId::Sms => "sms",
+            MethodId::Totp => "totp",
         }
     }
 
@@ -30,6 +33,7 @@ impl MethodId {
     pub fn amr(self) -> &'static str {
         match self {
             MethodId::Sms => "sms",
+            MethodId::Totp => "otp",
         }
     }
 
@@ -39,6 +43,7 @@ impl MethodId {
             // SMS is a "restricted" authenticator (63B 5.1.3.3): AAL2 while
             // it is allowed, and the first to go when the bar rises.
             MethodId::Sms => Assurance::Restricted,
+            MethodId::Totp => Assurance::Full,
         }
     }
 
@@ -46,7 +51,7 @@ impl MethodId {
     /// codes will not, SECURITY.md 38).
     pub fn counts_toward_minimum(self) -> bool {
         match self {
-            MethodId::Sms => true,
+            MethodId::Sms | MethodId::Totp => true,
         }
     }
 }
@@ -143,8 +148,10 @@ mod tests {
     }
 
     #[test]
-    fn phones_count_toward_the_minimum() {
-        assert_eq!(counting([MethodId::Sms, MethodId::Sms]), 2);
+    fn phones_and_apps_count_toward_the_minimum() {
+        assert_eq!(counting([MethodId::Sms, MethodId::Totp]), 2);
+        assert_eq!(MethodId::Totp.amr(), "otp");
+        assert_eq!(MethodId::Totp.assurance(), Assurance::Full);
         assert_eq!(MethodId::Sms.assurance(), Assurance::Restricted);
         assert!(Assurance::Restricted < Assurance::Full);
     }

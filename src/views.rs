@@ -1,5 +1,6 @@
 //! What pages are shown: view data without secrets, safe to send to a browser.
 
+use crate::method::MethodId;
 use serde::{Deserialize, Serialize};
 
 /// The signed-in person, as the header shows them.
@@ -49,15 +50,29 @@ pub struct UserSummary {
     pub locked: bool,
 }
 
-/// One enrolled phone, as its owner sees it (the full number).
+/// One credential of any method, as its owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhoneView {
+pub struct CredentialView {
     pub id: String,
+    pub method: MethodId,
     pub nickname: String,
-    pub number: String,
+    /// What identifies it (a phone's full number); empty for an app.
+    pub detail: String,
     pub added_at: String,
     pub last_used_at: Option<String>,
     pub preferred: bool,
+}
+
+/// An authenticator app being added: the secret, shown during setup only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    pub nickname: String,
+    /// The QR code as an SVG image in a `data:` URI.
+    pub qr_svg_data_uri: String,
+    /// The `otpauth://` URI the QR code holds.
+    pub uri: String,
+    /// The secret in base32, in groups of four.
+    pub secret: String,
 }
 
 /// A phone being enrolled: a code went to it and waits to be typed.
@@ -72,29 +87,39 @@ pub struct PendingEnrollment {
 /// The "2FA credentials" page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialsView {
-    pub phones: Vec<PhoneView>,
+    /// Every credential, oldest first.
+    pub credentials: Vec<CredentialView>,
     pub two_factor_enabled: bool,
     /// Credentials needed before 2FA can be turned on.
     pub minimum: u32,
+    /// The phone being enrolled.
     pub pending: Option<PendingEnrollment>,
-    /// Whether SMS codes can be used at all (the method is enabled).
-    pub sms_enabled: bool,
+    /// The app being added.
+    pub app_setup: Option<TotpSetup>,
+    /// The methods the administrator has switched on.
+    pub enabled_methods: Vec<MethodId>,
 }
 
-/// A phone on the second sign-in step: masked, with the owner's nickname.
+/// A credential the second sign-in step can use: masked, with the owner's
+/// nickname.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MaskedPhone {
+pub struct SignInOption {
     pub id: String,
+    pub method: MethodId,
     pub nickname: String,
+    /// A phone's number masked; empty for an app.
     pub masked: String,
 }
 
 /// The second sign-in step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChallengeView {
-    pub phones: Vec<MaskedPhone>,
+    /// The credential being proven; none when nothing can serve.
+    pub proving: Option<SignInOption>,
+    /// Every other usable credential ("Try another way").
+    pub others: Vec<SignInOption>,
     /// The phone the current code went to.
-    pub sent_to: Option<MaskedPhone>,
+    pub sent_to: Option<SignInOption>,
     pub resend_in_secs: u64,
     /// Why no code is on its way (a failed send), in words for the person.
     pub notice: Option<String>,

@@ -1,4 +1,5 @@
-import { expect, type Page, type TestInfo } from "@playwright/test";
+import { createHmac } from "node:crypto";
+import { type Browser, expect, type Page, type TestInfo } from "@playwright/test";
 
 export const admin = {
   username: process.env.E2E_ADMIN_USERNAME ?? "admin",
@@ -39,4 +40,67 @@ export async function signIn(page: Page, info: TestInfo, who: { username: string
   if (jsOn(info)) {
     await expect(page.locator("body[data-hydrated=true]")).toBeAttached();
   }
+}
+
+/** The password step alone: where it leads is for the caller to check. */
+export async function passwordStep(page: Page, info: TestInfo, who: { username: string; password: string }) {
+  await open(page, info, "/signin");
+  await page.getByLabel("Username").fill(who.username);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The newest code sent to a number, read by an administrator on the Outbox page. */
+export async function codeFromOutbox(browser: Browser, phone: string, notThis?: string): Promise<string> {
+  const context = await browser.newContext({ baseURL: process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100" });
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Username").fill(admin.username);
+  await page.getByLabel("Password").fill(admin.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  const tail = phone.slice(-2);
+  let code = "";
+  for (let i = 0; i < 20 && (code === "" || code === notThis); i++) {
+    await page.goto("/admin/outbox");
+    const row = page.getByTestId("outbox-message").filter({ has: page.getByTestId("outbox-to").getByText(new RegExp(`${tail}$`)) }).first();
+    const body = (await row.getByTestId("outbox-body").textContent()) ?? "";
+    code = body.match(/\b(\d{6})\b/)?.[1] ?? "";
+    if (code === "" || code === notThis) await page.waitForTimeout(250);
+  }
+  await context.close();
+  expect(code).toMatch(/^\d{6}$/);
+  return code;
+}
+
+/** RFC 4648 base32 (no padding, spaces ignored) to bytes. */
+function base32(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text.replace(/\s/g, "").toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The 6-digit RFC 6238 code (SHA-1, 30 s) of a base32 secret at a moment (ms). */
+export function totp(secret: string, at: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const h = createHmac("sha1", base32(secret)).update(counter).digest();
+  const o = h[19] & 0xf;
+  const bin = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(bin % 1_000_000).padStart(6, "0");
+}
+
+/** Waits until the next 30-second step starts, so that a new code shows. */
+export async function nextStep(page: Page) {
+  await page.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
 }

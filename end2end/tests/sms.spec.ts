@@ -1,5 +1,5 @@
-import { expect, type Browser, type Page, type TestInfo, test } from "@playwright/test";
-import { admin, jsOn, open, watchErrors } from "./helpers";
+import { expect, type TestInfo, test } from "@playwright/test";
+import { codeFromOutbox, jsOn, open, passwordStep, watchErrors } from "./helpers";
 
 // One account and one number per browser project: 2FA state persists.
 const smsUser = (info: TestInfo) => ({
@@ -7,36 +7,6 @@ const smsUser = (info: TestInfo) => ({
   password: process.env.E2E_SMS_PASSWORD ?? "",
 });
 const number = (info: TestInfo) => (jsOn(info) ? "+12015550161" : "+12015550162");
-
-async function passwordStep(page: Page, info: TestInfo, who: { username: string; password: string }) {
-  await open(page, info, "/signin");
-  await page.getByLabel("Username").fill(who.username);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
-/** The newest code sent to a number, read by an administrator on the Outbox page. */
-async function codeFromOutbox(browser: Browser, phone: string, notThis?: string): Promise<string> {
-  const context = await browser.newContext({ baseURL: process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100" });
-  const page = await context.newPage();
-  await page.goto("/signin");
-  await page.getByLabel("Username").fill(admin.username);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/$/);
-  const tail = phone.slice(-2);
-  let code = "";
-  for (let i = 0; i < 20 && (code === "" || code === notThis); i++) {
-    await page.goto("/admin/outbox");
-    const row = page.getByTestId("outbox-message").filter({ has: page.getByTestId("outbox-to").getByText(new RegExp(`${tail}$`)) }).first();
-    const body = (await row.getByTestId("outbox-body").textContent()) ?? "";
-    code = body.match(/\b(\d{6})\b/)?.[1] ?? "";
-    if (code === "" || code === notThis) await page.waitForTimeout(250);
-  }
-  await context.close();
-  expect(code).toMatch(/^\d{6}$/);
-  return code;
-}
 
 const wrongFor = (code: string) => (code === "000000" ? "111111" : "000000");
 
@@ -54,7 +24,7 @@ test("enroll a phone through the outbox, turn 2FA on and sign in with a code", a
 
   // Enroll: number and name, a code, a wrong try, then the right one.
   await page.getByLabel("Mobile number").fill(phone.replace("+1", "(").replace(/^\((\d{3})/, "($1) "));
-  await page.getByLabel("Name (optional)").fill("My phone");
+  await page.getByLabel("Name (optional)", { exact: true }).fill("My phone");
   await page.getByRole("button", { name: "Send code" }).click();
   await expect(page.getByRole("heading", { name: "Confirm your phone" })).toBeVisible();
   await expect(page.getByTestId("pending-phone")).toContainText(phone);

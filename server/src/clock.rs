@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
@@ -40,4 +40,28 @@ pub fn human(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&f)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Seconds until the oldest event in the window leaves it (at least 1),
+/// rounded up: a retry at exactly that moment is allowed.
+pub fn until_window_frees(oldest: Option<OffsetDateTime>, window_secs: i64, now: OffsetDateTime) -> u64 {
+    let until = oldest.unwrap_or(now) + Duration::seconds(window_secs);
+    (until - now).as_seconds_f64().ceil().max(1.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_ends_when_the_oldest_event_leaves_the_window() {
+        let now = OffsetDateTime::from_unix_timestamp(10_000).unwrap();
+        let oldest = OffsetDateTime::from_unix_timestamp(10_000 - 3000).unwrap();
+        assert_eq!(until_window_frees(Some(oldest), 3600, now), 600);
+        assert_eq!(until_window_frees(None, 3600, now), 3600);
+        let gone = OffsetDateTime::from_unix_timestamp(10_000 - 4000).unwrap();
+        assert_eq!(until_window_frees(Some(gone), 3600, now), 1);
+        let just_after = oldest + Duration::milliseconds(300);
+        assert_eq!(until_window_frees(Some(just_after), 3600, now), 601);
+    }
 }

@@ -71,6 +71,7 @@ impl Notice<'_> {
 fn noun(method: MethodId) -> &'static str {
     match method {
         MethodId::Sms => "phone",
+        MethodId::Totp => "authenticator app",
     }
 }
 

@@ -29,3 +29,15 @@ pub trait SmsEnrollment: Send + Sync {
     async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError>;
     async fn cancel_enrollment(&self) -> Result<(), PortalError>;
 }
+
+/// Adding an authenticator app; like [`SmsEnrollment`], it also serves a
+/// mandatory enrollment at sign-in.
+#[async_trait::async_trait]
+pub trait TotpEnrollment: Send + Sync {
+    /// Makes a new secret to show (replacing an unfinished setup).
+    async fn start_app(&self, nickname: &str) -> Result<(), PortalError>;
+    /// Checks the first code from the app; success stores it. The answer is
+    /// `true` when this finished a mandatory sign-in.
+    async fn verify_app(&self, code: &str) -> Result<bool, PortalError>;
+    async fn cancel_app(&self) -> Result<(), PortalError>;
+}

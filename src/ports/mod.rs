@@ -10,7 +10,7 @@ mod signin;
 
 pub use account::Account;
 pub use admin::{Admin, UserAction};
-pub use credentials::{Credentials, SmsEnrollment};
+pub use credentials::{Credentials, SmsEnrollment, TotpEnrollment};
 pub use signin::{SignIn, SignInNext};
 
 use std::sync::Arc;
@@ -22,5 +22,6 @@ pub struct Ports {
     pub account: Arc<dyn Account>,
     pub credentials: Arc<dyn Credentials>,
     pub sms: Arc<dyn SmsEnrollment>,
+    pub totp: Arc<dyn TotpEnrollment>,
     pub admin: Arc<dyn Admin>,
 }

@@ -1,4 +1,4 @@
-//! Credentials of every method, the 2FA switch, and enrolling a phone.
+//! Credentials of every method and the 2FA switch.
 
 #[cfg(feature = "ssr")]
 use super::backend;
@@ -10,43 +10,6 @@ use tessera::views::CredentialsView;
 #[server(endpoint = "credentials", input = GetUrl)]
 pub async fn get_credentials() -> Result<CredentialsView, AppError> {
     backend::credentials()?.credentials().await.map_err(backend::fail)
-}
-
-#[server(endpoint = "credentials/start")]
-pub async fn start_enrollment(
-    #[server(default)] phone: String,
-    #[server(default)] nickname: String,
-    #[server(default)] csrf_token: String,
-) -> Result<(), AppError> {
-    let _ = csrf_token;
-    backend::sms()?
-        .start_enrollment(&phone, &nickname)
-        .await
-        .map_err(backend::fail)
-}
-
-#[server(endpoint = "credentials/resend")]
-pub async fn resend_enrollment(#[server(default)] csrf_token: String) -> Result<(), AppError> {
-    let _ = csrf_token;
-    backend::sms()?.resend_enrollment().await.map_err(backend::fail)
-}
-
-#[server(endpoint = "credentials/verify")]
-pub async fn verify_enrollment(
-    #[server(default)] code: String,
-    #[server(default)] csrf_token: String,
-) -> Result<(), AppError> {
-    let _ = csrf_token;
-    if backend::sms()?.verify_enrollment(&code).await.map_err(backend::fail)? {
-        leptos_axum::redirect("/");
-    }
-    Ok(())
-}
-
-#[server(endpoint = "credentials/cancel")]
-pub async fn cancel_enrollment(#[server(default)] csrf_token: String) -> Result<(), AppError> {
-    let _ = csrf_token;
-    backend::sms()?.cancel_enrollment().await.map_err(backend::fail)
 }
 
 #[server(endpoint = "credentials/rename")]

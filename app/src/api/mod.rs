@@ -1,4 +1,5 @@
-//! Server functions. Each one asks the request's [`Portal`] and maps its answer.
+//! Server functions, one file per area. Each one asks the request's port
+//! (`tessera::ports`) and maps its answer.
 //! Reads are GET (no side effects); every POST carries the CSRF token, which
 //! the server checks before any of these run.
 
@@ -6,11 +7,15 @@ mod account;
 mod admin;
 mod credentials;
 mod signin;
+mod sms;
+mod totp;
 
 pub use account::*;
 pub use admin::*;
 pub use credentials::*;
 pub use signin::*;
+pub use sms::*;
+pub use totp::*;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod backend {
@@ -18,7 +23,7 @@ pub(crate) mod backend {
     use leptos::prelude::*;
     use std::sync::Arc;
     use tessera::PortalError;
-    use tessera::ports::{Account, Admin, Credentials, Ports, SignIn, SmsEnrollment};
+    use tessera::ports::{Account, Admin, Credentials, Ports, SignIn, SmsEnrollment, TotpEnrollment};
 
     /// The ports the server attached to this request.
     fn ports() -> Result<Ports, AppError> {
@@ -41,6 +46,10 @@ pub(crate) mod backend {
 
     pub fn sms() -> Result<Arc<dyn SmsEnrollment>, AppError> {
         ports().map(|p| p.sms)
+    }
+
+    pub fn totp() -> Result<Arc<dyn TotpEnrollment>, AppError> {
+        ports().map(|p| p.totp)
     }
 
     pub fn admin() -> Result<Arc<dyn Admin>, AppError> {

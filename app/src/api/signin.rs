@@ -40,15 +40,19 @@ pub async fn get_challenge() -> Result<ChallengeView, AppError> {
     backend::signin()?.challenge().await.map_err(backend::fail)
 }
 
-/// Sends a sign-in code again, to the chosen phone (or the preferred one).
+/// Proves another credential at the second step ("Try another way"), or
+/// sends a new code for the one being proven (`credential` empty).
 #[server(endpoint = "signin/send_code")]
 pub async fn send_sign_in_code(
-    #[server(default)] phone_id: String,
+    #[server(default)] credential: String,
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    let phone = (!phone_id.is_empty()).then_some(phone_id.as_str());
-    backend::signin()?.send_sign_in_code(phone).await.map_err(backend::fail)
+    let credential = (!credential.is_empty()).then_some(credential.as_str());
+    backend::signin()?
+        .send_sign_in_code(credential)
+        .await
+        .map_err(backend::fail)
 }
 
 #[server(endpoint = "signin/verify_code")]

@@ -1,15 +1,20 @@
-//! "2FA credentials": the account's phones (named, renamed, removed), adding
-//! a phone with a code, and the 2FA switch with the preferred phone.
+//! "2FA credentials": the account's credentials of every kind (named,
+//! renamed, removed, one preferred), adding a phone or an app, and the 2FA
+//! switch. Also the sign-in step of mandatory 2FA, which offers the same
+//! enrollments.
 
 use super::PageError;
+use super::methods::sms::{AddPhone, VerifyPhone};
+use super::methods::totp::{AddApp, AppSetup};
 use crate::api::{
-    CancelEnrollment, RemoveCredential, RenameCredential, ResendEnrollment, SetTwoFactor, SignOut, StartEnrollment,
-    VerifyEnrollment, get_credentials,
+    CancelApp, CancelEnrollment, RemoveCredential, RenameCredential, ResendEnrollment, SetTwoFactor, SignOut, StartApp,
+    StartEnrollment, VerifyApp, VerifyEnrollment, get_credentials,
 };
 use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use tessera::views::{CredentialsView, PendingEnrollment, PhoneView};
+use tessera::method::{MethodId, counting};
+use tessera::views::{CredentialView, CredentialsView};
 
 /// Every form on the page, so that each success re-reads the page's data.
 #[derive(Clone, Copy)]
@@ -18,6 +23,9 @@ struct Actions {
     verify: ServerAction<VerifyEnrollment>,
     resend: ServerAction<ResendEnrollment>,
     cancel: ServerAction<CancelEnrollment>,
+    start_app: ServerAction<StartApp>,
+    verify_app: ServerAction<VerifyApp>,
+    cancel_app: ServerAction<CancelApp>,
     rename: ServerAction<RenameCredential>,
     remove: ServerAction<RemoveCredential>,
     switch: ServerAction<SetTwoFactor>,
@@ -30,6 +38,9 @@ impl Actions {
             verify: ServerAction::new(),
             resend: ServerAction::new(),
             cancel: ServerAction::new(),
+            start_app: ServerAction::new(),
+            verify_app: ServerAction::new(),
+            cancel_app: ServerAction::new(),
             rename: ServerAction::new(),
             remove: ServerAction::new(),
             switch: ServerAction::new(),
@@ -41,6 +52,9 @@ impl Actions {
             + self.verify.version().get()
             + self.resend.version().get()
             + self.cancel.version().get()
+            + self.start_app.version().get()
+            + self.verify_app.version().get()
+            + self.cancel_app.version().get()
             + self.rename.version().get()
             + self.remove.version().get()
             + self.switch.version().get()
@@ -65,84 +79,126 @@ pub fn CredentialsPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
-    let CredentialsView {
-        phones,
-        two_factor_enabled,
-        minimum,
-        pending,
-        sms_enabled,
-    } = view;
-    let count = phones.len();
-    let turns_off = two_factor_enabled && (count as u32).saturating_sub(1) < minimum.max(1);
-    let remove_errors = FormErrors::new(move || actions.remove.value().get().and_then(Result::err));
-    let rename_errors = FormErrors::new(move || actions.rename.value().get().and_then(Result::err));
-    view! {
-        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="phones-heading">
-            <h2 id="phones-heading" class="text-lg font-semibold">"Your phones"</h2>
-            <p data-testid="credentials-summary" class="mt-1 text-sm text-slate-600">
-                {match count {
-                    0 => "You have no second-factor credentials yet.".to_string(),
-                    1 => "You have 1 phone for sign-in codes.".to_string(),
-                    n => format!("You have {n} phones for sign-in codes."),
-                }}
-            </p>
-            <FormAlert message=remove_errors.alert() />
-            <FormAlert message=rename_errors.alert() />
-            <ul class="mt-4 flex flex-col gap-4">
-                {phones
-                    .into_iter()
-                    .map(|phone| view! { <PhoneItem phone actions turns_off two_factor_enabled rename_errors /> })
-                    .collect_view()}
-            </ul>
-        </section>
-        {if sms_enabled {
-            match pending {
-                Some(pending) => view! { <VerifyPhone pending actions /> }.into_any(),
-                None => view! { <AddPhone actions /> }.into_any(),
-            }
-        } else {
-            view! {
-                <p class="mt-6 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900">
-                    "SMS codes are turned off by the administrator, so no phone can be added now."
-                </p>
-            }
-            .into_any()
-        }}
-        <TwoFactorSwitch enabled=two_factor_enabled minimum count actions />
+/// "You have 1 phone and 2 authenticator apps."
+fn summary(credentials: &[CredentialView]) -> String {
+    let phones = credentials.iter().filter(|c| c.method == MethodId::Sms).count();
+    let apps = credentials.iter().filter(|c| c.method == MethodId::Totp).count();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match (phones, apps) {
+        (0, 0) => "You have no second-factor credentials yet.".into(),
+        (p, 0) => format!("You have {} for sign-in codes.", plural(p, "phone", "phones")),
+        (0, a) => format!("You have {}.", plural(a, "authenticator app", "authenticator apps")),
+        (p, a) => format!(
+            "You have {} and {}.",
+            plural(p, "phone", "phones"),
+            plural(a, "authenticator app", "authenticator apps")
+        ),
     }
 }
 
 #[component]
-fn PhoneItem(
-    phone: PhoneView,
+fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
+    let CredentialsView {
+        credentials,
+        two_factor_enabled,
+        minimum,
+        pending,
+        app_setup,
+        enabled_methods,
+    } = view;
+    let count = counting(credentials.iter().map(|c| c.method));
+    let remove_errors = FormErrors::new(move || actions.remove.value().get().and_then(Result::err));
+    let rename_errors = FormErrors::new(move || actions.rename.value().get().and_then(Result::err));
+    let summary = summary(&credentials);
+    view! {
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="credentials-heading">
+            <h2 id="credentials-heading" class="text-lg font-semibold">"Your credentials"</h2>
+            <p data-testid="credentials-summary" class="mt-1 text-sm text-slate-600">{summary}</p>
+            <FormAlert message=remove_errors.alert() />
+            <FormAlert message=rename_errors.alert() />
+            <ul class="mt-4 flex flex-col gap-4">
+                {credentials
+                    .into_iter()
+                    .map(|credential| {
+                        // Removing one that counts may leave fewer than the minimum.
+                        let turns_off = two_factor_enabled
+                            && credential.method.counts_toward_minimum()
+                            && count.saturating_sub(1) < minimum.max(1);
+                        view! { <CredentialItem credential actions turns_off two_factor_enabled rename_errors /> }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
+        <Enrollments pending app_setup enabled_methods actions />
+        <TwoFactorSwitch enabled=two_factor_enabled minimum count actions />
+    }
+}
+
+/// The forms that add a credential of each enabled method.
+#[component]
+fn Enrollments(
+    pending: Option<tessera::views::PendingEnrollment>,
+    app_setup: Option<tessera::views::TotpSetup>,
+    enabled_methods: Vec<MethodId>,
+    actions: Actions,
+) -> impl IntoView {
+    let sms = enabled_methods.contains(&MethodId::Sms);
+    let totp = enabled_methods.contains(&MethodId::Totp);
+    view! {
+        {sms.then(|| match pending {
+            Some(pending) => view! {
+                <VerifyPhone pending verify=actions.verify resend=actions.resend cancel=actions.cancel />
+            }
+            .into_any(),
+            None => view! { <AddPhone start=actions.start /> }.into_any(),
+        })}
+        {totp.then(|| match app_setup {
+            Some(setup) => view! { <AppSetup setup verify=actions.verify_app cancel=actions.cancel_app /> }.into_any(),
+            None => view! { <AddApp start=actions.start_app /> }.into_any(),
+        })}
+        {(!sms && !totp).then(|| view! {
+            <p class="mt-6 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900">
+                "Every second-factor method is turned off by the administrator, so nothing can be added now."
+            </p>
+        })}
+    }
+}
+
+#[component]
+fn CredentialItem(
+    credential: CredentialView,
     actions: Actions,
     turns_off: bool,
     two_factor_enabled: bool,
     rename_errors: FormErrors,
 ) -> impl IntoView {
-    let PhoneView {
+    let CredentialView {
         id,
+        method,
         nickname,
-        number,
+        detail,
         added_at,
         last_used_at,
         preferred,
-    } = phone;
+    } = credential;
     let rename_id = format!("rename-{id}");
     let confirm_id = format!("confirm-{id}");
     let (remove_id, preferred_id) = (id.clone(), id.clone());
+    // Test ids per kind: "phone", "phone-nickname", "phone-number"; "app"…
+    let (kind, shown, detail_id) = match method {
+        MethodId::Sms => ("phone", detail, "phone-number"),
+        MethodId::Totp => ("app", "Authenticator app".to_owned(), "app-kind"),
+    };
     view! {
-        <li class="rounded border border-slate-200 p-4" data-testid="phone">
+        <li class="rounded border border-slate-200 p-4" data-testid=kind>
             <div class="flex flex-wrap items-baseline justify-between gap-2">
                 <p>
-                    <strong data-testid="phone-nickname">{nickname.clone()}</strong>
+                    <strong data-testid=format!("{kind}-nickname")>{nickname.clone()}</strong>
                     {preferred.then(|| view! {
                         <span class="ml-2 rounded bg-indigo-50 px-2 py-0.5 text-xs text-indigo-800">"Preferred"</span>
                     })}
                 </p>
-                <p class="font-mono text-sm" data-testid="phone-number">{number}</p>
+                <p class="font-mono text-sm" data-testid=detail_id>{shown}</p>
             </div>
             <p class="mt-1 text-xs text-slate-500">
                 {format!("Added {added_at} · Last used {}", last_used_at.unwrap_or_else(|| "never".into()))}
@@ -179,62 +235,9 @@ fn PhoneItem(
 }
 
 #[component]
-fn AddPhone(actions: Actions) -> impl IntoView {
-    let errors = FormErrors::new(move || actions.start.value().get().and_then(Result::err));
-    view! {
-        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="add-heading">
-            <h2 id="add-heading" class="text-lg font-semibold">"Add a phone"</h2>
-            <p class="mt-1 text-sm text-slate-600">"We text a code to the number to check that it is yours."</p>
-            <ActionForm action=actions.start attr:class="mt-4 flex flex-col gap-4" attr:novalidate=true>
-                <CsrfField />
-                <FormAlert message=errors.alert() />
-                <Field name="phone" label="Mobile number" kind="tel" autocomplete="tel" placeholder="+1 201 555 0123" error=errors.field("phone") />
-                <Field name="nickname" id="add-nickname" label="Name (optional)" placeholder="Work phone" error=errors.field("nickname") />
-                <button type="submit" class=BUTTON disabled=move || actions.start.pending().get()>"Send code"</button>
-            </ActionForm>
-        </section>
-    }
-}
-
-#[component]
-fn VerifyPhone(pending: PendingEnrollment, actions: Actions) -> impl IntoView {
-    let errors = FormErrors::new(move || actions.verify.value().get().and_then(Result::err));
-    let resend_errors = FormErrors::new(move || actions.resend.value().get().and_then(Result::err));
-    let wait = pending.resend_in_secs;
-    view! {
-        <section class="mt-6 rounded-lg border border-indigo-200 bg-white p-6" aria-labelledby="verify-heading">
-            <h2 id="verify-heading" class="text-lg font-semibold">"Confirm your phone"</h2>
-            <p class="mt-1 text-sm" data-testid="pending-phone">
-                {format!("We sent a code to {} (“{}”). Enter it below.", pending.number, pending.nickname)}
-            </p>
-            <ActionForm action=actions.verify attr:class="mt-4 flex flex-col gap-4" attr:novalidate=true>
-                <CsrfField />
-                <FormAlert message=errors.alert() />
-                <Field name="code" label="Code" autocomplete="one-time-code" inputmode="numeric" error=errors.field("code") />
-                <button type="submit" class=BUTTON disabled=move || actions.verify.pending().get()>"Verify"</button>
-            </ActionForm>
-            <div class="mt-4 flex flex-wrap items-center gap-3">
-                <ActionForm action=actions.resend>
-                    <CsrfField />
-                    <button type="submit" class=QUIET_BUTTON>"Send a new code"</button>
-                </ActionForm>
-                <ActionForm action=actions.cancel>
-                    <CsrfField />
-                    <button type="submit" class=QUIET_BUTTON>"Cancel"</button>
-                </ActionForm>
-                {(wait > 0).then(|| view! {
-                    <span class="text-sm text-slate-500">{format!("You can ask for a new code in {wait} seconds.")}</span>
-                })}
-            </div>
-            <FormAlert message=resend_errors.alert() />
-        </section>
-    }
-}
-
-#[component]
-fn TwoFactorSwitch(enabled: bool, minimum: u32, count: usize, actions: Actions) -> impl IntoView {
+fn TwoFactorSwitch(enabled: bool, minimum: u32, count: u32, actions: Actions) -> impl IntoView {
     let errors = FormErrors::new(move || actions.switch.value().get().and_then(Result::err));
-    let enough = count as u32 >= minimum.max(1);
+    let enough = count >= minimum.max(1);
     view! {
         <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="switch-heading">
             <h2 id="switch-heading" class="text-lg font-semibold">"Two-factor authentication"</h2>
@@ -263,7 +266,7 @@ fn TwoFactorSwitch(enabled: bool, minimum: u32, count: usize, actions: Actions) 
             } else {
                 view! {
                     <p class="mt-2 text-sm text-slate-600">
-                        {format!("Add at least {minimum} phone(s) to turn it on.")}
+                        {format!("Add at least {minimum} phone(s) or app(s) to turn it on.")}
                     </p>
                 }
                 .into_any()
@@ -273,26 +276,31 @@ fn TwoFactorSwitch(enabled: bool, minimum: u32, count: usize, actions: Actions) 
 }
 
 /// The sign-in step of mandatory 2FA (WSO2's `CaptureAndUpdateMobileNumber`):
-/// an account with no usable credential adds a phone, proved with a code,
-/// before it is signed in.
+/// an account with no usable credential adds a phone or an app, proved with
+/// a code, before it is signed in.
 #[component]
 pub fn EnrollStepPage() -> impl IntoView {
     let actions = Actions::new();
     let sign_out = ServerAction::<SignOut>::new();
     let data = Resource::new(move || actions.version(), |_| get_credentials());
     view! {
-        <Title text="Add a phone" />
-        <h1 class="text-2xl font-semibold">"Add a phone to finish signing in"</h1>
+        <Title text="Add a second factor" />
+        <h1 class="text-2xl font-semibold">"Add a second factor to finish signing in"</h1>
         <p class="mt-2 text-slate-700">
-            "Two-factor authentication is required here. Add your mobile phone: we text it a code to check that it is yours, and from now on you sign in with your password and a code sent to it."
+            "Two-factor authentication is required here. Add your mobile phone (we text it a code) or an authenticator app; from now on you sign in with your password and a code from it."
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => match view.pending {
-                        Some(pending) => view! { <VerifyPhone pending actions /> }.into_any(),
-                        None => view! { <AddPhone actions /> }.into_any(),
-                    },
+                    Ok(view) => view! {
+                        <Enrollments
+                            pending=view.pending
+                            app_setup=view.app_setup
+                            enabled_methods=view.enabled_methods
+                            actions
+                        />
+                    }
+                    .into_any(),
                     Err(error) => view! { <PageError error /> }.into_any(),
                 }
             })}

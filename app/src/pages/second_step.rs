@@ -1,12 +1,14 @@
-//! The second sign-in step: the code sent to a (masked) phone, a resend, a
-//! choice of another phone, and a way out.
+//! The second sign-in step: the code for the credential being proven (one
+//! texted to a masked phone, or one from an app), a resend for a phone,
+//! "Try another way" with every other usable credential, and a way out.
 
 use super::PageError;
 use crate::api::{SendSignInCode, SignOut, VerifySignInCode, get_challenge};
 use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use tessera::views::ChallengeView;
+use tessera::method::MethodId;
+use tessera::views::{ChallengeView, SignInOption};
 
 #[component]
 pub fn SecondStepPage() -> impl IntoView {
@@ -33,6 +35,14 @@ pub fn SecondStepPage() -> impl IntoView {
     }
 }
 
+/// What a button of "Try another way" says for a credential.
+fn another_way(option: &SignInOption) -> String {
+    match option.method {
+        MethodId::Sms => format!("Text a code to “{}” ({})", option.nickname, option.masked),
+        MethodId::Totp => format!("Use the authenticator app “{}”", option.nickname),
+    }
+}
+
 #[component]
 fn Challenge(
     challenge: ChallengeView,
@@ -43,22 +53,27 @@ fn Challenge(
     let errors = FormErrors::new(move || verify.value().get().and_then(Result::err));
     let send_errors = FormErrors::new(move || send.value().get().and_then(Result::err));
     let ChallengeView {
-        phones,
+        proving,
+        others,
         sent_to,
         resend_in_secs,
         notice,
     } = challenge;
-    let target = sent_to.as_ref().map(|p| p.id.clone()).unwrap_or_default();
-    let others: Vec<_> = phones.into_iter().filter(|p| p.id != target).collect();
-    view! {
-        {match &sent_to {
-            Some(p) => view! {
+    let prompt = match &proving {
+        Some(p) if p.method == MethodId::Totp => view! {
+            <p class="text-sm" data-testid="code-from-app">
+                {format!("Enter the 6-digit code from your authenticator app “{}”.", p.nickname)}
+            </p>
+        }
+        .into_any(),
+        Some(p) => match &sent_to {
+            Some(s) if s.id == p.id => view! {
                 <p class="text-sm" data-testid="code-sent-to">
-                    {format!("We sent a code to your phone “{}” ({}).", p.nickname, p.masked)}
+                    {format!("We sent a code to your phone “{}” ({}).", s.nickname, s.masked)}
                 </p>
             }
             .into_any(),
-            None => view! {
+            _ => view! {
                 <p role="alert" class="rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="code-not-sent">
                     {format!(
                         "No code is on its way. {}",
@@ -67,7 +82,33 @@ fn Challenge(
                 </p>
             }
             .into_any(),
-        }}
+        },
+        None => view! {
+            <p role="alert" class="rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="code-not-sent">
+                "None of your sign-in methods can be used right now. Try again later, or contact your administrator."
+            </p>
+        }
+        .into_any(),
+    };
+    // A phone can be sent a new code; an app needs nothing sent.
+    let resend = proving.as_ref().filter(|p| p.method == MethodId::Sms).map(|p| {
+        let id = p.id.clone();
+        let sent = sent_to.as_ref().is_some_and(|s| s.id == id);
+        view! {
+            <ActionForm action=send>
+                <CsrfField />
+                <input type="hidden" name="credential" value=id />
+                <button type="submit" class=QUIET_BUTTON>
+                    {if sent { "Send a new code" } else { "Send a code" }}
+                </button>
+                {(resend_in_secs > 0).then(|| view! {
+                    <span class="ml-2 text-sm text-slate-500">{format!("available in {resend_in_secs} seconds")}</span>
+                })}
+            </ActionForm>
+        }
+    });
+    view! {
+        {prompt}
         <ActionForm action=verify attr:class="mt-4 flex flex-col gap-4" attr:novalidate=true>
             <CsrfField />
             <FormAlert message=errors.alert() />
@@ -77,27 +118,25 @@ fn Challenge(
         <div class="mt-6 flex flex-col gap-3 border-t border-slate-200 pt-4">
             <FormAlert message=send_errors.alert() />
             <FormAlert message=send_errors.field("code") />
-            <ActionForm action=send>
-                <CsrfField />
-                <input type="hidden" name="phone_id" value=target />
-                <button type="submit" class=QUIET_BUTTON>
-                    {if sent_to.is_some() { "Send a new code" } else { "Send a code" }}
-                </button>
-                {(resend_in_secs > 0).then(|| view! {
-                    <span class="ml-2 text-sm text-slate-500">{format!("available in {resend_in_secs} seconds")}</span>
-                })}
-            </ActionForm>
+            {resend}
             {(!others.is_empty()).then(|| view! {
-                <ActionForm action=send attr:class="flex flex-wrap items-end gap-2">
-                    <CsrfField />
-                    <label for="other-phone" class="text-sm">"Use another phone"</label>
-                    <select id="other-phone" name="phone_id" class="rounded border border-slate-300 px-2 py-1.5 text-sm">
-                        {others.into_iter().map(|p| view! {
-                            <option value=p.id>{format!("{} ({})", p.nickname, p.masked)}</option>
+                <section aria-labelledby="another-way" data-testid="try-another-way">
+                    <h2 id="another-way" class="text-sm font-semibold">"Try another way"</h2>
+                    <ul class="mt-2 flex flex-col gap-2">
+                        {others.into_iter().map(|option| {
+                            let label = another_way(&option);
+                            view! {
+                                <li>
+                                    <ActionForm action=send>
+                                        <CsrfField />
+                                        <input type="hidden" name="credential" value=option.id />
+                                        <button type="submit" class="text-left text-sm text-indigo-700 underline">{label}</button>
+                                    </ActionForm>
+                                </li>
+                            }
                         }).collect_view()}
-                    </select>
-                    <button type="submit" class=QUIET_BUTTON>"Send"</button>
-                </ActionForm>
+                    </ul>
+                </section>
             })}
             <ActionForm action=cancel>
                 <CsrfField />

@@ -13,7 +13,7 @@ use crate::settings;
 use crate::store::UserRow;
 use tessera::method::{MethodId, counting};
 use tessera::twofactor::{Removal, can_turn_on, removal};
-use tessera::views::{CredentialsView, PhoneView};
+use tessera::views::{CredentialView, CredentialsView};
 use tessera::{FieldError, PortalError};
 use uuid::Uuid;
 
@@ -41,14 +41,14 @@ pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<CredentialsVie
         .await
         .map_err(db("listing credentials"))?;
     Ok(CredentialsView {
-        phones: all
+        credentials: all
             .into_iter()
-            .filter(|c| c.method == MethodId::Sms)
-            .map(|c| PhoneView {
+            .map(|c| CredentialView {
                 preferred: user.preferred_credential_id == Some(c.id),
                 id: c.id.to_string(),
+                method: c.method,
                 nickname: c.nickname,
-                number: c.detail,
+                detail: c.detail,
                 added_at: human(c.created_at),
                 last_used_at: c.last_used_at.map(human),
             })
@@ -56,9 +56,8 @@ pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<CredentialsVie
         two_factor_enabled: user.two_factor_enabled,
         minimum: min_credentials(ctx).await?,
         pending: methods::sms::enroll::pending(ctx, user).await?,
-        sms_enabled: methods::is_enabled(pool, MethodId::Sms)
-            .await
-            .map_err(db("reading the methods"))?,
+        app_setup: methods::totp::enroll::pending(ctx, user).await?,
+        enabled_methods: methods::enabled(pool).await.map_err(db("reading the methods"))?,
     })
 }
 

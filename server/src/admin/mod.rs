@@ -206,7 +206,13 @@ impl Console<'_> {
     ) -> Result<(), PortalError> {
         let who = self.admin()?;
         let info = methods::by_name(method).ok_or(PortalError::NotFound)?;
-        if !info.plugins().iter().any(|p| p.0 == plugin) {
+        let plugins = info.plugins();
+        let known = if plugins.is_empty() {
+            plugin.is_empty()
+        } else {
+            plugins.iter().any(|p| p.0 == plugin)
+        };
+        if !known {
             return Err(invalid("plugin", "Choose one of the installed plugins."));
         }
         let pool = &self.ctx.state.pool;
@@ -226,12 +232,16 @@ impl Console<'_> {
             Vec::new()
         };
         if !problems.is_empty() {
+            let problems = problems.join("; ");
             return Err(invalid(
                 "plugin",
-                format!(
-                    "{plugin} cannot be chosen until its settings are complete ({}). Fill them in under Providers.",
-                    problems.join("; ")
-                ),
+                if plugin.is_empty() {
+                    format!("{} cannot be enabled: {problems}.", info.label())
+                } else {
+                    format!(
+                        "{plugin} cannot be chosen until its settings are complete ({problems}). Fill them in under Providers."
+                    )
+                },
             ));
         }
         let stranded = if was_enabled && !enabled {

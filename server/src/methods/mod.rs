@@ -7,6 +7,8 @@
 //! migration for its table. Nothing here knows one method from another.
 
 pub mod sms;
+pub mod totp;
+pub mod wrong_codes;
 
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
@@ -93,7 +95,7 @@ pub trait Method: Send + Sync {
 }
 
 /// Every method Tessera has, in the order pages list them.
-pub const REGISTRY: &[&dyn Method] = &[&sms::Sms];
+pub const REGISTRY: &[&dyn Method] = &[&sms::Sms, &totp::Totp];
 
 /// A method by id.
 pub fn find(id: MethodId) -> Option<&'static dyn Method> {

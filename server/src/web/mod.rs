@@ -378,6 +378,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         account: portal.clone(),
         credentials: portal.clone(),
         sms: portal.clone(),
+        totp: portal.clone(),
         admin: portal,
     });
     next.run(req).await

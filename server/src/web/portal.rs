@@ -15,11 +15,12 @@ use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
 use std::collections::BTreeMap;
 use tessera::PortalError;
-use tessera::ports::{Account, Admin, Credentials, SignIn, SignInNext, SmsEnrollment, UserAction};
+use tessera::method::{Factor, MethodId, Proof};
+use tessera::ports::{Account, Admin, Credentials, SignIn, SignInNext, SmsEnrollment, TotpEnrollment, UserAction};
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
-    AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MaskedPhone, MethodView, OutboxMessage,
-    PolicyView, ProviderView, SessionInfo, SessionView, UserDetail, UserSummary, Viewer,
+    AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MethodView, OutboxMessage, PolicyView,
+    ProviderView, SessionInfo, SessionView, SignInOption, UserDetail, UserSummary, Viewer,
 };
 
 pub struct RequestPortal {
@@ -33,6 +34,14 @@ pub struct RequestPortal {
 /// A session store failure, logged; the person sees `Unavailable`.
 fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
     move |e| internal(context)(e.into())
+}
+
+/// The credential a half-finished sign-in is proving, if one was chosen.
+fn proving_id(auth: &AuthState) -> Option<String> {
+    match auth {
+        AuthState::PasswordVerified { credential, .. } => credential.clone(),
+        _ => None,
+    }
 }
 
 fn next_of(step: NextStep) -> SignInNext {
@@ -135,11 +144,8 @@ impl RequestPortal {
         kind: SendKind,
     ) -> Result<(), PortalError> {
         let asked = asked.filter(|a| !a.trim().is_empty());
-        let current = match auth {
-            AuthState::PasswordVerified { credential, .. } => credential.as_deref(),
-            _ => None,
-        };
-        let credential = signin::choose(&self.ctx, user, asked.or(current)).await?;
+        let current = proving_id(auth);
+        let credential = signin::choose(&self.ctx, user, asked.or(current.as_deref())).await?;
         if let AuthState::PasswordVerified {
             user_id,
             at,
@@ -198,6 +204,28 @@ impl RequestPortal {
             .map_err(sess("storing the session's id"))
     }
 
+    /// After a credential was enrolled: when that finished a mandatory
+    /// sign-in, the code just typed was its second factor, and the session
+    /// is signed in (the answer is then `true`).
+    async fn after_enrollment(
+        &self,
+        user: &UserRow,
+        enrolling: Enrolling,
+        method: MethodId,
+    ) -> Result<bool, PortalError> {
+        if enrolling != Enrolling::ToFinishSignIn {
+            return Ok(false);
+        }
+        let mut proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
+        proven.push(Proof {
+            factor: Factor::Method(method),
+            at: self.ctx.now().unix_timestamp(),
+        });
+        let state = signin::finish(&self.ctx, user, proven).await?;
+        self.signed_in_as(user, &state).await?;
+        Ok(true)
+    }
+
     /// Where a finished sign-in lands: the page that asked for it, or home.
     async fn take_return_path(&self) -> Result<String, PortalError> {
         let to = self
@@ -233,24 +261,31 @@ impl SignIn for RequestPortal {
     }
 
     async fn challenge(&self) -> Result<ChallengeView, PortalError> {
-        let (user, _) = self.pending().await?;
-        let options = signin::options(&self.ctx, &user).await?;
+        let (user, auth) = self.pending().await?;
+        let mut options = signin::options(&self.ctx, &user).await?;
+        // The credential being proven first, then the others.
+        if let Some(at) = options.iter().position(|c| Some(c.id.to_string()) == proving_id(auth)) {
+            let proving = options.remove(at);
+            options.insert(0, proving);
+        }
         let mut sent = None;
         for method in methods::REGISTRY {
             if let Some(s) = method.code_on_its_way(&self.ctx, &user).await? {
                 sent = Some(s);
             }
         }
-        let masked = |c: &methods::Credential| MaskedPhone {
+        let option = |c: &methods::Credential| SignInOption {
             id: c.id.to_string(),
+            method: c.method,
             nickname: c.nickname.clone(),
             masked: c.masked.clone(),
         };
         Ok(ChallengeView {
-            phones: options.iter().map(masked).collect(),
+            proving: options.first().map(option),
+            others: options.iter().skip(1).map(option).collect(),
             sent_to: sent
                 .and_then(|s| options.iter().find(|c| c.id == s.credential))
-                .map(masked),
+                .map(option),
             resend_in_secs: sent.map_or(0, |s| s.resend_in_secs),
             notice: self
                 .session
@@ -267,11 +302,7 @@ impl SignIn for RequestPortal {
 
     async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError> {
         let (user, auth) = self.pending().await?;
-        let asked = match auth {
-            AuthState::PasswordVerified { credential, .. } => credential.as_deref(),
-            _ => None,
-        };
-        let credential = signin::choose(&self.ctx, &user, asked).await?;
+        let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref()).await?;
         let proof = signin::verify(&self.ctx, &user, &credential, code).await?;
         let mut proven = auth.proven().to_vec();
         proven.push(proof);
@@ -406,23 +437,31 @@ impl SmsEnrollment for RequestPortal {
     async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError> {
         let (user, enrolling) = self.enroller_after_step_up().await?;
         methods::sms::enroll::verify(&self.ctx, &user, code, enrolling).await?;
-        if enrolling != Enrolling::ToFinishSignIn {
-            return Ok(false);
-        }
-        // The code just typed was the second factor of this sign-in.
-        let mut proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
-        proven.push(tessera::method::Proof {
-            factor: tessera::method::Factor::Method(tessera::method::MethodId::Sms),
-            at: self.ctx.now().unix_timestamp(),
-        });
-        let state = signin::finish(&self.ctx, &user, proven).await?;
-        self.signed_in_as(&user, &state).await?;
-        Ok(true)
+        self.after_enrollment(&user, enrolling, MethodId::Sms).await
     }
 
     async fn cancel_enrollment(&self) -> Result<(), PortalError> {
         let (user, _) = self.enroller().await?;
         methods::sms::enroll::cancel(&self.ctx, &user).await
+    }
+}
+
+#[async_trait::async_trait]
+impl TotpEnrollment for RequestPortal {
+    async fn start_app(&self, nickname: &str) -> Result<(), PortalError> {
+        let (user, _) = self.enroller_after_step_up().await?;
+        methods::totp::enroll::start(&self.ctx, &user, nickname).await
+    }
+
+    async fn verify_app(&self, code: &str) -> Result<bool, PortalError> {
+        let (user, enrolling) = self.enroller_after_step_up().await?;
+        methods::totp::enroll::verify(&self.ctx, &user, code, enrolling).await?;
+        self.after_enrollment(&user, enrolling, MethodId::Totp).await
+    }
+
+    async fn cancel_app(&self) -> Result<(), PortalError> {
+        let (user, _) = self.enroller().await?;
+        methods::totp::enroll::cancel(&self.ctx, &user).await
     }
 }
 

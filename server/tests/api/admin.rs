@@ -591,7 +591,11 @@ async fn disabling_a_method_warns_then_its_users_sign_in_with_a_password_and_see
         "{}",
         a.body
     );
-    assert_eq!(app.count("SELECT count(*) FROM method_settings WHERE enabled").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM method_settings WHERE enabled AND method = 'sms'")
+            .await,
+        1
+    );
     let a = post_sms_method(&mut admin, false, "outbox", "1", true).await;
     assert_eq!(a.status, 200, "{}", a.body);
 
@@ -666,7 +670,8 @@ async fn mandatory_2fa_captures_a_phone_at_the_first_sign_in_before_signing_in()
     );
     let page = b.page("/signin/enroll").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Add a phone to finish signing in"));
+    assert!(page.body.contains("Add a second factor to finish signing in"));
+    assert!(page.body.contains("Add a phone") && page.body.contains("Add an authenticator app"));
 
     // A wrong code does not sign in; the right one does, with 2FA on.
     let a = b.post("credentials/start", &[("phone", PHONE)]).await;
@@ -695,7 +700,26 @@ async fn mandatory_2fa_captures_a_phone_at_the_first_sign_in_before_signing_in()
     // From now on a code is owed at sign-in.
     let a = app.browser().sign_in(ALICE.0, ALICE.1).await;
     assert_eq!(a.headers.get("location").unwrap(), "/signin/code");
-    // With SMS disabled nothing can be enrolled: the password alone signs in.
+    // With apps disabled the enrollment step offers a phone only; with SMS
+    // disabled too nothing can be enrolled: the password alone signs in.
+    let version = version_of(&mut admin, "admin/methods", |v| &v[1]).await;
+    let a = admin
+        .post(
+            "admin/method",
+            &[
+                ("method", "totp"),
+                ("enabled", "false"),
+                ("plugin", ""),
+                ("version", &version),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut c = app.browser();
+    let a = c.sign_in(ADMIN.0, ADMIN.1).await;
+    assert_eq!(a.headers.get("location").unwrap(), "/signin/enroll");
+    let page = c.page("/signin/enroll").await;
+    assert!(page.body.contains("Add a phone") && !page.body.contains("Add an authenticator app"));
     let version = sms_version(&mut admin).await;
     let a = post_sms_method(&mut admin, false, "outbox", &version, true).await;
     assert_eq!(a.status, 200, "{}", a.body);

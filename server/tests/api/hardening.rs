@@ -216,7 +216,7 @@ async fn sec_24_sensitive_changes_need_a_sign_in_within_ten_minutes_then_land_ba
     let app = spawn_app().await;
     let mut alice = alice_with_2fa(&app).await;
     let (_, creds) = alice.get_json("credentials").await;
-    let phone_id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
+    let phone_id = creds["credentials"][0]["id"].as_str().unwrap().to_owned();
 
     // Half signed in (the password, not yet the code), she is told to sign
     // in, not to sign in again.

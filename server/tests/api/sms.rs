@@ -62,7 +62,7 @@ impl Browser {
     /// Removes the first phone listed, confirming what that turns off.
     pub(super) async fn remove_first_phone(&mut self) {
         let (_, creds) = self.get_json("credentials").await;
-        let id = creds["phones"][0]["id"].as_str().unwrap().to_owned();
+        let id = creds["credentials"][0]["id"].as_str().unwrap().to_owned();
         let a = self
             .post("credentials/remove", &[("id", &id), ("confirm", "true")])
             .await;
@@ -142,9 +142,9 @@ async fn sec_19_outbox_enrollment_2fa_and_the_second_sign_in_step_rotate_the_ses
     assert_eq!(a.status, 200, "{}", a.body);
 
     let (_, view) = b.get_json("credentials").await;
-    assert_eq!(view["phones"][0]["number"], PHONE);
-    assert_eq!(view["phones"][0]["nickname"], "Work");
-    assert_eq!(view["phones"][0]["preferred"], true);
+    assert_eq!(view["credentials"][0]["detail"], PHONE);
+    assert_eq!(view["credentials"][0]["nickname"], "Work");
+    assert_eq!(view["credentials"][0]["preferred"], true);
     assert_eq!(view["pending"], Value::Null);
     assert_eq!(app.count("SELECT count(*) FROM sms_phones").await, 1);
 
@@ -276,7 +276,7 @@ async fn sec_07_five_wrong_tries_kill_a_code() {
 }
 
 /// Sends the same POST twice at once from one session; the two statuses, sorted.
-async fn twice_at_once(b: &mut Browser, app: &TestApp, endpoint: &str, fields: &[(&str, &str)]) -> [u16; 2] {
+pub(super) async fn twice_at_once(b: &mut Browser, app: &TestApp, endpoint: &str, fields: &[(&str, &str)]) -> [u16; 2] {
     let (_, session) = b.get_json("session").await;
     let token = session["csrf_token"].as_str().unwrap().to_owned();
     let mut all = fields.to_vec();
@@ -529,7 +529,7 @@ async fn removal_below_the_minimum_warns_then_turns_2fa_off_and_cleans_up_at_sty
     );
 
     let (_, view) = b.get_json("credentials").await;
-    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let id = view["credentials"][0]["id"].as_str().unwrap().to_owned();
     let a = b.post("credentials/remove", &[("id", &id)]).await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert!(a.body.contains("turned off"));
@@ -560,8 +560,8 @@ async fn turning_2fa_on_needs_a_phone_and_renames_are_checked() {
     let (_, home) = b.get_json("home").await;
     assert_eq!(home["two_factor_enabled"], false, "enrolling does not turn 2FA on");
     let (_, view) = b.get_json("credentials").await;
-    assert_eq!(view["phones"][0]["nickname"], "Phone ending 23");
-    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(view["credentials"][0]["nickname"], "Phone ending 23");
+    let id = view["credentials"][0]["id"].as_str().unwrap().to_owned();
     let a = b.post("credentials/rename", &[("id", &id), ("nickname", "  ")]).await;
     assert!(field_error(&a, "nickname").contains("Enter a name"));
     // Forty characters is the limit, counted in characters, not bytes.
@@ -579,7 +579,7 @@ async fn turning_2fa_on_needs_a_phone_and_renames_are_checked() {
         200
     );
     let (_, view) = b.get_json("credentials").await;
-    assert_eq!(view["phones"][0]["nickname"], "Home");
+    assert_eq!(view["credentials"][0]["nickname"], "Home");
     let a = b
         .post(
             "credentials/two_factor",
@@ -595,7 +595,7 @@ async fn sec_25_nobody_reaches_another_accounts_phones_or_the_outbox() {
     let mut admin = signed_in(&app, ADMIN).await;
     admin.enroll_outbox(&app, PHONE, "Admin phone").await;
     let (_, view) = admin.get_json("credentials").await;
-    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let id = view["credentials"][0]["id"].as_str().unwrap().to_owned();
     let (status, outbox) = admin.get_json("admin/outbox").await;
     assert_eq!(status, 200);
     assert_eq!(outbox[0]["to"], "•••••••••23", "the outbox masks numbers");
@@ -620,7 +620,7 @@ async fn sec_25_nobody_reaches_another_accounts_phones_or_the_outbox() {
         .await;
     assert_eq!(a.status, 422);
     let (_, view) = alice.get_json("credentials").await;
-    assert_eq!(view["phones"], json!([]));
+    assert_eq!(view["credentials"], json!([]));
     assert_eq!(alice.get_json("admin/outbox").await.0, 403);
     assert_eq!(
         app.count("SELECT count(*) FROM credentials WHERE nickname = 'Admin phone'")
@@ -904,7 +904,7 @@ async fn the_policys_minimum_of_credentials_governs_the_switch_and_removal() {
     b.two_factor_on().await;
     // Removing either now leaves one, below the minimum: 2FA would go off.
     let (_, view) = b.get_json("credentials").await;
-    let id = view["phones"][0]["id"].as_str().unwrap().to_owned();
+    let id = view["credentials"][0]["id"].as_str().unwrap().to_owned();
     let a = b.post("credentials/remove", &[("id", &id)]).await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert!(a.body.contains("fewer than 2 credential(s)"), "{}", a.body);
@@ -968,7 +968,7 @@ async fn removing_a_phone_keeps_the_preferred_one_or_passes_the_choice_on() {
         b.enroll_outbox(&app, phone, name).await;
     }
     let ids = |view: &Value| -> BTreeMap<String, (String, bool)> {
-        view["phones"]
+        view["credentials"]
             .as_array()
             .unwrap()
             .iter()
@@ -1020,7 +1020,7 @@ async fn sign_in_codes_go_to_the_preferred_phone_or_the_one_chosen() {
     alice.enroll_outbox(&app, OTHER, "Second").await;
     let (_, view) = alice.get_json("credentials").await;
     let id_of = |name: &str| {
-        view["phones"]
+        view["credentials"]
             .as_array()
             .unwrap()
             .iter()
@@ -1052,7 +1052,7 @@ async fn sign_in_codes_go_to_the_preferred_phone_or_the_one_chosen() {
 
     // Another phone chosen on the page gets the next code, which works.
     app.clock.advance(61);
-    let a = b.post("signin/send_code", &[("phone_id", &first)]).await;
+    let a = b.post("signin/send_code", &[("credential", &first)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(last_to().await, PHONE);
     let (_, challenge) = b.get_json("signin/challenge").await;

@@ -58,17 +58,25 @@ fn Method(method: MethodView, save: ServerAction<SaveMethod>) -> impl IntoView {
                     <input id=enabled_id type="checkbox" name="enabled" value="true" checked=method.enabled />
                     "Enabled"
                 </label>
-                <label for=plugin_for class="flex flex-col gap-1 text-sm font-medium">
-                    "Plugin"
-                    <select id=plugin_id name="plugin" class="rounded border border-slate-300 px-3 py-2 font-normal"
-                        aria-invalid=move || if errors.field("plugin").get().is_some() { "true" } else { "false" }>
-                        {plugins.into_iter().map(|p| {
-                            let label = if p.ready { p.label.clone() } else { format!("{} (settings incomplete)", p.label) };
-                            let selected = p.id == current;
-                            view! { <option value=p.id selected=selected>{label}</option> }
-                        }).collect_view()}
-                    </select>
-                </label>
+                {if plugins.is_empty() {
+                    // Nothing to choose: the method needs no provider.
+                    view! { <input type="hidden" name="plugin" value="" /> }.into_any()
+                } else {
+                    view! {
+                        <label for=plugin_for class="flex flex-col gap-1 text-sm font-medium">
+                            "Plugin"
+                            <select id=plugin_id name="plugin" class="rounded border border-slate-300 px-3 py-2 font-normal"
+                                aria-invalid=move || if errors.field("plugin").get().is_some() { "true" } else { "false" }>
+                                {plugins.into_iter().map(|p| {
+                                    let label = if p.ready { p.label.clone() } else { format!("{} (settings incomplete)", p.label) };
+                                    let selected = p.id == current;
+                                    view! { <option value=p.id selected=selected>{label}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                    .into_any()
+                }}
                 <FormAlert message=errors.field("plugin") />
                 {(method.enabled && method.stranded_if_disabled > 0).then(|| view! {
                     <label for=confirm_id.clone() class="flex items-center gap-2 text-sm text-amber-900">

@@ -124,7 +124,7 @@ pub async fn reserve(
         .map(|(scope, limit, _, oldest, window)| Blocked {
             scope,
             limit: *limit,
-            retry_after_secs: retry_after(*oldest, *window, now),
+            retry_after_secs: crate::clock::until_window_frees(*oldest, *window, now),
         })
         .max_by_key(|b| b.retry_after_secs);
     if let Some(blocked) = blocked {
@@ -151,28 +151,4 @@ pub async fn release(pool: &PgPool, id: i64) -> sqlx::Result<()> {
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// Seconds until the oldest event in the window leaves it (at least 1),
-/// rounded up: a retry at exactly that moment is allowed.
-pub fn retry_after(oldest: Option<OffsetDateTime>, window_secs: i64, now: OffsetDateTime) -> u64 {
-    let until = oldest.unwrap_or(now) + Duration::seconds(window_secs);
-    (until - now).as_seconds_f64().ceil().max(1.0) as u64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_wait_ends_when_the_oldest_message_leaves_the_window() {
-        let now = OffsetDateTime::from_unix_timestamp(10_000).unwrap();
-        let oldest = OffsetDateTime::from_unix_timestamp(10_000 - 3000).unwrap();
-        assert_eq!(retry_after(Some(oldest), HOUR_SECS, now), 600);
-        assert_eq!(retry_after(None, HOUR_SECS, now), 3600);
-        let gone = OffsetDateTime::from_unix_timestamp(10_000 - 4000).unwrap();
-        assert_eq!(retry_after(Some(gone), HOUR_SECS, now), 1);
-        let just_after = oldest + Duration::milliseconds(300);
-        assert_eq!(retry_after(Some(just_after), HOUR_SECS, now), 601);
-    }
 }

@@ -11,7 +11,7 @@ use super::providers::{self, Purpose, SendRequest, Sent, Verdict};
 use crate::audit::{self, Event, Who};
 use crate::context::{RequestContext, who};
 use crate::errors::db;
-use crate::methods::SendKind;
+use crate::methods::{SendKind, wrong_codes};
 use crate::otp;
 use crate::settings;
 use crate::store::UserRow;
@@ -292,20 +292,7 @@ pub async fn check_code(
     let code_error = |m: &str| PortalError::Validation(vec![FieldError::new("code", m)]);
 
     // At most so many wrong codes per account per hour (SECURITY.md 8).
-    let hour_ago = now - Duration::hours(1);
-    let (failures, oldest): (i64, Option<OffsetDateTime>) =
-        sqlx::query_as("SELECT count(*), min(failed_at) FROM otp_failures WHERE user_id = $1 AND failed_at > $2")
-            .bind(user_id)
-            .bind(hour_ago)
-            .fetch_one(pool)
-            .await
-            .map_err(db("counting wrong codes"))?;
-    if failures >= policy.max_failures_per_hour {
-        // Rounded up, like the send budgets: a retry on time gets through.
-        return Err(PortalError::Throttled {
-            retry_after_secs: budget::retry_after(oldest, budget::HOUR_SECS, now),
-        });
-    }
+    wrong_codes::check_cap(ctx, user_id).await?;
 
     // At sign-in the code must be the one sent to the credential being proven.
     let Some(open) = open_challenge(pool, user_id, purpose)
@@ -407,12 +394,7 @@ pub async fn check_code(
             Err(code_error("This code has expired. Ask for a new one."))
         }
         Verdict::Wrong => {
-            sqlx::query("INSERT INTO otp_failures (user_id, failed_at) VALUES ($1, $2)")
-                .bind(user_id)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(db("recording a wrong code"))?;
+            wrong_codes::record(ctx, user_id).await?;
             tracing::info!(%user_id, purpose = purpose_name(purpose), "wrong code");
             let event = Event::by_self(audit::CODE_FAILED, who).details(
                 serde_json::json!({"purpose": purpose_name(purpose), "tries_left": policy.max_attempts - attempts}),
