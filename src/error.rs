@@ -103,6 +103,7 @@ fn unavailable_subject(method: MethodId) -> &'static str {
     match method {
         MethodId::Sms => "SMS is",
         MethodId::Totp => "Signing in with an authenticator app is",
+        MethodId::RecoveryCode => "Signing in with a recovery code is",
     }
 }
 

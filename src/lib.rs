@@ -6,6 +6,7 @@ pub mod error;
 pub mod method;
 pub mod otp;
 pub mod policy;
+pub mod recovery;
 pub mod signin;
 pub mod template;
 pub mod totp;

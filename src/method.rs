@@ -13,15 +13,18 @@ pub enum MethodId {
     Sms,
     /// A time-based code from an authenticator app (RFC 6238).
     Totp,
+    /// One of a set of single-use recovery codes (look-up secrets).
+    RecoveryCode,
 }
 
 impl MethodId {
-    pub const ALL: &'static [MethodId] = &[MethodId::Sms, MethodId::Totp];
+    pub const ALL: &'static [MethodId] = &[MethodId::Sms, MethodId::Totp, MethodId::RecoveryCode];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MethodId::Sms => "sms",
             MethodId::Totp => "totp",
+            MethodId::RecoveryCode => "recovery_code",
         }
     }
 
@@ -33,7 +36,9 @@ impl MethodId {
     pub fn amr(self) -> &'static str {
         match self {
             MethodId::Sms => "sms",
-            MethodId::Totp => "otp",
+            // A look-up secret is a one-time password too (RFC 8176 has no
+            // closer value).
+            MethodId::Totp | MethodId::RecoveryCode => "otp",
         }
     }
 
@@ -43,7 +48,7 @@ impl MethodId {
             // SMS is a "restricted" authenticator (63B 5.1.3.3): AAL2 while
             // it is allowed, and the first to go when the bar rises.
             MethodId::Sms => Assurance::Restricted,
-            MethodId::Totp => Assurance::Full,
+            MethodId::Totp | MethodId::RecoveryCode => Assurance::Full,
         }
     }
 
@@ -52,6 +57,7 @@ impl MethodId {
     pub fn counts_toward_minimum(self) -> bool {
         match self {
             MethodId::Sms | MethodId::Totp => true,
+            MethodId::RecoveryCode => false,
         }
     }
 }
@@ -152,6 +158,12 @@ mod tests {
         assert_eq!(counting([MethodId::Sms, MethodId::Totp]), 2);
         assert_eq!(MethodId::Totp.amr(), "otp");
         assert_eq!(MethodId::Totp.assurance(), Assurance::Full);
+    }
+
+    #[test]
+    fn sec_38_recovery_codes_never_count_toward_the_minimum() {
+        assert_eq!(counting([MethodId::RecoveryCode, MethodId::RecoveryCode]), 0);
+        assert_eq!(counting([MethodId::Sms, MethodId::RecoveryCode]), 1);
         assert_eq!(MethodId::Sms.assurance(), Assurance::Restricted);
         assert!(Assurance::Restricted < Assurance::Full);
     }

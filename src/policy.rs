@@ -50,6 +50,10 @@ pub struct Policy {
     pub allowed_countries: Vec<String>,
     pub mode: Mode,
     pub default_method: String,
+    /// Time steps of clock drift accepted either way for app codes (0 or 1).
+    pub totp_drift_steps: u32,
+    /// Codes in a new set of recovery codes (10-20).
+    pub recovery_code_count: u32,
 }
 
 impl Default for Policy {
@@ -69,6 +73,8 @@ impl Default for Policy {
             allowed_countries: Vec::new(),
             mode: Mode::Optional,
             default_method: "sms".into(),
+            totp_drift_steps: crate::totp::DRIFT_STEPS as u32,
+            recovery_code_count: crate::recovery::SET_SIZE as u32,
         }
     }
 }
@@ -85,6 +91,29 @@ pub const NUMBER_FIELDS: &[(&str, &str, u32, u32)] = &[
     ("max_sends_per_account", "Codes per account per hour", 1, 1_000),
     ("max_sends_per_country", "Codes per country per hour", 1, 1_000_000),
     ("max_sends_per_hour", "Codes per hour in all", 1, 1_000_000),
+    ("totp_drift_steps", "Steps of clock drift either way (30 s each)", 0, 1),
+    ("recovery_code_count", "Codes in a set", 10, 20),
+];
+
+/// The form's sections: what applies to every method, then each method's.
+pub const SECTIONS: &[(&str, &[&str])] = &[
+    ("Every method", &["min_credentials"]),
+    (
+        "SMS codes",
+        &[
+            "code_digits",
+            "code_lifetime_minutes",
+            "max_attempts",
+            "resend_cooldown_secs",
+            "max_sends_per_number",
+            "max_sends_per_ip",
+            "max_sends_per_account",
+            "max_sends_per_country",
+            "max_sends_per_hour",
+        ],
+    ),
+    ("Authenticator apps", &["totp_drift_steps"]),
+    ("Recovery codes", &["recovery_code_count"]),
 ];
 
 /// Longest list of allowed countries a form may carry.
@@ -121,6 +150,8 @@ impl Policy {
         f.insert("allowed_countries".into(), self.allowed_countries.join(", "));
         f.insert("mode".into(), self.mode.as_str().into());
         f.insert("default_method".into(), self.default_method.clone());
+        f.insert("totp_drift_steps".into(), self.totp_drift_steps.to_string());
+        f.insert("recovery_code_count".into(), self.recovery_code_count.to_string());
         f
     }
 
@@ -211,6 +242,8 @@ impl Policy {
             allowed_countries: countries,
             mode: mode.unwrap_or(Mode::Optional),
             default_method,
+            totp_drift_steps: numbers["totp_drift_steps"],
+            recovery_code_count: numbers["recovery_code_count"],
         })
     }
 
@@ -231,6 +264,16 @@ mod tests {
 
     fn known(r: &str) -> bool {
         ["US", "GB", "DE", "CA"].contains(&r)
+    }
+
+    #[test]
+    fn every_number_field_is_in_exactly_one_section() {
+        for (name, ..) in NUMBER_FIELDS {
+            let n = SECTIONS.iter().filter(|(_, fields)| fields.contains(name)).count();
+            assert_eq!(n, 1, "{name}");
+        }
+        let listed: usize = SECTIONS.iter().map(|(_, f)| f.len()).sum();
+        assert_eq!(listed, NUMBER_FIELDS.len());
     }
 
     #[test]

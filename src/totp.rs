@@ -9,7 +9,8 @@ use crate::error::FieldError;
 pub const STEP_SECS: i64 = 30;
 /// Digits in a code.
 pub const DIGITS: usize = 6;
-/// Steps of clock drift accepted either side of now (SECURITY.md 35: at most one).
+/// Steps of clock drift accepted either side of now by default; the policy
+/// may set 0, never more than one (SECURITY.md 35).
 pub const DRIFT_STEPS: i64 = 1;
 /// Bytes of a secret: 160 bits (SECURITY.md 34, RFC 4226's recommendation).
 pub const SECRET_BYTES: usize = 20;
@@ -19,13 +20,14 @@ pub fn step_at(unix: i64) -> i64 {
     unix.div_euclid(STEP_SECS)
 }
 
-/// The steps a code may come from at `unix`, nearest first: now, then one
-/// behind and one ahead. Steps at or before `last_used` are left out, so a
-/// code is accepted at most once, even inside the drift window.
-pub fn acceptable_steps(unix: i64, last_used: Option<i64>) -> Vec<i64> {
+/// The steps a code may come from at `unix`, nearest first: now, then up to
+/// `drift` (at most one) behind and ahead. Steps at or before `last_used`
+/// are left out, so a code is accepted at most once, even inside the drift
+/// window.
+pub fn acceptable_steps(unix: i64, last_used: Option<i64>, drift: u32) -> Vec<i64> {
     let now = step_at(unix);
     let mut steps = vec![now];
-    for d in 1..=DRIFT_STEPS {
+    for d in 1..=i64::from(drift).min(DRIFT_STEPS) {
         steps.push(now - d);
         steps.push(now + d);
     }
@@ -98,15 +100,16 @@ mod tests {
 
     #[test]
     fn sec_35_one_step_of_drift_and_never_a_used_step() {
-        assert_eq!(acceptable_steps(300, None), vec![10, 9, 11]);
+        assert_eq!(acceptable_steps(300, None, 1), vec![10, 9, 11]);
         // The step just used, and the one before, are out.
-        assert_eq!(acceptable_steps(300, Some(10)), vec![11]);
-        assert_eq!(acceptable_steps(300, Some(9)), vec![10, 11]);
-        assert!(acceptable_steps(300, Some(11)).is_empty());
-        // Two steps away is too far.
-        assert!(!acceptable_steps(300, None).contains(&8));
-        assert!(!acceptable_steps(300, None).contains(&12));
-        assert_eq!(acceptable_steps(0, None), vec![0, 1]);
+        assert_eq!(acceptable_steps(300, Some(10), 1), vec![11]);
+        assert_eq!(acceptable_steps(300, Some(9), 1), vec![10, 11]);
+        assert!(acceptable_steps(300, Some(11), 1).is_empty());
+        // Two steps away is too far, whatever the setting says.
+        assert_eq!(acceptable_steps(300, None, 5), vec![10, 9, 11]);
+        assert_eq!(acceptable_steps(0, None, 1), vec![0, 1]);
+        // No drift: the current step only.
+        assert_eq!(acceptable_steps(300, None, 0), vec![10]);
     }
 
     #[test]

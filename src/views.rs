@@ -35,6 +35,8 @@ pub struct HomeStatus {
     pub needs_enrollment: bool,
     /// The person's own recent security events, newest first.
     pub activity: Vec<AuditEntry>,
+    /// Unused recovery codes; none without a set.
+    pub recovery_codes_left: Option<u32>,
 }
 
 /// One account in the administrator's list.
@@ -98,6 +100,17 @@ pub struct CredentialsView {
     pub app_setup: Option<TotpSetup>,
     /// The methods the administrator has switched on.
     pub enabled_methods: Vec<MethodId>,
+}
+
+/// The recovery-codes page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryView {
+    /// Unused codes of the current set; none without a set.
+    pub left: Option<u32>,
+    /// Codes in a set.
+    pub set_size: u32,
+    /// A set just made, shown (formatted) until the person says it is saved.
+    pub fresh: Vec<String>,
 }
 
 /// A credential the second sign-in step can use: masked, with the owner's

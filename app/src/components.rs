@@ -25,7 +25,7 @@ pub fn Header() -> impl IntoView {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-2 focus:bg-white">
             "Skip to content"
         </a>
-        <header class="border-b border-slate-200 bg-white">
+        <header class="border-b border-slate-200 bg-white print:hidden">
             <div class="mx-auto flex max-w-3xl flex-wrap items-center justify-between gap-3 px-4 py-3">
                 <A href="/" attr:class="text-lg font-semibold tracking-tight text-indigo-700">"Tessera"</A>
                 <Transition fallback=|| ()>

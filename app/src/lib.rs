@@ -1,5 +1,5 @@
 //! Tessera's UI: the shell, routes, pages and the server functions they call.
-//! Server functions reach the back end only through `tessera::ports::Portal`.
+//! Server functions reach the back end only through `tessera::ports`.
 
 pub mod api;
 pub mod components;
@@ -23,6 +23,7 @@ use pages::{
     credentials::CredentialsPage,
     credentials::EnrollStepPage,
     home::HomePage,
+    methods::recovery::RecoveryPage,
     not_found::NotFound,
     second_step::SecondStepPage,
     signin::SignInPage,
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/credentials") view=CredentialsPage ssr=SsrMode::Async />
+                    <Route path=path!("/credentials/recovery") view=RecoveryPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/code") view=SecondStepPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/enroll") view=EnrollStepPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/again") view=ReauthPage ssr=SsrMode::Async />

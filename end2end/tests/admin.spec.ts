@@ -89,7 +89,7 @@ test("an admin switches SMS to Twilio, the next enrollment goes through it, and 
   await userPage.getByRole("button", { name: "Send code" }).click();
   await expect(userPage.getByRole("heading", { name: "Confirm your phone" })).toBeVisible();
   const code = await codeFromMock(userPage, number(info));
-  await userPage.getByLabel("Code").fill(code);
+  await userPage.getByLabel("Code", { exact: true }).fill(code);
   await userPage.getByRole("button", { name: "Verify" }).click();
   await expect(userPage.getByTestId("phone-number")).toHaveText(number(info));
   await context.close();

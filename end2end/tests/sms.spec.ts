@@ -29,10 +29,10 @@ test("enroll a phone through the outbox, turn 2FA on and sign in with a code", a
   await expect(page.getByRole("heading", { name: "Confirm your phone" })).toBeVisible();
   await expect(page.getByTestId("pending-phone")).toContainText(phone);
   const enrollCode = await codeFromOutbox(browser, phone);
-  await page.getByLabel("Code").fill(wrongFor(enrollCode));
+  await page.getByLabel("Code", { exact: true }).fill(wrongFor(enrollCode));
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByText("That code is not right. 4 tries left.")).toBeVisible();
-  await page.getByLabel("Code").fill(enrollCode);
+  await page.getByLabel("Code", { exact: true }).fill(enrollCode);
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByTestId("phone-number")).toHaveText(phone);
   await expect(page.getByTestId("phone-nickname")).toHaveText("My phone");
@@ -57,18 +57,18 @@ test("enroll a phone through the outbox, turn 2FA on and sign in with a code", a
   const first = await codeFromOutbox(browser, phone, enrollCode);
 
   // A wrong code, then the code after it expired (the e2e policy's codes live 1 minute).
-  await page.getByLabel("Code").fill(wrongFor(first));
+  await page.getByLabel("Code", { exact: true }).fill(wrongFor(first));
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByText("That code is not right. 4 tries left.")).toBeVisible();
   await page.waitForTimeout(61_000);
-  await page.getByLabel("Code").fill(first);
+  await page.getByLabel("Code", { exact: true }).fill(first);
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByText("This code has expired. Ask for a new one.")).toBeVisible();
 
   // A resend brings a new code, which signs in.
   await page.getByRole("button", { name: "Send a new code" }).click();
   const second = await codeFromOutbox(browser, phone, first);
-  await page.getByLabel("Code").fill(second);
+  await page.getByLabel("Code", { exact: true }).fill(second);
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("two-factor-state")).toHaveText("On");

@@ -46,7 +46,7 @@ test("add an authenticator app from its QR page, sign in with it, and switch to 
   await expect(page).toHaveURL(/\/signin\/code$/);
   await expect(page.getByTestId("code-from-app")).toContainText("“My app”");
   if (Math.floor(Date.now() / 30_000) === Math.floor(enrolledAt / 30_000)) await nextStep(page);
-  await page.getByLabel("Code").fill(totp(secret, Date.now()));
+  await page.getByLabel("Code", { exact: true }).fill(totp(secret, Date.now()));
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("two-factor-state")).toHaveText("On");
@@ -71,7 +71,7 @@ test("add an authenticator app from its QR page, sign in with it, and switch to 
   await expect(page.getByTestId("code-sent-to")).toContainText("My phone");
   await expect(page.getByRole("button", { name: "Use the authenticator app “My app”" })).toBeVisible();
   const code = await codeFromOutbox(browser, phone, enrollCode);
-  await page.getByLabel("Code").fill(code);
+  await page.getByLabel("Code", { exact: true }).fill(code);
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page).toHaveURL(/\/$/);
   expect(errors.filter((e) => !/status of (401|409|422|429)/.test(e))).toEqual([]);

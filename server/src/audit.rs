@@ -19,6 +19,7 @@ pub const KINDS: &[(&str, &str)] = &[
     (CREDENTIAL_ADDED, "Credential added"),
     (CREDENTIAL_RENAMED, "Credential renamed"),
     (CREDENTIAL_REMOVED, "Credential removed"),
+    (RECOVERY_CODE_USED, "Recovery code used"),
     (TWO_FACTOR_ON, "Two-factor authentication turned on"),
     (TWO_FACTOR_OFF, "Two-factor authentication turned off"),
     (PASSWORD_CHANGED, "Password changed"),
@@ -42,6 +43,7 @@ pub const CODE_VERIFIED: &str = "code.verified";
 pub const CREDENTIAL_ADDED: &str = "credential.added";
 pub const CREDENTIAL_RENAMED: &str = "credential.renamed";
 pub const CREDENTIAL_REMOVED: &str = "credential.removed";
+pub const RECOVERY_CODE_USED: &str = "recovery_code.used";
 pub const TWO_FACTOR_ON: &str = "2fa.on";
 pub const TWO_FACTOR_OFF: &str = "2fa.off";
 pub const PASSWORD_CHANGED: &str = "password.changed";

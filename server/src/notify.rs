@@ -21,10 +21,20 @@ use uuid::Uuid;
 /// What happened to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice<'a> {
-    FactorAdded { method: MethodId, nickname: &'a str },
-    FactorRemoved { method: MethodId, nickname: &'a str },
+    FactorAdded {
+        method: MethodId,
+        nickname: &'a str,
+    },
+    FactorRemoved {
+        method: MethodId,
+        nickname: &'a str,
+    },
     TwoFactorOff,
     PasswordChanged,
+    /// A recovery code signed in; `left` are still unused.
+    RecoveryCodeUsed {
+        left: u32,
+    },
 }
 
 impl Notice<'_> {
@@ -34,6 +44,7 @@ impl Notice<'_> {
             Notice::FactorRemoved { .. } => "factor_removed",
             Notice::TwoFactorOff => "two_factor_off",
             Notice::PasswordChanged => "password_changed",
+            Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
         }
     }
 
@@ -43,6 +54,7 @@ impl Notice<'_> {
             Notice::FactorRemoved { .. } => "A sign-in method was removed from your account",
             Notice::TwoFactorOff => "Two-factor authentication was turned off",
             Notice::PasswordChanged => "Your password was changed",
+            Notice::RecoveryCodeUsed { .. } => "A recovery code was used to sign in",
         }
     }
 
@@ -63,6 +75,14 @@ impl Notice<'_> {
             Notice::PasswordChanged => {
                 "Your password was changed, and every other session of your account was signed out.".into()
             }
+            Notice::RecoveryCodeUsed { left } => format!(
+                "One of your recovery codes was used to sign in; it will not work again. {left} of them are left.{}",
+                if tessera::recovery::running_low(*left) {
+                    " Make a new set on the 2FA credentials page."
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }
@@ -72,6 +92,7 @@ fn noun(method: MethodId) -> &'static str {
     match method {
         MethodId::Sms => "phone",
         MethodId::Totp => "authenticator app",
+        MethodId::RecoveryCode => "set of recovery codes",
     }
 }
 

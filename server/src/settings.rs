@@ -21,6 +21,8 @@ struct PolicyRow {
     allowed_countries: Vec<String>,
     mode: String,
     default_method: String,
+    totp_drift_steps: i32,
+    recovery_code_count: i32,
     version: i64,
 }
 
@@ -29,7 +31,8 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT min_credentials, code_digits, code_lifetime_secs, max_attempts, resend_cooldown_secs,
                 max_sends_per_number, max_sends_per_ip, max_sends_per_account, max_sends_per_country,
-                max_sends_per_hour, allowed_countries, mode, default_method, version FROM policy",
+                max_sends_per_hour, allowed_countries, mode, default_method, totp_drift_steps,
+                recovery_code_count, version FROM policy",
     )
     .fetch_optional(db)
     .await?;
@@ -52,6 +55,8 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
             allowed_countries: r.allowed_countries,
             mode: Mode::parse(&r.mode).unwrap_or(Mode::Optional),
             default_method: r.default_method,
+            totp_drift_steps: n(r.totp_drift_steps),
+            recovery_code_count: n(r.recovery_code_count),
         },
         r.version,
     ))
@@ -64,7 +69,8 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
         "UPDATE policy SET min_credentials = $1, code_digits = $2, code_lifetime_secs = $3, max_attempts = $4,
                 resend_cooldown_secs = $5, max_sends_per_number = $6, allowed_countries = $7, mode = $8,
                 default_method = $9, max_sends_per_ip = $11, max_sends_per_account = $12,
-                max_sends_per_country = $13, max_sends_per_hour = $14, version = version + 1
+                max_sends_per_country = $13, max_sends_per_hour = $14, totp_drift_steps = $15,
+                recovery_code_count = $16, version = version + 1
          WHERE version = $10",
     )
     .bind(i(p.min_credentials))
@@ -81,6 +87,8 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
     .bind(i(p.max_sends_per_account))
     .bind(i(p.max_sends_per_country))
     .bind(i(p.max_sends_per_hour))
+    .bind(i(p.totp_drift_steps))
+    .bind(i(p.recovery_code_count))
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -134,10 +142,15 @@ pub async fn change_policy(
     if version.is_some_and(|v| v != stored_version) {
         return Err(PolicyChangeError::Stale);
     }
+    // The default method is one a user can rely on alone: not recovery codes.
     let enabled: Vec<String> = methods(pool)
         .await?
         .into_iter()
-        .filter(|m| m.enabled)
+        .filter(|m| {
+            m.enabled
+                && tessera::method::MethodId::parse(&m.method)
+                    .is_some_and(tessera::method::MethodId::counts_toward_minimum)
+        })
         .map(|m| m.method)
         .collect();
     let enabled: Vec<&str> = enabled.iter().map(String::as_str).collect();

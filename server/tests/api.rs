@@ -14,6 +14,8 @@ mod hardening;
 mod mocks;
 #[path = "api/providers.rs"]
 mod providers;
+#[path = "api/recovery.rs"]
+mod recovery;
 #[path = "api/sms.rs"]
 mod sms;
 #[path = "api/totp.rs"]

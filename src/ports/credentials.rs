@@ -1,7 +1,7 @@
 //! A person's credentials: those of every method, and enrolling each kind.
 
 use crate::error::PortalError;
-use crate::views::CredentialsView;
+use crate::views::{CredentialsView, RecoveryView};
 
 /// Credentials of every method and the 2FA switch.
 #[async_trait::async_trait]
@@ -40,4 +40,15 @@ pub trait TotpEnrollment: Send + Sync {
     /// `true` when this finished a mandatory sign-in.
     async fn verify_app(&self, code: &str) -> Result<bool, PortalError>;
     async fn cancel_app(&self) -> Result<(), PortalError>;
+}
+
+/// Recovery codes: a set of ten, shown once, a new set voiding the old.
+#[async_trait::async_trait]
+pub trait RecoveryCodes: Send + Sync {
+    /// How many are left, and the codes of a set just made (until saved).
+    async fn recovery_codes(&self) -> Result<RecoveryView, PortalError>;
+    /// Makes a new set (needs a recent sign-in); the old one stops working.
+    async fn make_recovery_codes(&self) -> Result<(), PortalError>;
+    /// The person has saved the new codes: they are not shown again.
+    async fn saved_recovery_codes(&self) -> Result<(), PortalError>;
 }

@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod credentials;
+mod recovery;
 mod signin;
 mod sms;
 mod totp;
@@ -13,6 +14,7 @@ mod totp;
 pub use account::*;
 pub use admin::*;
 pub use credentials::*;
+pub use recovery::*;
 pub use signin::*;
 pub use sms::*;
 pub use totp::*;
@@ -23,7 +25,7 @@ pub(crate) mod backend {
     use leptos::prelude::*;
     use std::sync::Arc;
     use tessera::PortalError;
-    use tessera::ports::{Account, Admin, Credentials, Ports, SignIn, SmsEnrollment, TotpEnrollment};
+    use tessera::ports::{Account, Admin, Credentials, Ports, RecoveryCodes, SignIn, SmsEnrollment, TotpEnrollment};
 
     /// The ports the server attached to this request.
     fn ports() -> Result<Ports, AppError> {
@@ -50,6 +52,10 @@ pub(crate) mod backend {
 
     pub fn totp() -> Result<Arc<dyn TotpEnrollment>, AppError> {
         ports().map(|p| p.totp)
+    }
+
+    pub fn recovery() -> Result<Arc<dyn RecoveryCodes>, AppError> {
+        ports().map(|p| p.recovery)
     }
 
     pub fn admin() -> Result<Arc<dyn Admin>, AppError> {

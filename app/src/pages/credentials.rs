@@ -110,6 +110,7 @@ fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
     let remove_errors = FormErrors::new(move || actions.remove.value().get().and_then(Result::err));
     let rename_errors = FormErrors::new(move || actions.rename.value().get().and_then(Result::err));
     let summary = summary(&credentials);
+    let has_recovery = credentials.iter().any(|c| c.method == MethodId::RecoveryCode);
     view! {
         <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="credentials-heading">
             <h2 id="credentials-heading" class="text-lg font-semibold">"Your credentials"</h2>
@@ -129,7 +130,16 @@ fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
                     .collect_view()}
             </ul>
         </section>
-        <Enrollments pending app_setup enabled_methods actions />
+        <Enrollments pending app_setup enabled_methods=enabled_methods.clone() actions />
+        {(enabled_methods.contains(&MethodId::RecoveryCode) && !has_recovery).then(|| view! {
+            <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="recovery-heading">
+                <h2 id="recovery-heading" class="text-lg font-semibold">"Recovery codes"</h2>
+                <p class="mt-1 text-sm text-slate-600">
+                    "Single-use codes for when your phone or app is not at hand. They do not count toward two-factor authentication on their own."
+                </p>
+                <a href="/credentials/recovery" class=format!("mt-4 inline-block {BUTTON}")>"Make recovery codes"</a>
+            </section>
+        })}
         <TwoFactorSwitch enabled=two_factor_enabled minimum count actions />
     }
 }
@@ -188,7 +198,10 @@ fn CredentialItem(
     let (kind, shown, detail_id) = match method {
         MethodId::Sms => ("phone", detail, "phone-number"),
         MethodId::Totp => ("app", "Authenticator app".to_owned(), "app-kind"),
+        MethodId::RecoveryCode => ("recovery", detail, "recovery-left"),
     };
+    // Recovery codes are a way back in, never the preferred way.
+    let preferable = method.counts_toward_minimum() && !preferred;
     view! {
         <li class="rounded border border-slate-200 p-4" data-testid=kind>
             <div class="flex flex-wrap items-baseline justify-between gap-2">
@@ -221,7 +234,10 @@ fn CredentialItem(
                     })}
                     <button type="submit" class=QUIET_BUTTON>"Remove"</button>
                 </ActionForm>
-                {(!preferred).then(|| view! {
+                {(method == MethodId::RecoveryCode).then(|| view! {
+                    <a href="/credentials/recovery" class=QUIET_BUTTON>"See or renew"</a>
+                })}
+                {preferable.then(|| view! {
                     <ActionForm action=actions.switch>
                         <CsrfField />
                         <input type="hidden" name="enabled" value=two_factor_enabled.to_string() />

@@ -54,6 +54,12 @@ fn HomeView(status: HomeStatus) -> impl IntoView {
                     <a href="/credentials" class="underline">"Enroll an available method"</a>
                 </p>
             })}
+            {status.recovery_codes_left.filter(|left| tessera::recovery::running_low(*left)).map(|left| view! {
+                <p role="alert" class="mt-4 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="recovery-low">
+                    {format!("Only {left} recovery code(s) left. ")}
+                    <a href="/credentials/recovery" class="underline">"Make a new set"</a>
+                </p>
+            })}
             {(!status.two_factor_enabled).then(|| view! {
                 <p class="mt-4 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900">
                     "Your account is protected by your password only. "

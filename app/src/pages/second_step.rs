@@ -40,6 +40,7 @@ fn another_way(option: &SignInOption) -> String {
     match option.method {
         MethodId::Sms => format!("Text a code to “{}” ({})", option.nickname, option.masked),
         MethodId::Totp => format!("Use the authenticator app “{}”", option.nickname),
+        MethodId::RecoveryCode => format!("Use a recovery code ({})", option.masked),
     }
 }
 
@@ -60,6 +61,12 @@ fn Challenge(
         notice,
     } = challenge;
     let prompt = match &proving {
+        Some(p) if p.method == MethodId::RecoveryCode => view! {
+            <p class="text-sm" data-testid="code-recovery">
+                {format!("Enter one of your recovery codes ({}). Each works once.", p.masked)}
+            </p>
+        }
+        .into_any(),
         Some(p) if p.method == MethodId::Totp => view! {
             <p class="text-sm" data-testid="code-from-app">
                 {format!("Enter the 6-digit code from your authenticator app “{}”.", p.nickname)}

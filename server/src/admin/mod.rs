@@ -485,6 +485,7 @@ impl Console<'_> {
             fields: policy.to_form(),
             methods: methods::REGISTRY
                 .iter()
+                .filter(|m| m.id().counts_toward_minimum())
                 .map(|m| (m.id().as_str().to_owned(), m.label().to_owned()))
                 .collect(),
             version,
@@ -571,6 +572,23 @@ impl Console<'_> {
         let target = self.find_account(username).await?;
         let pool = &self.ctx.state.pool;
         let now = self.ctx.state.clock.now();
+        // Back to password only clears every credential. Providers are told
+        // first (Stytch keeps a user per phone); one that cannot be reached
+        // does not stop the reset, and is logged.
+        let credentials = if action == UserAction::ResetTwoFactor {
+            methods::credentials(pool, target.id)
+                .await
+                .map_err(db("listing credentials"))?
+        } else {
+            Vec::new()
+        };
+        for c in &credentials {
+            if let Some(method) = methods::find(c.method)
+                && let Err(e) = method.before_removal(self.ctx, c).await
+            {
+                tracing::warn!(credential = %c.id, error = %e, "a provider's clean-up failed during a reset");
+            }
+        }
         let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
         // Administrators' rows are locked in one order, so two admins demoting
         // each other cannot both pass the "never the last one" check.
@@ -602,8 +620,8 @@ impl Console<'_> {
         let (sql, before, after, name) = match action {
             UserAction::ResetTwoFactor => (
                 "UPDATE users SET two_factor_enabled = FALSE, updated_at = $2 WHERE id = $1",
-                json!({"two_factor_enabled": enabled}),
-                json!({"two_factor_enabled": false}),
+                json!({"two_factor_enabled": enabled, "credentials": credentials.len()}),
+                json!({"two_factor_enabled": false, "credentials": 0}),
                 "reset_2fa",
             ),
             UserAction::Lock => {
@@ -660,6 +678,19 @@ impl Console<'_> {
         audit::record(&mut *tx, now, &self.ctx.origin, event)
             .await
             .map_err(db("auditing an account change"))?;
+        if action == UserAction::ResetTwoFactor {
+            for sql in [
+                "DELETE FROM credentials WHERE user_id = $1",
+                "DELETE FROM otp_challenges WHERE user_id = $1 AND consumed_at IS NULL",
+                "DELETE FROM totp_enrollments WHERE user_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(target.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("clearing credentials"))?;
+            }
+        }
         if action == UserAction::Lock {
             // Its sessions end now, on every server.
             sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
@@ -669,7 +700,7 @@ impl Console<'_> {
                 .map_err(db("ending a locked account's sessions"))?;
         }
         // The owner hears of 2FA turned off, whoever turned it off (SECURITY.md 27).
-        let notice = if action == UserAction::ResetTwoFactor && enabled {
+        let notice = if action == UserAction::ResetTwoFactor && (enabled || !credentials.is_empty()) {
             Some(
                 self.ctx
                     .notify_in(&mut tx, &target, crate::notify::Notice::TwoFactorOff)

@@ -6,6 +6,7 @@
 //! line in [`REGISTRY`] (and its id in `tessera::method::MethodId`) + a
 //! migration for its table. Nothing here knows one method from another.
 
+pub mod recovery;
 pub mod sms;
 pub mod totp;
 pub mod wrong_codes;
@@ -35,6 +36,15 @@ pub struct Credential {
     pub detail: String,
     /// The same, masked, for the second step and administrators.
     pub masked: String,
+    /// It can prove a sign-in (a set of recovery codes with none left cannot).
+    pub usable: bool,
+}
+
+/// A proof checked and used up: the transaction the caller finishes its
+/// work in and commits, then the notices to deliver.
+pub struct Verified {
+    pub tx: Transaction<'static, Postgres>,
+    pub notices: Vec<i64>,
 }
 
 /// Why a challenge is being started.
@@ -63,22 +73,35 @@ pub trait Method: Send + Sync {
     fn label(&self) -> &'static str;
     fn description(&self) -> &'static str;
     /// The plugins that can handle it, `(id, label)`, the default first;
-    /// none when it has no plugin to choose.
-    fn plugins(&self) -> Vec<(&'static str, &'static str)>;
-    /// What keeps a plugin from serving (incomplete settings); empty: ready.
-    async fn plugin_problems(&self, state: &AppState, plugin: &str) -> Vec<String>;
+    /// none (the default) when it has no plugin to choose.
+    fn plugins(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
+    /// What keeps a plugin (or the method itself, when it has no plugins)
+    /// from serving; empty: ready.
+    async fn plugin_problems(&self, state: &AppState, plugin: &str) -> Vec<String> {
+        let _ = (state, plugin);
+        Vec::new()
+    }
     /// A user's credentials of this method, oldest first.
     async fn credentials(&self, pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Credential>>;
-    /// Starts proving `credential` at sign-in (SMS: a code goes out).
+    /// Starts proving `credential` at sign-in (SMS: a code goes out; by
+    /// default nothing: the person already holds what proves it).
     async fn challenge(
         &self,
         ctx: &RequestContext,
         user: &UserRow,
         credential: &Credential,
         kind: SendKind,
-    ) -> Result<(), PortalError>;
+    ) -> Result<(), PortalError> {
+        let _ = (ctx, user, credential, kind);
+        Ok(())
+    }
     /// The sign-in code on its way to one of the user's credentials, if any.
-    async fn code_on_its_way(&self, ctx: &RequestContext, user: &UserRow) -> Result<Option<CodeSent>, PortalError>;
+    async fn code_on_its_way(&self, ctx: &RequestContext, user: &UserRow) -> Result<Option<CodeSent>, PortalError> {
+        let _ = (ctx, user);
+        Ok(None)
+    }
     /// Checks what the person typed for `credential`. On success the proof
     /// is used up inside the returned transaction (of two concurrent checks
     /// one wins); the caller finishes its work in it and commits.
@@ -88,14 +111,18 @@ pub trait Method: Send + Sync {
         user: &UserRow,
         credential: &Credential,
         typed: &str,
-    ) -> Result<Transaction<'static, Postgres>, PortalError>;
+    ) -> Result<Verified, PortalError>;
     /// Clean-up outside Tessera before `credential` is deleted; when it
-    /// fails nothing is deleted and the person can retry.
-    async fn before_removal(&self, ctx: &RequestContext, credential: &Credential) -> Result<(), PortalError>;
+    /// fails nothing is deleted and the person can retry. By default there
+    /// is nothing outside Tessera.
+    async fn before_removal(&self, ctx: &RequestContext, credential: &Credential) -> Result<(), PortalError> {
+        let _ = (ctx, credential);
+        Ok(())
+    }
 }
 
 /// Every method Tessera has, in the order pages list them.
-pub const REGISTRY: &[&dyn Method] = &[&sms::Sms, &totp::Totp];
+pub const REGISTRY: &[&dyn Method] = &[&sms::Sms, &totp::Totp, &recovery::RecoveryCodes];
 
 /// A method by id.
 pub fn find(id: MethodId) -> Option<&'static dyn Method> {
@@ -136,7 +163,7 @@ pub async fn usable_credentials(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Ve
     Ok(credentials(pool, user_id)
         .await?
         .into_iter()
-        .filter(|c| on.contains(&c.method))
+        .filter(|c| c.usable && on.contains(&c.method))
         .collect())
 }
 
@@ -186,8 +213,10 @@ pub struct NewCredential<'a> {
 
 /// Stores a new credential's generic row, makes it the preferred one when
 /// the account has none, audits it, turns 2FA on when the enrollment
-/// finishes a mandatory sign-in, and queues the owner's notice. Returns the
-/// credential's id and the notice to deliver after the commit.
+/// finishes a mandatory sign-in, and queues the owner's notice. A kind that
+/// does not count toward the minimum (recovery codes) is never preferred
+/// and never turns 2FA on (SECURITY.md 38). Returns the credential's id and
+/// the notice to deliver after the commit.
 pub async fn store_credential(
     ctx: &RequestContext,
     tx: &mut PgConnection,
@@ -205,19 +234,22 @@ pub async fn store_credential(
         .execute(&mut *tx)
         .await
         .map_err(db("storing a credential"))?;
-    sqlx::query("UPDATE users SET preferred_credential_id = $2 WHERE id = $1 AND preferred_credential_id IS NULL")
-        .bind(user.id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("choosing a preferred credential"))?;
+    let counts = new.method.counts_toward_minimum();
+    if counts {
+        sqlx::query("UPDATE users SET preferred_credential_id = $2 WHERE id = $1 AND preferred_credential_id IS NULL")
+            .bind(user.id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("choosing a preferred credential"))?;
+    }
     let mut details = serde_json::json!({"credential": id, "method": new.method, "nickname": new.nickname});
     if let (Some(all), serde_json::Value::Object(extra)) = (details.as_object_mut(), new.details) {
         all.extend(extra);
     }
     ctx.audit_in(tx, Event::by_self(audit::CREDENTIAL_ADDED, who(user)).details(details))
         .await?;
-    if enrolling == Enrolling::ToFinishSignIn && !user.two_factor_enabled {
+    if counts && enrolling == Enrolling::ToFinishSignIn && !user.two_factor_enabled {
         sqlx::query("UPDATE users SET two_factor_enabled = TRUE WHERE id = $1")
             .bind(user.id)
             .execute(&mut *tx)

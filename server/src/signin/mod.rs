@@ -114,11 +114,13 @@ pub async fn password(ctx: &RequestContext, username: &str, password: &str) -> R
 
     let requirement = match settings::policy(pool).await.map_err(db("reading the policy"))?.0.mode {
         Mode::Optional => Requirement::UsersChoice,
+        // Only a kind that counts can be enrolled to satisfy the policy.
         Mode::Mandatory => Requirement::Mandatory {
-            can_enroll: !methods::enabled(pool)
+            can_enroll: methods::enabled(pool)
                 .await
                 .map_err(db("reading the methods"))?
-                .is_empty(),
+                .iter()
+                .any(|m| m.counts_toward_minimum()),
         },
     };
     after_password(ctx, user, requirement).await
@@ -160,9 +162,16 @@ async fn after_password(ctx: &RequestContext, user: UserRow, requirement: Requir
     let usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("counting usable credentials"))?;
+    // Recovery codes serve an account whose 2FA is on (a way back in when its
+    // phone's method is off), but never stand in for enrolling a factor that
+    // mandatory 2FA asks for (SECURITY.md 38).
+    let usable = usable
+        .iter()
+        .filter(|c| user.two_factor_enabled || c.method.counts_toward_minimum())
+        .count();
     let next = AfterPassword {
         two_factor_enabled: user.two_factor_enabled,
-        usable_credentials: u32::try_from(usable.len()).unwrap_or(u32::MAX),
+        usable_credentials: u32::try_from(usable).unwrap_or(u32::MAX),
         requirement,
     }
     .next();
@@ -202,14 +211,26 @@ pub async fn account(ctx: &RequestContext, user_id: &str) -> Result<UserRow, Por
     Ok(user)
 }
 
-/// The credentials that can serve the second step, the preferred one first.
+/// The credentials that can serve the second step, the one to start with
+/// first: the user's preferred one; without it, the first of the policy's
+/// default method; else the first that counts (recovery codes come last).
 pub async fn options(ctx: &RequestContext, user: &UserRow) -> Result<Vec<Credential>, PortalError> {
     let mut usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("listing usable credentials"))?;
-    if let Some(at) = usable.iter().position(|c| Some(c.id) == user.preferred_credential_id) {
-        let preferred = usable.remove(at);
-        usable.insert(0, preferred);
+    let default_method = settings::policy(ctx.pool())
+        .await
+        .map_err(db("reading the policy"))?
+        .0
+        .default_method;
+    let first = usable
+        .iter()
+        .position(|c| Some(c.id) == user.preferred_credential_id)
+        .or_else(|| usable.iter().position(|c| c.method.as_str() == default_method))
+        .or_else(|| usable.iter().position(|c| c.method.counts_toward_minimum()));
+    if let Some(at) = first {
+        let chosen = usable.remove(at);
+        usable.insert(0, chosen);
     }
     Ok(usable)
 }
@@ -256,10 +277,11 @@ pub async fn verify(
     typed: &str,
 ) -> Result<Proof, PortalError> {
     let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
-    let mut tx = method.verify(ctx, user, credential, typed).await?;
+    let methods::Verified { mut tx, notices } = method.verify(ctx, user, credential, typed).await?;
     let now = ctx.now();
     methods::mark_used(&mut tx, credential.id, now).await?;
     tx.commit().await.map_err(db("committing a sign-in"))?;
+    crate::notify::deliver(&ctx.state, notices);
     Ok(Proof {
         factor: Factor::Method(credential.method),
         at: now.unix_timestamp(),

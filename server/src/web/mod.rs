@@ -379,6 +379,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         credentials: portal.clone(),
         sms: portal.clone(),
         totp: portal.clone(),
+        recovery: portal.clone(),
         admin: portal,
     });
     next.run(req).await

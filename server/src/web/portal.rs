@@ -11,16 +11,19 @@ use crate::clock::human;
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::{self, Enrolling, SendKind};
+use crate::secrets::Sealer;
 use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
 use std::collections::BTreeMap;
 use tessera::PortalError;
 use tessera::method::{Factor, MethodId, Proof};
-use tessera::ports::{Account, Admin, Credentials, SignIn, SignInNext, SmsEnrollment, TotpEnrollment, UserAction};
+use tessera::ports::{
+    Account, Admin, Credentials, RecoveryCodes, SignIn, SignInNext, SmsEnrollment, TotpEnrollment, UserAction,
+};
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
     AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MethodView, OutboxMessage, PolicyView,
-    ProviderView, SessionInfo, SessionView, SignInOption, UserDetail, UserSummary, Viewer,
+    ProviderView, RecoveryView, SessionInfo, SessionView, SignInOption, UserDetail, UserSummary, Viewer,
 };
 
 pub struct RequestPortal {
@@ -364,6 +367,10 @@ impl Account for RequestPortal {
             credential_count: u32::try_from(credentials).unwrap_or(u32::MAX),
             signed_in_at: signed_in_at.map(human).unwrap_or_default(),
             previous_sign_in_at: user.previous_sign_in_at.map(human),
+            recovery_codes_left: methods::recovery::left(pool, user.id)
+                .await
+                .map_err(db("counting recovery codes"))?
+                .map(|(left, _)| left),
         })
     }
 
@@ -462,6 +469,66 @@ impl TotpEnrollment for RequestPortal {
     async fn cancel_app(&self) -> Result<(), PortalError> {
         let (user, _) = self.enroller().await?;
         methods::totp::enroll::cancel(&self.ctx, &user).await
+    }
+}
+
+/// How long a new set of recovery codes stays on its page.
+const FRESH_CODES_SECS: i64 = 10 * 60;
+/// What the codes kept for display are sealed to.
+const FRESH_CODES_CONTEXT: &str = "recovery-codes-display";
+
+impl RequestPortal {
+    /// Seals what the session keeps between making codes and showing them.
+    fn display_sealer(&self) -> Sealer {
+        Sealer::from_secret(&self.ctx.state.code_key)
+    }
+}
+
+#[async_trait::async_trait]
+impl RecoveryCodes for RequestPortal {
+    async fn recovery_codes(&self) -> Result<RecoveryView, PortalError> {
+        let user = self.me()?;
+        let fresh = match self
+            .session
+            .fresh_recovery_codes()
+            .await
+            .map_err(sess("reading new recovery codes"))?
+        {
+            Some((made_at, sealed)) if self.ctx.now().unix_timestamp() - made_at < FRESH_CODES_SECS => self
+                .display_sealer()
+                .open(FRESH_CODES_CONTEXT, &sealed)
+                .and_then(|plain| serde_json::from_slice::<Vec<String>>(&plain).ok())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let set = methods::recovery::left(self.ctx.pool(), user.id)
+            .await
+            .map_err(db("counting recovery codes"))?;
+        Ok(RecoveryView {
+            left: set.map(|(left, _)| left),
+            set_size: set.map_or(tessera::recovery::SET_SIZE as u32, |(_, total)| total),
+            fresh: fresh.iter().map(|c| tessera::recovery::display(c)).collect(),
+        })
+    }
+
+    async fn make_recovery_codes(&self) -> Result<(), PortalError> {
+        self.require_recent_sign_in()?;
+        let user = self.me()?;
+        let codes = methods::recovery::make_set(&self.ctx, user).await?;
+        let plain = serde_json::to_vec(&codes).map_err(|e| internal("keeping new recovery codes")(e.into()))?;
+        let sealed = self.display_sealer().seal(FRESH_CODES_CONTEXT, &plain);
+        self.session
+            .set_fresh_recovery_codes(self.ctx.now().unix_timestamp(), sealed)
+            .await
+            .map_err(sess("keeping new recovery codes"))
+    }
+
+    async fn saved_recovery_codes(&self) -> Result<(), PortalError> {
+        self.me()?;
+        self.session
+            .clear_fresh_recovery_codes()
+            .await
+            .map_err(sess("forgetting new recovery codes"))
     }
 }
 

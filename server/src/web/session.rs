@@ -18,6 +18,8 @@ const RETURN_TO: &str = "return_to";
 const SEND_NOTICE: &str = "second_factor_notice";
 /// The answer to an administrator's last test message: (plugin, answer).
 const TEST_ANSWER: &str = "provider_test_answer";
+/// A new set of recovery codes, sealed, with when it was made (Unix seconds).
+const FRESH_RECOVERY_CODES: &str = "fresh_recovery_codes";
 
 #[derive(Clone)]
 pub struct TypedSession(Session);
@@ -87,6 +89,19 @@ impl TypedSession {
 
     pub async fn set_test_answer(&self, plugin: &str, answer: &str) -> Result<(), Error> {
         self.0.insert(TEST_ANSWER, (plugin, answer)).await
+    }
+
+    /// Keeps a new set of recovery codes (sealed) for the page to show.
+    pub async fn set_fresh_recovery_codes(&self, made_at: i64, sealed: Vec<u8>) -> Result<(), Error> {
+        self.0.insert(FRESH_RECOVERY_CODES, (made_at, sealed)).await
+    }
+
+    pub async fn fresh_recovery_codes(&self) -> Result<Option<(i64, Vec<u8>)>, Error> {
+        self.0.get(FRESH_RECOVERY_CODES).await
+    }
+
+    pub async fn clear_fresh_recovery_codes(&self) -> Result<(), Error> {
+        self.0.remove_value(FRESH_RECOVERY_CODES).await.map(|_| ())
     }
 
     /// This session's CSRF token, made on first use.

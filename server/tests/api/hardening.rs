@@ -546,8 +546,15 @@ async fn sec_27_every_way_of_turning_2fa_off_is_audited_and_notified() {
         1
     );
 
-    // 3. Removing her last phone takes 2FA with it.
+    // 3. Removing her last phone takes 2FA with it (the reset took her
+    // phone: she enrolls it again first).
     let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM sms_phones").await,
+        0,
+        "the reset cleared her phone"
+    );
+    alice.enroll_outbox(&app, "+12015550123", "Mine").await;
     alice.two_factor_on().await;
     alice.remove_first_phone().await;
     assert_eq!(told_and_audited(&app, "two_factor_off", "2fa.off").await, (3, 2));

@@ -353,3 +353,48 @@ async fn removing_the_phone_leaves_2fa_on_when_an_app_remains() {
     let a = admin.post("credentials/two_factor", &[("enabled", "true")]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+#[tokio::test]
+async fn without_a_preferred_credential_the_policys_default_method_goes_first() {
+    let app = spawn_app().await;
+    let mut b = alice_with_2fa(&app).await;
+    b.add_app(&app, "Pixel").await;
+    let app_id = b.credential_id("Pixel").await;
+    sqlx::query("UPDATE users SET preferred_credential_id = NULL")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut admin = signed_in(&app, ADMIN).await;
+    let (_, policy) = admin.get_json("admin/policy").await;
+    let choices: Vec<&str> = policy["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[0].as_str().unwrap())
+        .collect();
+    assert_eq!(choices, ["sms", "totp"], "recovery codes are no default");
+    let version = policy["version"].as_i64().unwrap().to_string();
+    let a = admin
+        .post(
+            "admin/policy_save",
+            &[("fields[default_method]", "recovery_code"), ("version", &version)],
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    let a = admin
+        .post(
+            "admin/policy_save",
+            &[("fields[default_method]", "totp"), ("version", &version)],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut c = app.browser();
+    c.sign_in(ALICE.0, ALICE.1).await;
+    let (_, challenge) = c.get_json("signin/challenge").await;
+    assert_eq!(challenge["proving"]["id"], app_id.as_str(), "{challenge}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox_messages").await,
+        1,
+        "no code texted"
+    );
+}

@@ -7,7 +7,7 @@ use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, Saved};
 use crate::pages::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use tessera::policy::NUMBER_FIELDS;
+use tessera::policy::{NUMBER_FIELDS, SECTIONS};
 use tessera::views::PolicyView;
 
 #[component]
@@ -42,18 +42,23 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
         <ActionForm action=save attr:class="mt-6 flex flex-col gap-4 rounded-lg border border-slate-200 bg-white p-6" attr:novalidate=true>
             <CsrfField />
             <input type="hidden" name="version" value=policy.version.to_string() />
-            <div class="grid grid-cols-1 gap-4 sm:grid-cols-2">
-                {NUMBER_FIELDS.iter().map(|(name, label, min, max)| view! {
-                    <Field
-                        name=format!("fields[{name}]")
-                        id=format!("policy-{name}")
-                        label=format!("{label} ({min}-{max})")
-                        inputmode="numeric"
-                        value=value(name)
-                        error=errors.field(name)
-                    />
-                }).collect_view()}
-            </div>
+            {SECTIONS.iter().map(|(heading, names)| view! {
+                <fieldset class="flex flex-col gap-2" data-testid="policy-section">
+                    <legend class="text-base font-semibold">{*heading}</legend>
+                    <div class="grid grid-cols-1 gap-4 sm:grid-cols-2">
+                        {NUMBER_FIELDS.iter().filter(|(name, ..)| names.contains(name)).map(|(name, label, min, max)| view! {
+                            <Field
+                                name=format!("fields[{name}]")
+                                id=format!("policy-{name}")
+                                label=format!("{label} ({min}-{max})")
+                                inputmode="numeric"
+                                value=value(name)
+                                error=errors.field(name)
+                            />
+                        }).collect_view()}
+                    </div>
+                </fieldset>
+            }).collect_view()}
             <Field
                 name="fields[allowed_countries]"
                 id="policy-allowed_countries"
@@ -66,7 +71,7 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
                 "Mode"
                 <select id="policy-mode" name="fields[mode]" class=select>
                     <option value="optional" selected=mode == "optional">"Each user's choice"</option>
-                    <option value="mandatory" selected=mode == "mandatory">"Mandatory for everyone (a phone is asked for at the first sign-in)"</option>
+                    <option value="mandatory" selected=mode == "mandatory">"Mandatory for everyone (a phone or an app is asked for at the first sign-in)"</option>
                 </select>
             </label>
             <FormAlert message=errors.field("mode") />

@@ -39,6 +39,7 @@ fn Detail(detail: UserDetail, action: ServerAction<UserAction>) -> impl IntoView
         credentials,
         activity,
     } = detail;
+    let has_credentials = !credentials.is_empty();
     let errors = FormErrors::new(move || action.value().get().and_then(Result::err));
     let done = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     let username = summary.username.clone();
@@ -70,7 +71,7 @@ fn Detail(detail: UserDetail, action: ServerAction<UserAction>) -> impl IntoView
                 <dd>{summary.last_sign_in_at.clone().unwrap_or_else(|| "Never".into())}</dd>
             </dl>
             <div class="mt-4 flex flex-wrap gap-2">
-                {summary.two_factor_enabled.then(|| button("reset_2fa", "Reset to password only"))}
+                {(summary.two_factor_enabled || has_credentials).then(|| button("reset_2fa", "Reset to password only"))}
                 {if locked { button("unlock", "Unlock") } else { button("lock", "Lock") }}
                 {if summary.is_admin {
                     button("revoke_admin", "Remove administrator role")

@@ -1,4 +1,5 @@
-//! Each method's own forms: enrolling a phone, adding an app.
+//! Each method's own forms: enrolling a phone, adding an app, recovery codes.
 
+pub mod recovery;
 pub mod sms;
 pub mod totp;

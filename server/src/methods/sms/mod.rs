@@ -9,14 +9,14 @@ pub mod plugin_settings;
 pub mod plugins;
 pub mod providers;
 
-use super::{CodeSent, Credential, Method, SendKind};
+use super::{CodeSent, Credential, Method, SendKind, Verified};
 use crate::context::RequestContext;
 use crate::errors::db;
 use crate::state::AppState;
 use crate::store::UserRow;
 use challenge::Destination;
 use providers::Purpose;
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgPool};
 use tessera::PortalError;
 use tessera::method::MethodId;
 use tessera::otp::mask_phone;
@@ -71,6 +71,7 @@ impl From<PhoneRow> for Credential {
             last_used_at: p.last_used_at,
             masked: mask_phone(&p.phone_e164),
             detail: p.phone_e164,
+            usable: true,
         }
     }
 }
@@ -146,9 +147,12 @@ impl Method for Sms {
         user: &UserRow,
         credential: &Credential,
         typed: &str,
-    ) -> Result<Transaction<'static, Postgres>, PortalError> {
+    ) -> Result<Verified, PortalError> {
         let (_, tx) = challenge::check_code(ctx, user, Purpose::Login, Some(credential.id), typed).await?;
-        Ok(tx)
+        Ok(Verified {
+            tx,
+            notices: Vec::new(),
+        })
     }
 
     async fn before_removal(&self, ctx: &RequestContext, credential: &Credential) -> Result<(), PortalError> {

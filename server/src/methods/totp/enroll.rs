@@ -126,7 +126,8 @@ pub async fn verify(
             "No app is being added (or its setup lapsed). Start again.",
         ));
     };
-    let Some(step) = rfc6238::matching_step(&setup.secret, &code, ctx.now().unix_timestamp(), None) else {
+    let drift = super::drift(ctx).await?;
+    let Some(step) = rfc6238::matching_step(&setup.secret, &code, ctx.now().unix_timestamp(), None, drift) else {
         wrong_codes::record(ctx, user.id).await?;
         let event = Event::by_self(audit::CODE_FAILED, who(user))
             .details(serde_json::json!({"purpose": "enroll", "method": MethodId::Totp}));

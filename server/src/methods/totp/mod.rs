@@ -5,14 +5,14 @@
 pub mod enroll;
 pub mod rfc6238;
 
-use super::{CodeSent, Credential, Method, SendKind, wrong_codes};
+use super::{Credential, Method, Verified, wrong_codes};
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::secrets::Sealer;
 use crate::state::AppState;
 use crate::store::UserRow;
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgPool};
 use tessera::method::MethodId;
 use tessera::{FieldError, PortalError};
 use time::OffsetDateTime;
@@ -31,6 +31,15 @@ fn sealer(state: &AppState) -> Result<&Sealer, PortalError> {
         tracing::error!("{NO_KEY}");
         PortalError::MethodUnavailable(MethodId::Totp)
     })
+}
+
+/// The clock drift the policy accepts, in steps.
+async fn drift(ctx: &RequestContext) -> Result<u32, PortalError> {
+    Ok(crate::settings::policy(ctx.pool())
+        .await
+        .map_err(db("reading the policy"))?
+        .0
+        .totp_drift_steps)
 }
 
 /// A secret's box is bound to its account: moved to another, it won't open.
@@ -65,10 +74,6 @@ impl Method for Totp {
         "Six-digit codes from an app such as Google Authenticator, Aegis, 1Password, Microsoft Authenticator or FreeOTP."
     }
 
-    fn plugins(&self) -> Vec<(&'static str, &'static str)> {
-        Vec::new()
-    }
-
     async fn plugin_problems(&self, state: &AppState, _plugin: &str) -> Vec<String> {
         match state.sealer {
             Some(_) => Vec::new(),
@@ -96,17 +101,9 @@ impl Method for Totp {
                 last_used_at: r.last_used_at,
                 detail: String::new(),
                 masked: String::new(),
+                usable: true,
             })
             .collect())
-    }
-
-    /// Nothing to send: the app shows the code.
-    async fn challenge(&self, _: &RequestContext, _: &UserRow, _: &Credential, _: SendKind) -> Result<(), PortalError> {
-        Ok(())
-    }
-
-    async fn code_on_its_way(&self, _: &RequestContext, _: &UserRow) -> Result<Option<CodeSent>, PortalError> {
-        Ok(None)
     }
 
     async fn verify(
@@ -115,11 +112,12 @@ impl Method for Totp {
         user: &UserRow,
         credential: &Credential,
         typed: &str,
-    ) -> Result<Transaction<'static, Postgres>, PortalError> {
+    ) -> Result<Verified, PortalError> {
         // Wrong codes share the per-account cap with SMS (SECURITY.md 36).
         wrong_codes::check_cap(ctx, user.id).await?;
         let code = tessera::totp::read_code(typed).map_err(|e| PortalError::Validation(vec![e]))?;
         let sealer = sealer(&ctx.state)?;
+        let drift = drift(ctx).await?;
         let mut tx = ctx.pool().begin().await.map_err(db("starting a transaction"))?;
         // Locked until the sign-in commits: of two checks of one code, the
         // second sees the step the first used (SECURITY.md 35).
@@ -140,7 +138,7 @@ impl Method for Totp {
             PortalError::MethodUnavailable(MethodId::Totp)
         })?;
         let now = ctx.now().unix_timestamp();
-        match rfc6238::matching_step(&secret, &code, now, Some(last_step)) {
+        match rfc6238::matching_step(&secret, &code, now, Some(last_step), drift) {
             Some(step) => {
                 sqlx::query("UPDATE totp_apps SET last_step = $2 WHERE credential_id = $1")
                     .bind(credential.id)
@@ -152,13 +150,16 @@ impl Method for Totp {
                     serde_json::json!({"purpose": "login", "method": MethodId::Totp, "credential": credential.id}),
                 );
                 ctx.audit_in(&mut tx, event).await?;
-                Ok(tx)
+                Ok(Verified {
+                    tx,
+                    notices: Vec::new(),
+                })
             }
             None => {
                 drop(tx);
                 // A code already used (a replay) is refused like a wrong one,
                 // and counts toward the cap too.
-                let replayed = rfc6238::matching_step(&secret, &code, now, None).is_some();
+                let replayed = rfc6238::matching_step(&secret, &code, now, None, drift).is_some();
                 wrong_codes::record(ctx, user.id).await?;
                 tracing::info!(user_id = %user.id, replayed, "wrong app code");
                 let event = Event::by_self(audit::CODE_FAILED, who(user)).details(serde_json::json!({
@@ -172,10 +173,5 @@ impl Method for Totp {
                 }))
             }
         }
-    }
-
-    /// Nothing outside Tessera keeps the app.
-    async fn before_removal(&self, _: &RequestContext, _: &Credential) -> Result<(), PortalError> {
-        Ok(())
     }
 }

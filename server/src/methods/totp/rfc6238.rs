@@ -36,12 +36,12 @@ pub fn code_at_step(secret: &[u8], step: i64) -> String {
     hotp(secret, u64::try_from(step).unwrap_or(0), DIGITS as u32)
 }
 
-/// The step `code` belongs to among those acceptable at `unix` (one step
-/// of drift either side, never one at or before `last_used`), compared in
-/// constant time; `None` when it matches none.
-pub fn matching_step(secret: &[u8], code: &str, unix: i64, last_used: Option<i64>) -> Option<i64> {
+/// The step `code` belongs to among those acceptable at `unix` (up to
+/// `drift` steps either side, never one at or before `last_used`), compared
+/// in constant time; `None` when it matches none.
+pub fn matching_step(secret: &[u8], code: &str, unix: i64, last_used: Option<i64>, drift: u32) -> Option<i64> {
     let mut found = None;
-    for step in acceptable_steps(unix, last_used) {
+    for step in acceptable_steps(unix, last_used, drift) {
         let expected = code_at_step(secret, step);
         // Every candidate is computed and compared: the time taken does not
         // say which one matched.
@@ -94,17 +94,20 @@ mod tests {
         let step = step_at(now);
         for drift in [-1, 0, 1] {
             let code = code_at_step(&secret, step + drift);
-            assert_eq!(matching_step(&secret, &code, now, None), Some(step + drift));
+            assert_eq!(matching_step(&secret, &code, now, None, 1), Some(step + drift));
             // Used: refused, and so is any earlier step.
-            assert_eq!(matching_step(&secret, &code, now, Some(step + drift)), None);
+            assert_eq!(matching_step(&secret, &code, now, Some(step + drift), 1), None);
+            // Without drift only the current step's code matches.
+            let expected = (drift == 0).then_some(step);
+            assert_eq!(matching_step(&secret, &code, now, None, 0), expected);
         }
         for far in [-2, 2, 10] {
             assert_eq!(
-                matching_step(&secret, &code_at_step(&secret, step + far), now, None),
+                matching_step(&secret, &code_at_step(&secret, step + far), now, None, 1),
                 None
             );
         }
-        assert_eq!(matching_step(&secret, "000000x", now, None), None);
+        assert_eq!(matching_step(&secret, "000000x", now, None, 1), None);
     }
 
     #[test]
