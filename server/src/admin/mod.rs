@@ -108,14 +108,16 @@ fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// Users with 2FA on who would have no usable credential without `method`.
+/// Users with 2FA on who would have no usable credential without `method`
+/// (recovery codes do not keep anyone's second step, SECURITY.md 38).
 async fn stranded_without(pool: &PgPool, method: &str) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT count(*) FROM users u
          WHERE u.two_factor_enabled
            AND EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.method = $1)
            AND NOT EXISTS (SELECT 1 FROM credentials c JOIN method_settings m ON m.method = c.method
-                           WHERE c.user_id = u.id AND m.enabled AND c.method <> $1)",
+                           WHERE c.user_id = u.id AND m.enabled AND c.method <> $1
+                             AND c.method <> 'recovery_code')",
     )
     .bind(method)
     .fetch_one(pool)

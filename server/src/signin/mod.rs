@@ -162,13 +162,11 @@ async fn after_password(ctx: &RequestContext, user: UserRow, requirement: Requir
     let usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("counting usable credentials"))?;
-    // Recovery codes serve an account whose 2FA is on (a way back in when its
-    // phone's method is off), but never stand in for enrolling a factor that
-    // mandatory 2FA asks for (SECURITY.md 38).
-    let usable = usable
-        .iter()
-        .filter(|c| user.two_factor_enabled || c.method.counts_toward_minimum())
-        .count();
+    // Recovery codes are another way in beside a usable factor, never the
+    // thing that keeps the second step (SECURITY.md 38): with no phone or
+    // app usable, the password alone signs in (and the home page asks to
+    // enroll one).
+    let usable = usable.iter().filter(|c| c.method.counts_toward_minimum()).count();
     let next = AfterPassword {
         two_factor_enabled: user.two_factor_enabled,
         usable_credentials: u32::try_from(usable).unwrap_or(u32::MAX),

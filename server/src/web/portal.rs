@@ -358,7 +358,7 @@ impl Account for RequestPortal {
             .map_err(db("counting usable credentials"))?;
         let activity = admin::activity(pool, user.id, 10).await?;
         Ok(HomeStatus {
-            needs_enrollment: user.two_factor_enabled && usable.is_empty(),
+            needs_enrollment: user.two_factor_enabled && !usable.iter().any(|c| c.method.counts_toward_minimum()),
             activity,
             username: user.username.clone(),
             display_name: user.display_name.clone(),

@@ -345,3 +345,34 @@ async fn the_policy_sets_the_size_of_a_set_and_the_drift_of_app_codes() {
     let a = alice.post("totp/verify", &[("code", &code(step))]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+#[tokio::test]
+async fn codes_alone_never_keep_the_second_step_when_the_phones_method_is_off() {
+    let app = spawn_app().await;
+    let mut alice = alice_with_2fa(&app).await;
+    alice.make_recovery_codes().await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    // Disabling SMS strands her: the codes do not count.
+    let (_, methods) = admin.get_json("admin/methods").await;
+    assert_eq!(methods[0]["stranded_if_disabled"], 1, "{methods}");
+    let version = methods[0]["version"].as_i64().unwrap().to_string();
+    let a = admin
+        .post(
+            "admin/method",
+            &[
+                ("method", "sms"),
+                ("enabled", "false"),
+                ("plugin", "outbox"),
+                ("version", &version),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The password alone signs her in, and home asks her to enroll.
+    let mut b = app.browser();
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/"), "{}", a.body);
+    let (_, home) = b.get_json("home").await;
+    assert_eq!(home["needs_enrollment"], true);
+}
