@@ -53,18 +53,12 @@ impl MethodId {
     }
 
     /// Whether its credentials count toward the policy's minimum (recovery
-    /// codes will not, SECURITY.md 38).
+    /// codes do not, SECURITY.md 38).
     pub fn counts_toward_minimum(self) -> bool {
         match self {
             MethodId::Sms | MethodId::Totp => true,
             MethodId::RecoveryCode => false,
         }
-    }
-}
-
-impl std::fmt::Display for MethodId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

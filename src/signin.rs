@@ -271,6 +271,39 @@ mod tests {
     }
 
     #[test]
+    fn each_state_answers_with_what_it_has_proven() {
+        use crate::method::{Factor, MethodId};
+        let pwd = Proof {
+            factor: Factor::Password,
+            at: 1,
+        };
+        let app = Proof {
+            factor: Factor::Method(MethodId::Totp),
+            at: 2,
+        };
+        let half = AuthState::PasswordVerified {
+            user_id: "u".into(),
+            at: 1,
+            proven: vec![pwd],
+            credential: None,
+        };
+        assert_eq!(half.proven(), &[pwd]);
+        let enrolling = AuthState::MustEnroll {
+            user_id: "u".into(),
+            at: 1,
+            proven: vec![pwd],
+        };
+        assert_eq!(enrolling.proven(), &[pwd]);
+        let full = AuthState::SignedIn {
+            user_id: "u".into(),
+            authenticated_at: 2,
+            started_at: 2,
+            proven: vec![pwd, app],
+        };
+        assert_eq!(full.proven(), &[pwd, app]);
+    }
+
+    #[test]
     fn absolute_lifetime_counts_from_the_session_start() {
         let s = AuthState::SignedIn {
             user_id: "u".into(),

@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn every_method_id_has_one_registered_method() {
         for id in MethodId::ALL {
-            assert_eq!(REGISTRY.iter().filter(|m| m.id() == *id).count(), 1, "{id}");
+            assert_eq!(REGISTRY.iter().filter(|m| m.id() == *id).count(), 1, "{id:?}");
         }
         assert_eq!(REGISTRY.len(), MethodId::ALL.len());
     }
