@@ -378,3 +378,18 @@ async fn codes_alone_never_keep_the_second_step_when_the_phones_method_is_off() 
     let (_, home) = b.get_json("home").await;
     assert_eq!(home["needs_enrollment"], true);
 }
+
+#[tokio::test]
+async fn without_a_secret_key_apps_and_recovery_codes_cannot_be_made() {
+    // A key that changes with every start would void sealed app secrets and
+    // code MACs at the next restart: both methods refuse to start instead.
+    let app = spawn_app_with(&[("TESSERA_SECRET_KEY", "")]).await;
+    let mut b = signed_in(&app, ALICE).await;
+    for endpoint in ["totp/start", "recovery/make"] {
+        let a = b.post(endpoint, &[]).await;
+        assert_eq!(a.status, 503, "{endpoint}: {}", a.body);
+        assert!(a.body.contains("MethodUnavailable"), "{}", a.body);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM totp_enrollments").await, 0);
+}

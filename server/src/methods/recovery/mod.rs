@@ -23,6 +23,11 @@ pub struct RecoveryCodes;
 
 const SET_NAME: &str = "Recovery codes";
 
+/// Codes are kept as MACs under the code key: a key that changes with each
+/// start (no TESSERA_SECRET_KEY) would void every set at a restart.
+const NO_KEY: &str =
+    "TESSERA_SECRET_KEY is not set on this server, so recovery codes would stop working at its next restart";
+
 #[derive(FromRow)]
 struct SetRow {
     id: Uuid,
@@ -69,6 +74,10 @@ async fn sets(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<SetRow>> {
 /// Makes a new set for `user`, voiding any earlier one, and answers with
 /// the codes: the only time they exist outside a MAC.
 pub async fn make_set(ctx: &RequestContext, user: &UserRow) -> Result<Vec<String>, PortalError> {
+    if ctx.state.sealer.is_none() {
+        tracing::error!("{NO_KEY}");
+        return Err(PortalError::MethodUnavailable(MethodId::RecoveryCode));
+    }
     let count = crate::settings::policy(ctx.pool())
         .await
         .map_err(db("reading the policy"))?
@@ -123,6 +132,13 @@ impl Method for RecoveryCodes {
 
     fn description(&self) -> &'static str {
         "A set of ten single-use codes, printed or saved, for when the phone or the app is not at hand."
+    }
+
+    async fn plugin_problems(&self, state: &crate::state::AppState, _plugin: &str) -> Vec<String> {
+        match state.sealer {
+            Some(_) => Vec::new(),
+            None => vec![NO_KEY.to_owned()],
+        }
     }
 
     /// The set (one credential), with how many codes are left as its detail.
