@@ -224,6 +224,15 @@ async fn few_codes_left_raise_a_banner_and_making_codes_needs_a_recent_sign_in()
     assert_eq!(home["recovery_codes_left"], 2);
     let page = b.page("/").await.body;
     assert!(page.contains("Only 2 recovery code(s) left"), "the banner");
+    // All used: the set is no longer offered at the second step.
+    sqlx::query("UPDATE recovery_codes SET used_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut c = app.browser();
+    c.sign_in(ALICE.0, ALICE.1).await;
+    let (_, challenge) = c.get_json("signin/challenge").await;
+    assert_eq!(challenge["others"], serde_json::json!([]), "{challenge}");
     // Ten minutes after signing in, a new set needs signing in again.
     app.clock.advance(11 * 60);
     let a = b.post("recovery/make", &[]).await;
@@ -232,7 +241,8 @@ async fn few_codes_left_raise_a_banner_and_making_codes_needs_a_recent_sign_in()
     assert_eq!(
         app.count("SELECT count(*) FROM recovery_codes WHERE used_at IS NULL")
             .await,
-        2
+        0,
+        "the old set stays as it was"
     );
 }
 
@@ -392,4 +402,79 @@ async fn without_a_secret_key_apps_and_recovery_codes_cannot_be_made() {
     }
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM totp_enrollments").await, 0);
+    // The console says why, and will not switch either on.
+    let mut admin = signed_in(&app, ADMIN).await;
+    let (_, methods) = admin.get_json("admin/methods").await;
+    for (i, method) in [(1, "totp"), (2, "recovery_code")] {
+        assert_eq!(methods[i]["id"], method, "{methods}");
+        let version = methods[i]["version"].as_i64().unwrap().to_string();
+        let a = admin
+            .post(
+                "admin/method",
+                &[
+                    ("method", method),
+                    ("enabled", "true"),
+                    ("plugin", ""),
+                    ("version", &version),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 422, "{method}: {}", a.body);
+        assert!(field_error(&a, "plugin").contains("TESSERA_SECRET_KEY"), "{}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn the_console_lists_every_method_by_name() {
+    let app = spawn_app().await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let (_, methods) = admin.get_json("admin/methods").await;
+    let listed: Vec<(&str, &str, bool)> = methods
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap(),
+                m["label"].as_str().unwrap(),
+                m["enabled"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("sms", "SMS one-time codes", true),
+            ("totp", "Authenticator apps", true),
+            ("recovery_code", "Recovery codes", true)
+        ]
+    );
+    assert!(methods[2]["description"].as_str().unwrap().contains("single-use codes"));
+    assert!(
+        methods[1]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Google Authenticator")
+    );
+    assert_eq!(
+        methods[1]["plugins"],
+        serde_json::json!([]),
+        "apps have no plugin to choose"
+    );
+    // With the secret key set, both save with no plugin.
+    for (i, method) in [(1, "totp"), (2, "recovery_code")] {
+        let version = methods[i]["version"].as_i64().unwrap().to_string();
+        let a = admin
+            .post(
+                "admin/method",
+                &[
+                    ("method", method),
+                    ("enabled", "true"),
+                    ("plugin", ""),
+                    ("version", &version),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{method}: {}", a.body);
+    }
 }
