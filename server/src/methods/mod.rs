@@ -152,11 +152,6 @@ pub async fn enabled(pool: &PgPool) -> sqlx::Result<Vec<MethodId>> {
     Ok(names.iter().filter_map(|n| MethodId::parse(n)).collect())
 }
 
-/// Whether one method is switched on.
-pub async fn is_enabled(pool: &PgPool, method: MethodId) -> sqlx::Result<bool> {
-    Ok(enabled(pool).await?.contains(&method))
-}
-
 /// A user's credentials that can serve a sign-in now: those of enabled methods.
 pub async fn usable_credentials(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Credential>> {
     let on = enabled(pool).await?;

@@ -407,21 +407,26 @@ async fn without_a_secret_key_apps_and_recovery_codes_cannot_be_made() {
     let (_, methods) = admin.get_json("admin/methods").await;
     for (i, method) in [(1, "totp"), (2, "recovery_code")] {
         assert_eq!(methods[i]["id"], method, "{methods}");
-        let version = methods[i]["version"].as_i64().unwrap().to_string();
-        let a = admin
-            .post(
-                "admin/method",
-                &[
-                    ("method", method),
-                    ("enabled", "true"),
-                    ("plugin", ""),
-                    ("version", &version),
-                ],
-            )
-            .await;
+        let a = switch_on_pluginless(&mut admin, &methods[i], method).await;
         assert_eq!(a.status, 422, "{method}: {}", a.body);
         assert!(field_error(&a, "plugin").contains("TESSERA_SECRET_KEY"), "{}", a.body);
     }
+}
+
+/// Saves a method that has no plugin as enabled, at the version listed.
+async fn switch_on_pluginless(admin: &mut Browser, listed: &Value, method: &str) -> Answer {
+    let version = listed["version"].as_i64().unwrap().to_string();
+    admin
+        .post(
+            "admin/method",
+            &[
+                ("method", method),
+                ("enabled", "true"),
+                ("plugin", ""),
+                ("version", &version),
+            ],
+        )
+        .await
 }
 
 #[tokio::test]
@@ -463,18 +468,7 @@ async fn the_console_lists_every_method_by_name() {
     );
     // With the secret key set, both save with no plugin.
     for (i, method) in [(1, "totp"), (2, "recovery_code")] {
-        let version = methods[i]["version"].as_i64().unwrap().to_string();
-        let a = admin
-            .post(
-                "admin/method",
-                &[
-                    ("method", method),
-                    ("enabled", "true"),
-                    ("plugin", ""),
-                    ("version", &version),
-                ],
-            )
-            .await;
+        let a = switch_on_pluginless(&mut admin, &methods[i], method).await;
         assert_eq!(a.status, 200, "{method}: {}", a.body);
     }
 }
