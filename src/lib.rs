@@ -2,6 +2,7 @@
 //! No I/O here; everything builds for native and for wasm.
 
 pub mod account;
+pub mod acr;
 pub mod error;
 pub mod method;
 pub mod otp;

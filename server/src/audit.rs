@@ -31,6 +31,9 @@ pub const KINDS: &[(&str, &str)] = &[
     (ADMIN_TEST_MESSAGE, "Test message sent"),
     (ADMIN_POLICY, "2FA policy changed"),
     (ADMIN_USER, "Account changed by an administrator"),
+    (OIDC_AUTHORIZED, "Signed in to an application"),
+    (OIDC_CODE_REPLAYED, "Authorization code replayed: its tokens revoked"),
+    (OIDC_REFRESH_REUSED, "Refresh token reused: its family revoked"),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -55,6 +58,9 @@ pub const ADMIN_PROVIDER: &str = "admin.provider";
 pub const ADMIN_TEST_MESSAGE: &str = "admin.test_message";
 pub const ADMIN_POLICY: &str = "admin.policy";
 pub const ADMIN_USER: &str = "admin.user";
+pub const OIDC_AUTHORIZED: &str = "oidc.authorized";
+pub const OIDC_CODE_REPLAYED: &str = "oidc.code_replayed";
+pub const OIDC_REFRESH_REUSED: &str = "oidc.refresh_reused";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

@@ -11,6 +11,7 @@ pub mod context;
 pub mod errors;
 pub mod methods;
 pub mod notify;
+pub mod oidc;
 pub mod otp;
 pub mod password;
 pub mod phone;

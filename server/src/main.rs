@@ -44,6 +44,41 @@ enum Command {
     /// Read or change the 2FA policy (the console's Policy page).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Register applications that sign users in through OpenID Connect.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// The keys that sign ID tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register an application. A confidential client's secret is printed
+    /// once and stored only as a hash.
+    Add {
+        /// What people see, e.g. "Payroll".
+        #[arg(long)]
+        name: String,
+        /// Where the application receives codes; exact match (repeat for each).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// The client id; made up when not given.
+        #[arg(long, default_value = "")]
+        id: String,
+        /// A browser or mobile app that cannot keep a secret (PKCE required).
+        #[arg(long)]
+        public: bool,
+    },
+    /// A new secret for a confidential client; the old one stops working now.
+    RotateSecret { id: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// A new signing key signs from now on; the old one's public key stays in
+    /// the JWKS until tokens it signed have expired.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +162,14 @@ async fn shutdown_signal() {
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// What seals the ID-token signing keys.
+fn signing_key_sealer(config: &config::Config) -> anyhow::Result<tessera_server::secrets::Sealer> {
+    let key = config.secret_key.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("OpenID Connect signing keys are sealed with TESSERA_SECRET_KEY, which is not set")
+    })?;
+    Ok(tessera_server::secrets::Sealer::from_secret(&key.0))
 }
 
 #[tokio::main]
@@ -311,9 +354,56 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
             println!("policy saved");
             Ok(())
         }
+        Command::Client(ClientCommand::Add {
+            name,
+            redirect_uris,
+            id,
+            public,
+        }) => {
+            use tessera_server::oidc::clients::{self, ClientKind, Grant, NewClient};
+            let pool = tessera_server::connect(&config).await?;
+            let new = NewClient {
+                id,
+                name,
+                redirect_uris,
+                kind: if public {
+                    ClientKind::Public
+                } else {
+                    ClientKind::Confidential
+                },
+                grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+                first_party: true,
+            };
+            let (client, secret) = clients::register(&pool, new, clock.now()).await?;
+            println!("client_id: {}", client.id);
+            match secret {
+                Some(s) => println!("client_secret: {s}\nThe secret is shown only this once."),
+                None => println!("A public client: no secret; it must use PKCE (S256)."),
+            }
+            println!("issuer: {}", config.public_origin());
+            Ok(())
+        }
+        Command::Client(ClientCommand::RotateSecret { id }) => {
+            let pool = tessera_server::connect(&config).await?;
+            let secret = tessera_server::oidc::clients::rotate_secret(&pool, &id, clock.now()).await?;
+            println!("client_secret: {secret}\nThe secret is shown only this once; the old one no longer works.");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let pool = tessera_server::connect(&config).await?;
+            let sealer = signing_key_sealer(&config)?;
+            let kid = tessera_server::oidc::keys::rotate(&pool, &sealer, clock.now()).await?;
+            println!("ID tokens are signed with key {kid} from now on.");
+            Ok(())
+        }
         Command::Serve => {
             let listen = config.listen;
             let pool = tessera_server::connect(&config).await?;
+            if config.secret_key.is_some() {
+                // Made at first start, so that the first client finds it.
+                let sealer = signing_key_sealer(&config)?;
+                tessera_server::oidc::keys::active(&pool, &sealer, clock.now()).await?;
+            }
             let state = tessera_server::state(config, pool, Arc::new(SystemClock)).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

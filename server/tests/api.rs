@@ -12,6 +12,8 @@ mod faults;
 mod hardening;
 #[path = "api/mocks/mod.rs"]
 mod mocks;
+#[path = "api/oidc.rs"]
+mod oidc;
 #[path = "api/providers.rs"]
 mod providers;
 #[path = "api/recovery.rs"]

@@ -26,7 +26,7 @@ pub trait SmsEnrollment: Send + Sync {
     /// Checks the enrollment code; success stores the phone as a credential.
     /// During a mandatory enrollment at sign-in it also turns 2FA on and
     /// finishes the sign-in: the answer is then `true`.
-    async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError>;
+    async fn verify_enrollment(&self, code: &str) -> Result<Option<String>, PortalError>;
     async fn cancel_enrollment(&self) -> Result<(), PortalError>;
 }
 
@@ -38,7 +38,7 @@ pub trait TotpEnrollment: Send + Sync {
     async fn start_app(&self, nickname: &str) -> Result<(), PortalError>;
     /// Checks the first code from the app; success stores it. The answer is
     /// `true` when this finished a mandatory sign-in.
-    async fn verify_app(&self, code: &str) -> Result<bool, PortalError>;
+    async fn verify_app(&self, code: &str) -> Result<Option<String>, PortalError>;
     async fn cancel_app(&self) -> Result<(), PortalError>;
 }
 

@@ -31,9 +31,13 @@ pub trait SignIn: Send + Sync {
 }
 
 /// Where a correct password leads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInNext {
-    SignedIn,
+    /// Signed in: land on `to` (home, the page that asked for a fresh
+    /// sign-in, or an application's authorization request).
+    SignedIn {
+        to: String,
+    },
     SecondFactor,
     /// 2FA is mandatory: enroll a credential to finish signing in.
     Enroll,

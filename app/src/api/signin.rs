@@ -27,8 +27,8 @@ pub async fn sign_in(
         .sign_in(&username, &password)
         .await
         .map_err(backend::fail)?;
-    leptos_axum::redirect(match next {
-        tessera::ports::SignInNext::SignedIn => "/",
+    leptos_axum::redirect(match &next {
+        tessera::ports::SignInNext::SignedIn { to } => to,
         tessera::ports::SignInNext::SecondFactor => "/signin/code",
         tessera::ports::SignInNext::Enroll => "/signin/enroll",
     });
@@ -81,9 +81,10 @@ pub async fn reauthenticate(
         .reauthenticate(&password, &next)
         .await
         .map_err(backend::fail)?;
-    leptos_axum::redirect(match step {
+    leptos_axum::redirect(match &step {
         tessera::ports::SignInNext::SecondFactor => "/signin/code",
-        _ => tessera::signin::return_path(&next),
+        tessera::ports::SignInNext::SignedIn { to } => to,
+        tessera::ports::SignInNext::Enroll => tessera::signin::return_path(&next),
     });
     Ok(())
 }

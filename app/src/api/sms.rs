@@ -30,8 +30,8 @@ pub async fn verify_enrollment(
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    if backend::sms()?.verify_enrollment(&code).await.map_err(backend::fail)? {
-        leptos_axum::redirect("/");
+    if let Some(to) = backend::sms()?.verify_enrollment(&code).await.map_err(backend::fail)? {
+        leptos_axum::redirect(&to);
     }
     Ok(())
 }

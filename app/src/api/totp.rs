@@ -16,15 +16,15 @@ pub async fn start_app(
 }
 
 /// The first code from the app; at a mandatory enrollment it finishes the
-/// sign-in and lands home.
+/// sign-in and lands where the sign-in was going.
 #[server(endpoint = "totp/verify")]
 pub async fn verify_app(
     #[server(default)] code: String,
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
-    if backend::totp()?.verify_app(&code).await.map_err(backend::fail)? {
-        leptos_axum::redirect("/");
+    if let Some(to) = backend::totp()?.verify_app(&code).await.map_err(backend::fail)? {
+        leptos_axum::redirect(&to);
     }
     Ok(())
 }

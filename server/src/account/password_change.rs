@@ -82,6 +82,10 @@ pub async fn change(
         .await
         .map_err(db("ending other sessions"))?
         .rows_affected();
+    // And every token an application holds for the account (48).
+    super::app_tokens::revoke_for_user(&mut *tx, user.id, now)
+        .await
+        .map_err(db("revoking application tokens"))?;
     let who = Who {
         id: user.id,
         name: &user.username,

@@ -98,6 +98,9 @@ pub async fn end(ctx: &RequestContext, user: &UserRow, id: &str) -> Result<Uuid,
     if gone == 0 {
         return Err(PortalError::NotFound);
     }
+    super::app_tokens::revoke_for_session(ctx.pool(), id, ctx.now())
+        .await
+        .map_err(db("revoking the session's application tokens"))?;
     ctx.audit(Event::by_self(audit::SESSION_ENDED, who(user)).details(serde_json::json!({"session": id})))
         .await?;
     Ok(id)

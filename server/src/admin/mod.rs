@@ -700,6 +700,9 @@ impl Console<'_> {
                 .execute(&mut *tx)
                 .await
                 .map_err(db("ending a locked account's sessions"))?;
+            crate::account::app_tokens::revoke_for_user(&mut *tx, target.id, now)
+                .await
+                .map_err(db("revoking a locked account's application tokens"))?;
         }
         // The owner hears of 2FA turned off, whoever turned it off (SECURITY.md 27).
         let notice = if action == UserAction::ResetTwoFactor && (enabled || !credentials.is_empty()) {

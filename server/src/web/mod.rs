@@ -2,6 +2,7 @@
 //! the per-request ports (absolute timeout, page guard, CSRF), health checks
 //! and the Leptos app. Everything below it is reached through the ports.
 
+pub mod authorize;
 pub mod browser_headers;
 pub mod csrf;
 pub mod portal;
@@ -70,6 +71,8 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         )));
 
     Router::new()
+        .route(crate::oidc::AUTHORIZE_PATH, get(authorize::authorize))
+        .route(authorize::CONTINUE_PATH, get(authorize::resume))
         .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
             let options = options.clone();
             move || shell(options.clone())
@@ -85,6 +88,9 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
             SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, Caching::Revalidate.header_value())
                 .layer(ServeDir::new(Path::new(&*state.leptos_options.site_root).join("pkg"))),
         )
+        // OpenID Connect's back channel: clients authenticate themselves;
+        // no cookie session, no CSRF token.
+        .merge(crate::oidc::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
@@ -189,7 +195,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// functions (which answer 401 themselves, never a redirect) and files.
 /// (`/pkg` is served before this layer.)
 fn is_public(path: &str) -> bool {
-    path == "/signin" || path.starts_with("/api/") || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+    path == "/signin"
+        || path.starts_with("/api/")
+        // The authorization endpoint sends people to sign in itself, keeping
+        // the application's request.
+        || path.starts_with("/oauth2/")
+        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -202,17 +213,30 @@ fn wants_html(headers: &HeaderMap) -> bool {
 /// Refuses a request with a message for the person (callers log the reason).
 fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
     if html {
-        let page = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>Tessera</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
-             <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
-             <h1 class=\"text-xl font-semibold\">Request refused</h1><p class=\"mt-2\" role=\"alert\">{message}</p>\
-             <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" href=\"/\">Back to Tessera</a></p></main></body></html>"
-        );
-        (status, Html(page)).into_response()
+        error_page(status, "Request refused", message)
     } else {
         (status, message.to_owned()).into_response()
     }
+}
+
+/// A page that says what went wrong; `title` and `message` are our own
+/// words (never echoed input).
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Tessera</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
+         <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
+         <h1 class=\"text-xl font-semibold\">{title}</h1><p class=\"mt-2\" role=\"alert\">{message}</p>\
+         <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" href=\"/\">Back to Tessera</a></p></main></body></html>"
+    );
+    (status, Html(page)).into_response()
+}
+
+/// The session store or the database failed mid-request: logged, and a
+/// page that asks to try again.
+fn sess_unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "the session store or the database failed");
+    error_page(StatusCode::SERVICE_UNAVAILABLE, "Request refused", UNAVAILABLE_MESSAGE)
 }
 
 const UNAVAILABLE_MESSAGE: &str = "Tessera is temporarily unavailable. Please try again in a moment.";
@@ -373,6 +397,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         user,
         auth,
     });
+    req.extensions_mut().insert(portal.clone());
     req.extensions_mut().insert(Ports {
         signin: portal.clone(),
         account: portal.clone(),

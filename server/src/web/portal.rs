@@ -4,7 +4,7 @@
 //! id, its row in the user's list of sessions, the step-up check.
 
 use super::session::TypedSession;
-use crate::account::{credentials, password_change, sessions};
+use crate::account::{app_tokens, credentials, password_change, sessions};
 use crate::admin::{self, Console};
 use crate::audit::{self, Event};
 use crate::clock::human;
@@ -44,14 +44,6 @@ fn proving_id(auth: &AuthState) -> Option<String> {
     match auth {
         AuthState::PasswordVerified { credential, .. } => credential.clone(),
         _ => None,
-    }
-}
-
-fn next_of(step: NextStep) -> SignInNext {
-    match step {
-        NextStep::SignedIn => SignInNext::SignedIn,
-        NextStep::SecondFactor => SignInNext::SecondFactor,
-        NextStep::Enroll => SignInNext::Enroll,
     }
 }
 
@@ -111,7 +103,12 @@ impl RequestPortal {
     /// Takes the pipeline to the step a correct password led to.
     async fn enter(&self, step: Step) -> Result<SignInNext, PortalError> {
         match step.next {
-            NextStep::SignedIn => self.signed_in_as(&step.user, &step.state).await?,
+            NextStep::SignedIn => {
+                self.signed_in_as(&step.user, &step.state).await?;
+                return Ok(SignInNext::SignedIn {
+                    to: self.take_return_path().await?,
+                });
+            }
             NextStep::SecondFactor => {
                 self.session
                     .change_privilege(&step.state)
@@ -124,6 +121,7 @@ impl RequestPortal {
                     tracing::info!(user_id = %step.user.id, error = %e, "first sign-in code not sent");
                 }
                 tracing::info!(user_id = %step.user.id, ip = %self.ctx.ip(), "password accepted; second factor owed");
+                Ok(SignInNext::SecondFactor)
             }
             NextStep::Enroll => {
                 self.session
@@ -131,9 +129,9 @@ impl RequestPortal {
                     .await
                     .map_err(sess("storing the sign-in state"))?;
                 tracing::info!(user_id = %step.user.id, "password accepted; 2FA is mandatory and a credential must be enrolled");
+                Ok(SignInNext::Enroll)
             }
         }
-        Ok(next_of(step.next))
     }
 
     /// Starts proving a credential at the second step (the one asked for, or
@@ -209,15 +207,15 @@ impl RequestPortal {
 
     /// After a credential was enrolled: when that finished a mandatory
     /// sign-in, the code just typed was its second factor, and the session
-    /// is signed in (the answer is then `true`).
+    /// is signed in (the answer is then where to land).
     async fn after_enrollment(
         &self,
         user: &UserRow,
         enrolling: Enrolling,
         method: MethodId,
-    ) -> Result<bool, PortalError> {
+    ) -> Result<Option<String>, PortalError> {
         if enrolling != Enrolling::ToFinishSignIn {
-            return Ok(false);
+            return Ok(None);
         }
         let mut proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
         proven.push(Proof {
@@ -226,7 +224,7 @@ impl RequestPortal {
         });
         let state = signin::finish(&self.ctx, user, proven).await?;
         self.signed_in_as(user, &state).await?;
-        Ok(true)
+        self.take_return_path().await.map(Some)
     }
 
     /// Where a finished sign-in lands: the page that asked for it, or home.
@@ -326,6 +324,10 @@ impl SignIn for RequestPortal {
 
     async fn sign_out(&self) -> Result<(), PortalError> {
         if let Some(row) = self.session.row().await.map_err(sess("reading the session's id"))? {
+            // What applications got through this session ends with it (SECURITY.md 48).
+            app_tokens::revoke_for_session(self.ctx.pool(), row, self.ctx.now())
+                .await
+                .map_err(db("revoking the session's application tokens"))?;
             sessions::forget(self.ctx.pool(), row)
                 .await
                 .map_err(db("forgetting a session"))?;
@@ -441,7 +443,7 @@ impl SmsEnrollment for RequestPortal {
         methods::sms::enroll::resend(&self.ctx, &user).await
     }
 
-    async fn verify_enrollment(&self, code: &str) -> Result<bool, PortalError> {
+    async fn verify_enrollment(&self, code: &str) -> Result<Option<String>, PortalError> {
         let (user, enrolling) = self.enroller_after_step_up().await?;
         methods::sms::enroll::verify(&self.ctx, &user, code, enrolling).await?;
         self.after_enrollment(&user, enrolling, MethodId::Sms).await
@@ -460,7 +462,7 @@ impl TotpEnrollment for RequestPortal {
         methods::totp::enroll::start(&self.ctx, &user, nickname).await
     }
 
-    async fn verify_app(&self, code: &str) -> Result<bool, PortalError> {
+    async fn verify_app(&self, code: &str) -> Result<Option<String>, PortalError> {
         let (user, enrolling) = self.enroller_after_step_up().await?;
         methods::totp::enroll::verify(&self.ctx, &user, code, enrolling).await?;
         self.after_enrollment(&user, enrolling, MethodId::Totp).await

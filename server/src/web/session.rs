@@ -2,6 +2,7 @@
 //! is named once, here, behind a method that says what it holds.
 
 use super::csrf::{self, CsrfToken};
+use crate::oidc::authorize::AuthorizationRequest;
 use tessera::signin::AuthState;
 use tower_sessions::Session;
 use tower_sessions::session::Error;
@@ -20,6 +21,11 @@ const SEND_NOTICE: &str = "second_factor_notice";
 const TEST_ANSWER: &str = "provider_test_answer";
 /// A new set of recovery codes, sealed, with when it was made (Unix seconds).
 const FRESH_RECOVERY_CODES: &str = "fresh_recovery_codes";
+/// Applications' authorization requests waiting for the person to sign in,
+/// by a random id (one per browser tab), oldest first.
+const AUTHORIZATION_REQUESTS: &str = "oidc_authorization_requests";
+/// At most this many are kept; the oldest go first.
+const MAX_AUTHORIZATION_REQUESTS: usize = 5;
 
 #[derive(Clone)]
 pub struct TypedSession(Session);
@@ -102,6 +108,31 @@ impl TypedSession {
 
     pub async fn clear_fresh_recovery_codes(&self) -> Result<(), Error> {
         self.0.remove_value(FRESH_RECOVERY_CODES).await.map(|_| ())
+    }
+
+    /// Keeps an application's request while the person signs in; the
+    /// answer is its id.
+    pub async fn keep_authorization(&self, request: &AuthorizationRequest) -> Result<String, Error> {
+        let mut kept: Vec<(String, AuthorizationRequest)> =
+            self.0.get(AUTHORIZATION_REQUESTS).await?.unwrap_or_default();
+        let id = crate::oidc::clients::random_secret();
+        kept.push((id.clone(), request.clone()));
+        let excess = kept.len().saturating_sub(MAX_AUTHORIZATION_REQUESTS);
+        kept.drain(..excess);
+        self.0.insert(AUTHORIZATION_REQUESTS, kept).await?;
+        Ok(id)
+    }
+
+    /// The request kept under `id`, removed from the session.
+    pub async fn take_authorization(&self, id: &str) -> Result<Option<AuthorizationRequest>, Error> {
+        let mut kept: Vec<(String, AuthorizationRequest)> =
+            self.0.get(AUTHORIZATION_REQUESTS).await?.unwrap_or_default();
+        let Some(at) = kept.iter().position(|(k, _)| k == id) else {
+            return Ok(None);
+        };
+        let (_, request) = kept.remove(at);
+        self.0.insert(AUTHORIZATION_REQUESTS, kept).await?;
+        Ok(Some(request))
     }
 
     /// This session's CSRF token, made on first use.

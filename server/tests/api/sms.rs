@@ -5,7 +5,7 @@ use super::mocks::{self, code_in};
 use super::*;
 use serde_json::{Value, json};
 
-const PHONE: &str = "+12015550123";
+pub(super) const PHONE: &str = "+12015550123";
 
 /// Makes `plugin` handle SMS, with these properties.
 pub(super) async fn use_plugin(app: &TestApp, plugin: &str, props: Value) {

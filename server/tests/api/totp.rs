@@ -408,3 +408,50 @@ async fn without_a_preferred_credential_the_policys_default_method_goes_first() 
         "no code texted"
     );
 }
+
+#[tokio::test]
+async fn an_apps_sealed_secret_moved_to_another_account_does_not_open() {
+    let app = spawn_app().await;
+    start_of_a_step(&app);
+    let mut alice = signed_in(&app, ALICE).await;
+    let alice_secret = alice.add_app(&app, "Pixel").await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    admin.add_app(&app, "Work phone").await;
+    admin.two_factor_on().await;
+    // Someone with write access to the table copies Alice's box onto the
+    // administrator's app: it is bound to Alice's account, so it won't open.
+    sqlx::query(
+        "UPDATE totp_apps SET secret_sealed = (SELECT t.secret_sealed FROM totp_apps t JOIN credentials c ON \
+         c.id = t.credential_id JOIN users u ON u.id = c.user_id WHERE u.username = 'alice') \
+         WHERE credential_id = (SELECT c.id FROM credentials c JOIN users u ON u.id = c.user_id WHERE u.username = 'admin')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mut b = app.browser();
+    assert_eq!(
+        b.sign_in(ADMIN.0, ADMIN.1).await.location.as_deref(),
+        Some("/signin/code")
+    );
+    let a = b
+        .post("signin/verify_code", &[("code", &code_now(&app, &alice_secret, 0))])
+        .await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(b.get_json("home").await.0, 401, "not signed in");
+}
+
+#[tokio::test]
+async fn a_cancelled_app_setup_takes_its_secret_with_it() {
+    let app = spawn_app().await;
+    start_of_a_step(&app);
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("totp/start", &[("nickname", "Pixel")]).await.status, 200);
+    let secret = setup_secret(&mut b).await;
+    assert_eq!(b.post("totp/cancel", &[]).await.status, 200);
+    assert_eq!(app.count("SELECT count(*) FROM totp_enrollments").await, 0);
+    let (_, view) = b.get_json("credentials").await;
+    assert!(view["app_setup"].is_null(), "{view}");
+    let a = b.post("totp/verify", &[("code", &code_now(&app, &secret, 0))]).await;
+    assert_ne!(a.status, 200, "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM totp_apps").await, 0);
+}

@@ -1,0 +1,453 @@
+//! The authorization endpoint's rules, without the cookie session: reading
+//! and checking a request (OpenID Connect Core 3.1.2.1, PKCE), deciding what
+//! the browser's sign-in state allows, and issuing the code. The web edge
+//! keeps the request in the session while the person signs in.
+
+use super::clients::{self, Client, ClientKind, Grant};
+use super::tokens::token_hash;
+use crate::audit::{self, Event, Who};
+use crate::context::RequestContext;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tessera::acr::{self, Acr};
+use tessera::method::Proof;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// How long an authorization code lives (SECURITY.md 43: at most 60 s).
+pub const CODE_SECS: i64 = 60;
+
+/// Longest `state` and `nonce` accepted.
+const MAX_PARAM_CHARS: usize = 512;
+
+/// A checked authorization request, kept while the person signs in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    /// The acr this request demands (asked for, else the client's default).
+    pub acr: Option<String>,
+    pub max_age: Option<i64>,
+    pub prompt: Prompt,
+    pub login_hint: Option<String>,
+    /// When the request arrived (Unix seconds): a sign-in after this is fresh.
+    pub received_at: i64,
+}
+
+/// What `prompt` asks of the sign-in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Prompt {
+    /// Sign in if needed.
+    Default,
+    /// Never show a page: answer with an error if the person must act.
+    None,
+    /// Sign in again even when signed in.
+    Login,
+}
+
+/// Why a request is refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client or the redirect URI cannot be trusted: an error page for
+    /// the person, never a redirect (SECURITY.md 42).
+    Page(String),
+    /// An error for the client, sent to its (checked) redirect URI.
+    Redirect(String),
+}
+
+/// The error redirect for a request whose client and redirect URI check out.
+fn error_redirect(redirect_uri: &str, state: Option<&str>, issuer: &str, error: &str, description: &str) -> String {
+    let mut url = url::Url::parse(redirect_uri).expect("a registered redirect URI is an absolute URL");
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("error", error)
+            .append_pair("error_description", description);
+        if let Some(s) = state {
+            q.append_pair("state", s);
+        }
+        q.append_pair("iss", issuer);
+    }
+    url.into()
+}
+
+/// Reads and checks a request's parameters.
+pub async fn parse(
+    ctx: &RequestContext,
+    params: &HashMap<String, String>,
+) -> Result<(Client, AuthorizationRequest), Refusal> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let client_id = get("client_id")
+        .ok_or_else(|| Refusal::Page("The application did not say who it is (no client_id).".into()))?;
+    let client = clients::find(ctx.pool(), client_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "finding a client");
+            Refusal::Page("Something went wrong on our side; try again.".into())
+        })?
+        .ok_or_else(|| Refusal::Page("This application is not registered here.".into()))?;
+    let redirect_uri = get("redirect_uri")
+        .ok_or_else(|| Refusal::Page("The application did not say where to return (no redirect_uri).".into()))?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(Refusal::Page(
+            "The application asked to return to an address it has not registered.".into(),
+        ));
+    }
+    let state = get("state");
+    let issuer = ctx.state.config.public_origin();
+    let refuse = |error: &str, description: &str| {
+        Refusal::Redirect(error_redirect(redirect_uri, state, issuer, error, description))
+    };
+    if state.is_some_and(|s| s.len() > MAX_PARAM_CHARS) {
+        return Err(Refusal::Page("The application's request is too long.".into()));
+    }
+    if get("request").is_some() {
+        return Err(refuse("request_not_supported", "Request objects are not supported."));
+    }
+    if get("request_uri").is_some() {
+        return Err(refuse(
+            "request_uri_not_supported",
+            "Request objects are not supported.",
+        ));
+    }
+    if get("response_type") != Some("code") {
+        return Err(refuse(
+            "unsupported_response_type",
+            "Only response_type=code is supported.",
+        ));
+    }
+    if get("response_mode").is_some_and(|m| m != "query") {
+        return Err(refuse("invalid_request", "Only response_mode=query is supported."));
+    }
+    if !client.allows(Grant::AuthorizationCode) {
+        return Err(refuse(
+            "unauthorized_client",
+            "This application may not use the authorization code flow.",
+        ));
+    }
+    let scope = get("scope").unwrap_or_default();
+    if !scope.split_ascii_whitespace().any(|s| s == "openid") {
+        return Err(refuse("invalid_scope", "The scope must include openid."));
+    }
+    let scope = scope
+        .split_ascii_whitespace()
+        .filter(|s| SCOPES.contains(s))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let nonce = get("nonce");
+    if nonce.is_some_and(|n| n.len() > MAX_PARAM_CHARS) {
+        return Err(refuse("invalid_request", "The nonce is too long."));
+    }
+    let code_challenge = get("code_challenge");
+    match (code_challenge, get("code_challenge_method")) {
+        (Some(c), Some("S256")) if is_code_challenge(c) => {}
+        (Some(_), Some("S256")) => return Err(refuse("invalid_request", "The code_challenge is malformed.")),
+        (Some(_), _) => {
+            return Err(refuse(
+                "invalid_request",
+                "Only code_challenge_method=S256 is supported.",
+            ));
+        }
+        (None, _) if client.kind() == ClientKind::Public => {
+            return Err(refuse("invalid_request", "A public client must use PKCE (S256)."));
+        }
+        (None, _) => {}
+    }
+    let prompt = match get("prompt").map(|p| p.split_ascii_whitespace().collect::<Vec<_>>()) {
+        None => Prompt::Default,
+        Some(values) if values == ["none"] => Prompt::None,
+        Some(values) if values.contains(&"none") => {
+            return Err(refuse(
+                "invalid_request",
+                "prompt=none cannot be combined with other values.",
+            ));
+        }
+        Some(values) if values.contains(&"login") => Prompt::Login,
+        Some(values) if values.iter().all(|v| ["consent", "select_account"].contains(v)) => Prompt::Default,
+        Some(_) => return Err(refuse("invalid_request", "Unknown prompt value.")),
+    };
+    let max_age = match get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(refuse("invalid_request", "max_age must be a number of seconds.")),
+        },
+    };
+    // Unknown acr values are skipped (acr_values is a voluntary request);
+    // none known: the client's default.
+    let acr = get("acr_values")
+        .and_then(acr::first_known)
+        .or_else(|| client.default_acr.as_deref().and_then(Acr::parse))
+        .map(|a| a.as_str().to_owned());
+    let login_hint = get("login_hint").map(|h| h.chars().take(64).collect());
+    let request = AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scope,
+        state: state.map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
+        code_challenge: code_challenge.map(str::to_owned),
+        acr,
+        max_age,
+        prompt,
+        login_hint,
+        received_at: ctx.now().unix_timestamp(),
+    };
+    Ok((client, request))
+}
+
+/// The scopes Tessera answers; others are dropped from the request.
+pub const SCOPES: &[&str] = &["openid", "profile", "email"];
+
+/// RFC 7636 4.2: BASE64URL(SHA256(verifier)), 43 characters.
+fn is_code_challenge(c: &str) -> bool {
+    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The browser's sign-in as the authorization endpoint sees it.
+pub struct SignedIn<'a> {
+    pub user_id: Uuid,
+    pub authenticated_at: i64,
+    pub proven: &'a [Proof],
+    /// Whether the user's own settings demand a second factor.
+    pub second_factor_on: bool,
+}
+
+/// What the endpoint does with a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The sign-in satisfies the request: issue a code.
+    Issue,
+    /// The person must sign in (again, if signed in).
+    SignIn,
+    /// Refused, with this error for the client.
+    Refuse {
+        error: &'static str,
+        description: &'static str,
+    },
+}
+
+/// What a request needs, given the browser's sign-in. `after_interaction`:
+/// the person has just been through the sign-in pages for this request, so a
+/// sign-in that still falls short is refused instead of asked again.
+pub fn decide(
+    request: &AuthorizationRequest,
+    signed_in: Option<&SignedIn>,
+    now: i64,
+    after_interaction: bool,
+) -> Decision {
+    let acr = request.acr.as_deref().and_then(Acr::parse);
+    let fresh_enough = |s: &SignedIn| {
+        let within_max_age = request
+            .max_age
+            .is_none_or(|m| now.saturating_sub(s.authenticated_at) <= m);
+        let prompt_met = request.prompt != Prompt::Login || s.authenticated_at >= request.received_at;
+        within_max_age && prompt_met
+    };
+    let strong_enough = |s: &SignedIn| {
+        acr.unwrap_or(Acr::UsersSettings)
+            .satisfied_by(s.proven, s.second_factor_on)
+    };
+    match signed_in {
+        Some(s) if fresh_enough(s) && strong_enough(s) => Decision::Issue,
+        Some(s) if fresh_enough(s) && after_interaction => Decision::Refuse {
+            error: "unmet_authentication_requirements",
+            description: "The sign-in did not prove the method the application asked for.",
+        },
+        _ if request.prompt == Prompt::None => Decision::Refuse {
+            error: "login_required",
+            description: "The person must sign in.",
+        },
+        _ => Decision::SignIn,
+    }
+}
+
+/// A code for this request and sign-in: stored hashed, bound to the client,
+/// redirect URI, PKCE challenge and nonce, and carrying what was proven
+/// (SECURITY.md 43, 44). The answer is where to send the browser.
+pub async fn issue_code(
+    ctx: &RequestContext,
+    request: &AuthorizationRequest,
+    user: Who<'_>,
+    signed_in: &SignedIn<'_>,
+    session_id: Option<Uuid>,
+) -> anyhow::Result<String> {
+    let code = clients::random_secret();
+    let now = ctx.now();
+    let acr = Acr::stated(signed_in.proven).as_str();
+    let amr: Vec<&str> = tessera::method::amr(signed_in.proven);
+    let mut tx = ctx.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO oidc_authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
+         code_challenge, acr, amr, auth_time, session_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(token_hash(&code))
+    .bind(&request.client_id)
+    .bind(user.id)
+    .bind(&request.redirect_uri)
+    .bind(&request.scope)
+    .bind(&request.nonce)
+    .bind(&request.code_challenge)
+    .bind(acr)
+    .bind(&amr)
+    .bind(OffsetDateTime::from_unix_timestamp(signed_in.authenticated_at)?)
+    .bind(session_id)
+    .bind(now)
+    .bind(now + time::Duration::seconds(CODE_SECS))
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        now,
+        &ctx.origin,
+        Event::by_self(audit::OIDC_AUTHORIZED, user)
+            .details(serde_json::json!({"client_id": request.client_id, "acr": acr, "amr": amr})),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut url = url::Url::parse(&request.redirect_uri)?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("code", &code);
+        if let Some(s) = &request.state {
+            q.append_pair("state", s);
+        }
+        q.append_pair("iss", ctx.state.config.public_origin());
+    }
+    Ok(url.into())
+}
+
+/// The refusal of a checked request, for its redirect URI.
+pub fn refusal(ctx: &RequestContext, request: &AuthorizationRequest, error: &str, description: &str) -> String {
+    error_redirect(
+        &request.redirect_uri,
+        request.state.as_deref(),
+        ctx.state.config.public_origin(),
+        error,
+        description,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera::method::{Factor, MethodId};
+
+    fn request(acr: Option<&str>, max_age: Option<i64>, prompt: Prompt) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: "c".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: "openid".into(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            acr: acr.map(str::to_owned),
+            max_age,
+            prompt,
+            login_hint: None,
+            received_at: 1_000,
+        }
+    }
+
+    const PWD: Proof = Proof {
+        factor: Factor::Password,
+        at: 900,
+    };
+    const SMS: Proof = Proof {
+        factor: Factor::Method(MethodId::Sms),
+        at: 900,
+    };
+
+    fn signed_in(proven: &[Proof], at: i64) -> SignedIn<'_> {
+        SignedIn {
+            user_id: Uuid::nil(),
+            authenticated_at: at,
+            proven,
+            second_factor_on: true,
+        }
+    }
+
+    #[test]
+    fn sec_44_max_age_and_prompt_login_ask_for_a_new_sign_in() {
+        let proven = [PWD, SMS];
+        let s = signed_in(&proven, 900);
+        assert_eq!(
+            decide(&request(None, None, Prompt::Default), Some(&s), 1_000, false),
+            Decision::Issue
+        );
+        assert_eq!(
+            decide(&request(None, Some(100), Prompt::Default), Some(&s), 1_000, false),
+            Decision::Issue
+        );
+        assert_eq!(
+            decide(&request(None, Some(99), Prompt::Default), Some(&s), 1_000, false),
+            Decision::SignIn
+        );
+        assert_eq!(
+            decide(&request(None, None, Prompt::Login), Some(&s), 1_000, false),
+            Decision::SignIn
+        );
+        let again = signed_in(&proven, 1_000);
+        assert_eq!(
+            decide(&request(None, None, Prompt::Login), Some(&again), 1_001, true),
+            Decision::Issue
+        );
+    }
+
+    #[test]
+    fn sec_44_a_weaker_sign_in_is_asked_again_then_refused() {
+        let proven = [PWD, SMS];
+        let s = signed_in(&proven, 900);
+        let otp = request(Some("otp"), None, Prompt::Default);
+        assert_eq!(decide(&otp, Some(&s), 1_000, false), Decision::SignIn);
+        assert!(matches!(
+            decide(&otp, Some(&s), 1_000, true),
+            Decision::Refuse {
+                error: "unmet_authentication_requirements",
+                ..
+            }
+        ));
+        let pwd_only = [PWD];
+        let weak = signed_in(&pwd_only, 900);
+        // The user's own settings ask for the second factor it has on.
+        assert_eq!(
+            decide(&request(None, None, Prompt::Default), Some(&weak), 1_000, false),
+            Decision::SignIn
+        );
+        assert_eq!(
+            decide(
+                &request(Some("password"), None, Prompt::Default),
+                Some(&weak),
+                1_000,
+                false
+            ),
+            Decision::Issue
+        );
+    }
+
+    #[test]
+    fn prompt_none_never_asks() {
+        assert!(matches!(
+            decide(&request(None, None, Prompt::None), None, 1_000, false),
+            Decision::Refuse {
+                error: "login_required",
+                ..
+            }
+        ));
+        assert_eq!(
+            decide(&request(None, None, Prompt::Default), None, 1_000, false),
+            Decision::SignIn
+        );
+    }
+
+    #[test]
+    fn code_challenges_are_43_base64url_characters() {
+        assert!(is_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!is_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"));
+        assert!(!is_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"));
+    }
+}

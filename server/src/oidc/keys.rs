@@ -1,0 +1,175 @@
+//! The keys that sign ID tokens (SECURITY.md 45): RSA 2048 for RS256, made
+//! the first time one is needed (and by `serve` at start), sealed at rest
+//! under `TESSERA_SECRET_KEY`, named by their RFC 7638 thumbprint (`kid`).
+//! Rotation adds a key that signs from then on and retires the old one,
+//! whose public half stays in the JWKS until its tokens have expired.
+//!
+//! Keys are made with the `rsa` crate and used through `ring`, whose RSA
+//! signing runs in constant time.
+
+use crate::secrets::Sealer;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use time::OffsetDateTime;
+
+const RSA_BITS: usize = 2048;
+const ALG: &str = "RS256";
+
+/// How long a retired key stays in the JWKS: longer than any ID token or
+/// access token lives (a day at most).
+pub const RETIRED_KEY_KEPT: time::Duration = time::Duration::days(2);
+
+/// A signing key ready to sign.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pair: Arc<RsaKeyPair>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({})", self.kid)
+    }
+}
+
+impl SigningKey {
+    /// A compact JWS (RFC 7515) of these claims: header, payload and
+    /// signature, base64url without padding.
+    pub fn sign_jwt(&self, claims: &Value) -> anyhow::Result<String> {
+        let header = json!({"alg": ALG, "typ": "JWT", "kid": self.kid});
+        let input = format!(
+            "{}.{}",
+            B64.encode(serde_json::to_vec(&header)?),
+            B64.encode(serde_json::to_vec(claims)?)
+        );
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| anyhow::anyhow!("signing an ID token"))?;
+        Ok(format!("{input}.{}", B64.encode(signature)))
+    }
+}
+
+/// Keys already unsealed and parsed, by kid (a kid is the hash of its
+/// public key, so one kid is one key whichever database it came from).
+static UNSEALED: LazyLock<Mutex<HashMap<String, SigningKey>>> = LazyLock::new(Default::default);
+
+/// The key that signs now, made if there is none yet.
+pub async fn active(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<SigningKey> {
+    for _ in 0..2 {
+        let row: Option<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT kid, sealed_private FROM oidc_signing_keys WHERE retired_at IS NULL")
+                .fetch_optional(pool)
+                .await?;
+        match row {
+            Some((kid, sealed)) => return unseal(sealer, &kid, &sealed),
+            // Two servers may both get here: one insert wins, both then read it.
+            None => insert_new(pool, sealer, now).await?,
+        }
+    }
+    anyhow::bail!("no signing key after making one")
+}
+
+fn unseal(sealer: &Sealer, kid: &str, sealed: &[u8]) -> anyhow::Result<SigningKey> {
+    if let Some(key) = UNSEALED.lock().unwrap_or_else(|e| e.into_inner()).get(kid) {
+        return Ok(key.clone());
+    }
+    let der = sealer
+        .open(&context(kid), sealed)
+        .ok_or_else(|| anyhow::anyhow!("signing key {kid} does not open with TESSERA_SECRET_KEY"))?;
+    let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| anyhow::anyhow!("signing key {kid}: {e}"))?;
+    let key = SigningKey {
+        kid: kid.to_owned(),
+        pair: Arc::new(pair),
+    };
+    UNSEALED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(kid.to_owned(), key.clone());
+    Ok(key)
+}
+
+/// What a sealed key is bound to: its own kid.
+fn context(kid: &str) -> String {
+    format!("oidc-signing-key:{kid}")
+}
+
+/// A new key pair: the private key as PKCS#8 DER, the public key as a JWK
+/// and its thumbprint.
+fn generate() -> anyhow::Result<(Vec<u8>, Value, String)> {
+    use rsa::pkcs8::EncodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)?;
+    let der = private.to_pkcs8_der()?.as_bytes().to_vec();
+    let n = B64.encode(private.n().to_bytes_be());
+    let e = B64.encode(private.e().to_bytes_be());
+    // RFC 7638: the required members in lexicographic order, no spaces.
+    let thumbprint = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    let kid = B64.encode(Sha256::digest(thumbprint.as_bytes()));
+    let jwk = json!({"kty": "RSA", "use": "sig", "alg": ALG, "kid": kid, "n": n, "e": e});
+    Ok((der, jwk, kid))
+}
+
+/// Makes a key and stores it as the active one, unless another is active
+/// already (a second server got there first).
+async fn insert_new(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<()> {
+    let (der, jwk, kid) = tokio::task::spawn_blocking(generate).await??;
+    sqlx::query(
+        "INSERT INTO oidc_signing_keys (kid, alg, sealed_private, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&kid)
+    .bind(ALG)
+    .bind(sealer.seal(&context(&kid), &der))
+    .bind(&jwk)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Rotation: a new key signs from now on; the one before is retired and
+/// stays published for [`RETIRED_KEY_KEPT`]. Answers the new kid.
+pub async fn rotate(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<String> {
+    let (der, jwk, kid) = tokio::task::spawn_blocking(generate).await??;
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE oidc_signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO oidc_signing_keys (kid, alg, sealed_private, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&kid)
+    .bind(ALG)
+    .bind(sealer.seal(&context(&kid), &der))
+    .bind(&jwk)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(kid)
+}
+
+/// The JWKS document: the active key and every retired key still within
+/// [`RETIRED_KEY_KEPT`] (SECURITY.md 45).
+pub async fn jwks(pool: &PgPool, now: OffsetDateTime) -> sqlx::Result<Value> {
+    let keys: Vec<Value> = sqlx::query_scalar(
+        "SELECT public_jwk FROM oidc_signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC",
+    )
+    .bind(now - RETIRED_KEY_KEPT)
+    .fetch_all(pool)
+    .await?;
+    Ok(json!({ "keys": keys }))
+}

@@ -1,0 +1,198 @@
+//! The OpenID Connect provider's back channel: discovery, the JWKS, the
+//! token endpoint and userinfo. Its own router and error type (RFC 6749
+//! JSON), outside the cookie session and its CSRF check: clients call these
+//! with their own credentials. The browser steps (authorize) are in
+//! `web::authorize`, which keeps the request in the session while the
+//! person signs in with the portal's own pages.
+
+pub mod authorize;
+pub mod clients;
+mod code_grant;
+pub mod error;
+pub mod keys;
+mod refresh_grant;
+pub mod tokens;
+
+use crate::audit::Origin;
+use crate::client_ip::ClientIp;
+use crate::context::RequestContext;
+use crate::methods;
+use crate::state::AppState;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use error::OAuthError;
+use serde::Deserialize;
+use serde_json::json;
+use tessera::acr::Acr;
+
+pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+const TOKEN_PATH: &str = "/oauth2/token";
+const USERINFO_PATH: &str = "/oauth2/userinfo";
+const JWKS_PATH: &str = "/oauth2/jwks";
+
+/// The back-channel endpoints.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route(JWKS_PATH, get(jwks))
+        .route(TOKEN_PATH, post(token))
+        .route(USERINFO_PATH, get(userinfo).post(userinfo))
+}
+
+fn context(state: AppState, ip: Option<Extension<ClientIp>>, headers: &HeaderMap) -> RequestContext {
+    RequestContext {
+        state,
+        origin: Origin {
+            ip: ip.map_or_else(|| "unknown".into(), |Extension(c)| c.ip.to_string()),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        },
+    }
+}
+
+/// OpenID Connect Discovery 1.0: what this provider really supports.
+async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError> {
+    let issuer = state.config.public_origin();
+    let enabled = methods::enabled(&state.pool).await?;
+    let doc = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
+        "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
+        "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
+        "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+        "scopes_supported": authorize::SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": Acr::supported(&enabled),
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                             "at_hash", "preferred_username", "name", "email"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    });
+    Ok(cacheable(Json(doc).into_response()))
+}
+
+fn cacheable(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    res
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// The public keys that verify ID tokens; the signing key is made here if
+/// there is none yet, so a client never finds the set empty.
+async fn jwks(State(state): State<AppState>) -> Result<Response, OAuthError> {
+    let sealer = state.sealer.as_deref().ok_or(OAuthError::NotConfigured)?;
+    let now = state.clock.now();
+    keys::active(&state.pool, sealer, now)
+        .await
+        .map_err(|e| OAuthError::server("making the signing key", e))?;
+    Ok(cacheable(Json(keys::jwks(&state.pool, now).await?).into_response()))
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+async fn token(
+    State(state): State<AppState>,
+    ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, OAuthError> {
+    let ctx = context(state, ip, &headers);
+    let client = clients::authenticate(
+        ctx.pool(),
+        &headers,
+        form.client_id.as_deref().filter(|s| !s.is_empty()),
+        form.client_secret.as_deref().filter(|s| !s.is_empty()),
+    )
+    .await?;
+    let issued = match form.grant_type.as_deref() {
+        Some("authorization_code") => {
+            if !client.allows(clients::Grant::AuthorizationCode) {
+                return Err(OAuthError::UnauthorizedClient(
+                    "This client may not use the authorization code grant.".into(),
+                ));
+            }
+            code_grant::exchange(
+                &ctx,
+                &client,
+                form.code.as_deref(),
+                form.redirect_uri.as_deref(),
+                form.code_verifier.as_deref(),
+            )
+            .await?
+        }
+        Some("refresh_token") => {
+            if !client.allows(clients::Grant::RefreshToken) {
+                return Err(OAuthError::UnauthorizedClient(
+                    "This client may not use refresh tokens.".into(),
+                ));
+            }
+            refresh_grant::exchange(&ctx, &client, form.refresh_token.as_deref(), form.scope.as_deref()).await?
+        }
+        Some(_) => return Err(OAuthError::UnsupportedGrantType),
+        None => return Err(OAuthError::InvalidRequest("grant_type is missing.".into())),
+    };
+    Ok(no_store(Json(issued.to_json()).into_response()))
+}
+
+/// Userinfo (Core 5.3): the claims the access token's scopes allow.
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, OAuthError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or(OAuthError::InvalidToken)?;
+    let grant = tokens::access_grant(&state.pool, token, state.clock.now())
+        .await?
+        .ok_or(OAuthError::InvalidToken)?;
+    let user = crate::store::find_user(&state.pool, grant.user_id)
+        .await?
+        .filter(|u| u.locked_at.is_none())
+        .ok_or(OAuthError::InvalidToken)?;
+    let scopes: Vec<&str> = grant.scope.split_ascii_whitespace().collect();
+    let mut claims = json!({ "sub": user.id.to_string() });
+    if scopes.contains(&"profile") {
+        claims["preferred_username"] = json!(user.username);
+        if !user.display_name.is_empty() {
+            claims["name"] = json!(user.display_name);
+        }
+    }
+    if scopes.contains(&"email")
+        && let Some(email) = user.email.as_deref().filter(|e| !e.is_empty())
+    {
+        claims["email"] = json!(email);
+    }
+    Ok(no_store(Json(claims).into_response()))
+}

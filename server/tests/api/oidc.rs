@@ -1,0 +1,618 @@
+//! The OpenID Connect provider driven by a real relying-party library (the
+//! `openidconnect` crate): discovery, the code flow with PKCE and nonce,
+//! ID tokens checked against the JWKS, what they say was proven, max_age
+//! and prompt, refusals that must never redirect, single-use codes, key
+//! rotation and client authentication.
+
+use super::sms::alice_with_2fa;
+use super::*;
+use openidconnect::core::{CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims};
+use openidconnect::{
+    AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde_json::Value;
+use tessera_server::oidc::clients::{self, ClientKind, Grant, NewClient};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// A relying party: the library's client set up by discovery alone, with
+/// the id and secret the command line printed.
+struct RelyingParty {
+    client: Rp,
+    http: openidconnect::reqwest::Client,
+}
+
+/// One authorization request as the relying party made it.
+struct Pending {
+    url: String,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+async fn register(app: &TestApp, kind: ClientKind) -> (String, Option<String>) {
+    let (client, secret) = clients::register(
+        &app.pool,
+        NewClient {
+            id: String::new(),
+            name: "Payroll".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            kind,
+            grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+            first_party: true,
+        },
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    (client.id, secret)
+}
+
+impl RelyingParty {
+    async fn discover(app: &TestApp, id: &str, secret: Option<&str>) -> RelyingParty {
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap();
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(id.to_owned()),
+            secret.map(|s| ClientSecret::new(s.to_owned())),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+        RelyingParty { client, http }
+    }
+
+    /// An authorization URL with PKCE (S256), a nonce, the profile scope
+    /// and whatever `extra` adds (acr_values, max_age, prompt).
+    fn authorize(&self, acr: Option<&str>, extra: &[(&str, &str)]) -> Pending {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut req = self
+            .client
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge);
+        if let Some(a) = acr {
+            req = req.add_auth_context_value(AuthenticationContextClass::new(a.into()));
+        }
+        for (k, v) in extra {
+            req = req.add_extra_param(*k, *v);
+        }
+        let (url, state, nonce) = req.url();
+        Pending {
+            url: url.to_string(),
+            state,
+            nonce,
+            verifier,
+        }
+    }
+
+    /// Exchanges a code and checks the ID token (signature against the
+    /// JWKS, issuer, audience, expiry, nonce) as the library does.
+    async fn exchange(
+        &self,
+        code: &str,
+        pending: Pending,
+    ) -> (openidconnect::core::CoreTokenResponse, CoreIdTokenClaims) {
+        let token = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .unwrap()
+            .set_pkce_verifier(pending.verifier)
+            .request_async(&self.http)
+            .await
+            .expect("token response");
+        let claims = token
+            .id_token()
+            .expect("an ID token")
+            .claims(&self.client.id_token_verifier(), &pending.nonce)
+            .expect("a valid ID token")
+            .clone();
+        (token, claims)
+    }
+}
+
+impl Browser {
+    /// A JSON document at `path` (discovery, the JWKS).
+    async fn get_json_at(&mut self, path: &str) -> (u16, Value) {
+        let a = self
+            .send(
+                self.http
+                    .get(format!("{}{path}", self.base))
+                    .header("accept", "application/json"),
+            )
+            .await;
+        (a.status, serde_json::from_str(&a.body).unwrap_or(Value::Null))
+    }
+}
+
+/// The query of a redirect to the relying party, as pairs.
+fn callback(location: &str) -> BTreeMap<String, String> {
+    assert!(location.starts_with(REDIRECT), "not sent to the client: {location}");
+    url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
+}
+
+/// Follows the authorization URL in the browser to the client's callback:
+/// the code (and checks the state and issuer came back).
+async fn code_from(app: &TestApp, b: &mut Browser, pending: &Pending) -> String {
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let location = a
+        .location
+        .unwrap_or_else(|| panic!("no redirect: {} {}", a.status, a.body));
+    let q = callback(&location);
+    assert_eq!(
+        q.get("state").map(String::as_str),
+        Some(pending.state.secret().as_str())
+    );
+    assert_eq!(q.get("iss").map(String::as_str), Some(app.base.as_str()));
+    q.get("code").unwrap_or_else(|| panic!("no code: {location}")).clone()
+}
+
+/// The ID token's payload as JSON (for claims the library does not name).
+fn payload(token: &openidconnect::core::CoreTokenResponse) -> Value {
+    use base64::Engine;
+    let jwt = token.id_token().unwrap().to_string();
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_relying_party_signs_alice_in_by_the_code_flow_and_validates_the_id_token() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let pending = rp.authorize(None, &[]);
+
+    // Not signed in: the request waits while Alice signs in, then comes back.
+    let mut b = app.browser();
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    assert_eq!(a.location.as_deref(), Some("/signin"), "{} {}", a.status, a.body);
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
+    let back = a.location.clone().unwrap_or_else(|| panic!("{} {}", a.status, a.body));
+    assert!(back.starts_with("/oauth2/continue?request="), "{back}");
+    let a = b.page(&back).await;
+    let q = callback(a.location.as_deref().unwrap());
+    assert_eq!(q["state"], *pending.state.secret());
+    let code = q["code"].clone();
+
+    let (token, claims) = rp.exchange(&code, pending).await;
+    let alice_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE username = 'alice'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(claims.subject().as_str(), alice_id.to_string());
+    // Alice has no second factor: the password is what was proven.
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("password"));
+    let amr: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|a| a.as_str()).collect();
+    assert_eq!(amr, ["pwd"]);
+    let auth_time = claims.auth_time().expect("auth_time").timestamp();
+    assert!((app.clock.now().unix_timestamp() - auth_time).abs() <= 5);
+    let sid = payload(&token)["sid"].as_str().expect("sid").to_owned();
+    let listed: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions WHERE id::text = $1")
+        .bind(&sid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(listed, 1, "sid names the browser's session");
+
+    let info: CoreUserInfoClaims = rp
+        .client
+        .user_info(token.access_token().clone(), None)
+        .unwrap()
+        .request_async(&rp.http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'oidc.authorized'")
+            .await,
+        1
+    );
+
+    // Signed in already: a second application request is answered at once
+    // (single sign-on), and what discovery offers is what is enabled.
+    let again = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &again).await;
+    rp.exchange(&code, again).await;
+    let (_, discovery) = b.get_json_at("/.well-known/openid-configuration").await;
+    let acrs: Vec<&str> = discovery["acr_values_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        acrs.contains(&"sms") && acrs.contains(&"password") && acrs.contains(&"tessera"),
+        "{acrs:?}"
+    );
+    assert!(!acrs.contains(&"recovery_code"));
+}
+
+#[tokio::test]
+async fn sec_44_the_id_token_states_the_second_factor_and_max_age_and_acr_are_honoured() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    alice_with_2fa(&app).await;
+    // Signed in with the phone, so that the session proved it.
+    let mut b = app.browser();
+    b.sign_in(ALICE.0, ALICE.1).await;
+    let code = super::sms::outbox_code(&app, super::sms::PHONE).await;
+    assert_eq!(b.post("signin/verify_code", &[("code", &code)]).await.status, 200);
+
+    let pending = rp.authorize(Some("sms"), &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (_, claims) = rp.exchange(&code, pending).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("sms"));
+    let amr: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|a| a.as_str()).collect();
+    assert_eq!(amr, ["pwd", "sms", "mfa"]);
+
+    // max_age: a sign-in older than asked for is done again first.
+    app.clock.advance(120);
+    let pending = rp.authorize(None, &[("max_age", "60")]);
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let to = a.location.unwrap();
+    assert!(to.starts_with("/signin/again?next=%2Foauth2%2Fcontinue"), "{to}");
+    // prompt=none never shows a page: the client hears login_required.
+    let silent = rp.authorize(None, &[("max_age", "60"), ("prompt", "none")]);
+    let a = b.page(&silent.url.replacen(&app.base, "", 1)).await;
+    let q = callback(a.location.as_deref().unwrap());
+    assert_eq!(q["error"], "login_required");
+    assert_eq!(q["state"], *silent.state.secret());
+
+    // An app code was asked for; an SMS sign-in does not satisfy it: after
+    // signing in again (with the phone) the client hears why.
+    let pending = rp.authorize(Some("otp"), &[]);
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let to = a.location.unwrap();
+    assert!(to.starts_with("/signin/again?next="), "{to}");
+    let next = url::form_urlencoded::parse(to.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "next")
+        .unwrap()
+        .1
+        .into_owned();
+    let a = b.post("signin/again", &[("password", ALICE.1), ("next", &next)]).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    let code = super::sms::outbox_code(&app, super::sms::PHONE).await;
+    let a = b.post("signin/verify_code", &[("code", &code)]).await;
+    assert_eq!(a.location.as_deref(), Some(next.as_str()), "{}", a.body);
+    let a = b.page(&next).await;
+    let q = callback(a.location.as_deref().unwrap());
+    assert_eq!(q["error"], "unmet_authentication_requirements");
+}
+
+#[tokio::test]
+async fn sec_42_an_unknown_client_or_redirect_uri_gets_an_error_page_never_a_redirect() {
+    let app = spawn_app().await;
+    let (id, _) = register(&app, ClientKind::Confidential).await;
+    let mut b = app.browser();
+    let evil = "https://evil.example/cb";
+    let cases = [
+        format!("/oauth2/authorize?client_id=nobody&redirect_uri={REDIRECT}&response_type=code&scope=openid"),
+        format!("/oauth2/authorize?client_id={id}&redirect_uri={evil}&response_type=code&scope=openid"),
+        // Not even a prefix or another path on the registered host.
+        format!("/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}/more&response_type=code&scope=openid"),
+        format!("/oauth2/authorize?client_id={id}&response_type=code&scope=openid"),
+    ];
+    for path in cases {
+        let a = b.page(&path).await;
+        assert_eq!(a.status, 400, "{path}: {}", a.body);
+        assert_eq!(a.location, None, "{path}");
+        assert!(a.body.contains("This sign-in link does not work"), "{}", a.body);
+    }
+    // The client and redirect check out: other mistakes go back to the client.
+    let a = b
+        .page(&format!(
+            "/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}&response_type=token&scope=openid&state=s1"
+        ))
+        .await;
+    let q = callback(a.location.as_deref().unwrap());
+    assert_eq!(q["error"], "unsupported_response_type");
+    assert_eq!(q["state"], "s1");
+    let a = b
+        .page(&format!(
+            "/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}&response_type=code&scope=profile"
+        ))
+        .await;
+    assert_eq!(callback(a.location.as_deref().unwrap())["error"], "invalid_scope");
+}
+
+#[tokio::test]
+async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifier() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let (other_id, other_secret) = register(&app, ClientKind::Confidential).await;
+    let other = RelyingParty::discover(&app, &other_id, other_secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let token_at = format!("{}/oauth2/token", app.base);
+    let post = |form: Vec<(&'static str, String)>, auth: (&str, &str)| {
+        let http = reqwest::Client::new();
+        let req = http.post(&token_at).basic_auth(auth.0, Some(auth.1)).form(&form);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Replay: the second exchange fails and the first one's tokens die.
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let verifier = pending.verifier.secret().clone();
+    let (token, _) = rp.exchange(&code, pending).await;
+    let userinfo = |access: String| {
+        let url = format!("{}/oauth2/userinfo", app.base);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let access = token.access_token().secret().clone();
+    assert_eq!(userinfo(access.clone()).await, 200);
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code.clone()),
+        ("redirect_uri", REDIRECT.to_owned()),
+        ("code_verifier", verifier),
+    ];
+    let (status, body) = post(form, (&id, secret.as_deref().unwrap())).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    assert_eq!(userinfo(access).await, 401, "a replay revokes what the code issued");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'oidc.code_replayed'")
+            .await,
+        1
+    );
+
+    // Another client, a wrong verifier, a wrong redirect URI, a late code:
+    // each refused, and none of them uses the code up.
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let good = pending.verifier.secret().clone();
+    let form = |verifier: &str, redirect: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", redirect.to_owned()),
+            ("code_verifier", verifier.to_owned()),
+        ]
+    };
+    let (status, body) = post(form(&good, REDIRECT), (&other_id, other_secret.as_deref().unwrap())).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let wrong = "x".repeat(43);
+    let (_, body) = post(form(&wrong, REDIRECT), (&id, secret.as_deref().unwrap())).await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let (_, body) = post(
+        form(&good, "http://127.0.0.1:9/other"),
+        (&id, secret.as_deref().unwrap()),
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let (status, body) = post(form(&good, REDIRECT), (&id, "not-the-secret")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    app.clock.advance(61);
+    let (_, body) = post(form(&good, REDIRECT), (&id, secret.as_deref().unwrap())).await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let _ = other;
+
+    // In time and right, the same kind of code works.
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    rp.exchange(&code, pending).await;
+}
+
+#[tokio::test]
+async fn public_clients_must_use_pkce_and_send_no_secret() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Public).await;
+    assert_eq!(secret, None);
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let a = b
+        .page(&format!(
+            "/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}&response_type=code&scope=openid&state=s"
+        ))
+        .await;
+    let q = callback(a.location.as_deref().unwrap());
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("PKCE"));
+    let rp = RelyingParty::discover(&app, &id, None).await;
+    let pending = rp.authorize(None, &[("code_challenge_method", "S256")]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (_, claims) = rp.exchange(&code, pending).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("password"));
+}
+
+#[tokio::test]
+async fn sec_45_signing_keys_rotate_with_the_old_key_published_until_its_tokens_expire() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let stored: Option<Vec<u8>> = sqlx::query_scalar("SELECT secret_hash FROM oidc_clients WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let stored = stored.unwrap();
+    assert!(
+        !stored
+            .windows(8)
+            .any(|w| secret.as_deref().unwrap().as_bytes().windows(8).any(|s| s == w))
+    );
+
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let (_, jwks) = b.get_json_at("/oauth2/jwks").await;
+    let first_kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    let private: Vec<u8> = sqlx::query_scalar("SELECT sealed_private FROM oidc_signing_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        app.sealer()
+            .open(&format!("oidc-signing-key:{first_kid}"), &private)
+            .is_some()
+    );
+    assert!(
+        app.sealer().open("oidc-signing-key:other", &private).is_none(),
+        "sealed to its kid"
+    );
+
+    // A token signed before the rotation...
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let nonce = pending.nonce.clone();
+    let (before, _) = rp.exchange(&code, pending).await;
+
+    let new_kid = tessera_server::oidc::keys::rotate(&app.pool, &app.sealer(), app.clock.now())
+        .await
+        .unwrap();
+    let (_, jwks) = b.get_json_at("/oauth2/jwks").await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new_kid.as_str(), first_kid.as_str()]);
+    // ...still validates for a relying party that fetches the keys now,
+    // and new tokens are signed with the new key.
+    let fresh = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    before
+        .id_token()
+        .unwrap()
+        .claims(&fresh.client.id_token_verifier(), &nonce)
+        .expect("a token of the retired key still validates");
+    let pending = fresh.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = fresh.exchange(&code, pending).await;
+    let header = token.id_token().unwrap().to_string();
+    let header: Value = {
+        use base64::Engine;
+        let part = header.split('.').next().unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    };
+    assert_eq!(header["kid"], new_kid.as_str());
+    assert_eq!(header["alg"], "RS256");
+
+    // Two days on, every token the old key signed has expired: it is gone.
+    app.clock.advance(2 * 86_400 + 1);
+    let (_, jwks) = b.get_json_at("/oauth2/jwks").await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [new_kid.as_str()]);
+}
+
+#[tokio::test]
+async fn sec_48_refresh_tokens_rotate_reuse_revokes_the_family_and_sign_out_and_password_changes_revoke() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let userinfo = |access: &openidconnect::AccessToken| {
+        let req = rp.client.user_info(access.clone(), None).unwrap();
+        let http = rp.http.clone();
+        async move {
+            req.request_async::<openidconnect::EmptyAdditionalClaims, _, openidconnect::core::CoreGenderClaim>(&http)
+                .await
+                .is_ok()
+        }
+    };
+    let refresh = |token: &openidconnect::RefreshToken| {
+        let token = token.clone();
+        let client = &rp.client;
+        let http = rp.http.clone();
+        async move {
+            client
+                .exchange_refresh_token(&token)
+                .unwrap()
+                .request_async(&http)
+                .await
+        }
+    };
+
+    // Each refresh gives a new pair; the old refresh token is spent.
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (first, _) = rp.exchange(&code, pending).await;
+    let r1 = first.refresh_token().expect("a refresh token").clone();
+    let second = refresh(&r1).await.expect("a refresh");
+    let r2 = second.refresh_token().expect("a new refresh token").clone();
+    assert_ne!(r1.secret(), r2.secret());
+    assert!(userinfo(second.access_token()).await);
+    let claims = second
+        .id_token()
+        .expect("an ID token on refresh")
+        .claims(&rp.client.id_token_verifier(), |_: Option<&Nonce>| Ok(()))
+        .unwrap();
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("password"),
+        "what was proven, still"
+    );
+
+    // The spent one again: it leaked, so the whole family goes.
+    assert!(refresh(&r1).await.is_err());
+    assert!(!userinfo(second.access_token()).await);
+    assert!(!userinfo(first.access_token()).await);
+    assert!(refresh(&r2).await.is_err());
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'oidc.refresh_reused'")
+            .await,
+        1
+    );
+
+    // Signing out of Tessera ends what the session gave applications.
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    assert!(userinfo(token.access_token()).await);
+    assert_eq!(b.post("sign_out", &[]).await.status, 200);
+    assert!(!userinfo(token.access_token()).await);
+    assert!(refresh(token.refresh_token().unwrap()).await.is_err());
+
+    // So does a password change, for every session's applications.
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let mut other = super::sms::signed_in(&app, ALICE).await;
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut other, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    let a = b
+        .post(
+            "password",
+            &[
+                ("current", ALICE.1),
+                ("new", "a-new-password-2"),
+                ("repeat", "a-new-password-2"),
+            ],
+        )
+        .await;
+    assert!(a.status < 400, "{} {}", a.status, a.body);
+    assert!(!userinfo(token.access_token()).await);
+    assert!(refresh(token.refresh_token().unwrap()).await.is_err());
+}

@@ -1,0 +1,183 @@
+//! Authentication context classes (`acr`) as applications ask for them in
+//! OpenID Connect: what each value demands of a sign-in, whether what a
+//! sign-in proved satisfies it, and the value an ID token states
+//! (SECURITY.md 44: a weaker method never satisfies a stronger request).
+
+use crate::method::{Factor, MethodId, Proof};
+
+/// An `acr` value Tessera understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Acr {
+    /// The password alone (one factor).
+    Password,
+    /// Whatever this user's own two-factor settings demand (Gluu Casa's
+    /// own acr): the password, then the second factor if the user has it on.
+    UsersSettings,
+    /// The password and this method (or one at least as strong).
+    Method(MethodId),
+}
+
+/// The name of [`Acr::UsersSettings`].
+pub const USERS_SETTINGS: &str = "tessera";
+
+/// Other names the source documents use for a method's acr (Gluu's
+/// `stytch`, `twilio_sms`): each means that method, whatever plugin sends.
+const ALIASES: &[(&str, MethodId)] = &[("stytch", MethodId::Sms), ("twilio_sms", MethodId::Sms)];
+
+impl Acr {
+    /// Its name in `acr_values`, discovery and the ID token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Acr::Password => "password",
+            Acr::UsersSettings => USERS_SETTINGS,
+            Acr::Method(MethodId::Sms) => "sms",
+            Acr::Method(MethodId::Totp) => "otp",
+            Acr::Method(MethodId::RecoveryCode) => "recovery_code",
+        }
+    }
+
+    /// The acr named `s` (an alias reads as its method); `None`: unknown.
+    pub fn parse(s: &str) -> Option<Acr> {
+        let named = [Acr::Password, Acr::UsersSettings]
+            .into_iter()
+            .chain(MethodId::ALL.iter().map(|m| Acr::Method(*m)))
+            .find(|a| a.as_str() == s);
+        named.or_else(|| {
+            ALIASES
+                .iter()
+                .find(|(name, _)| *name == s)
+                .map(|(_, m)| Acr::Method(*m))
+        })
+    }
+
+    /// The names an application may ask for when `methods` are enabled:
+    /// one per method that can sign in (recovery codes are a way back in,
+    /// never asked for), the aliases of those methods, `password` and
+    /// [`USERS_SETTINGS`].
+    pub fn supported(methods: &[MethodId]) -> Vec<&'static str> {
+        let mut out = vec![Acr::UsersSettings.as_str(), Acr::Password.as_str()];
+        for m in methods.iter().filter(|m| m.counts_toward_minimum()) {
+            out.push(Acr::Method(*m).as_str());
+            out.extend(ALIASES.iter().filter(|(_, a)| a == m).map(|(name, _)| *name));
+        }
+        out
+    }
+
+    /// The method the second step must ask for to satisfy this acr, if it
+    /// names one.
+    pub fn method(self) -> Option<MethodId> {
+        match self {
+            Acr::Method(m) => Some(m),
+            Acr::Password | Acr::UsersSettings => None,
+        }
+    }
+
+    /// Whether a sign-in that proved `proven` satisfies this acr.
+    /// `second_factor_owed`: whether the user's own settings demand a second
+    /// factor (for [`Acr::UsersSettings`]).
+    pub fn satisfied_by(self, proven: &[Proof], second_factor_owed: bool) -> bool {
+        let password = proven.iter().any(|p| p.factor == Factor::Password);
+        let strongest = strongest_method(proven).map(MethodId::assurance);
+        match self {
+            Acr::Password => password,
+            Acr::UsersSettings => password && (!second_factor_owed || strongest.is_some()),
+            Acr::Method(asked) => password && strongest.is_some_and(|got| got >= asked.assurance()),
+        }
+    }
+
+    /// What an ID token states for a sign-in that proved `proven`: the
+    /// strongest method proven, else the password.
+    pub fn stated(proven: &[Proof]) -> Acr {
+        strongest_method(proven).map_or(Acr::Password, Acr::Method)
+    }
+}
+
+/// The method of highest assurance among the proofs (the first proven of
+/// equals).
+fn strongest_method(proven: &[Proof]) -> Option<MethodId> {
+    let methods = proven.iter().filter_map(|p| match p.factor {
+        Factor::Method(m) => Some(m),
+        Factor::Password => None,
+    });
+    methods.fold(None, |best: Option<MethodId>, m| match best {
+        Some(b) if b.assurance() >= m.assurance() => Some(b),
+        _ => Some(m),
+    })
+}
+
+/// The first of `acr_values` (space-separated, in order of preference) that
+/// Tessera knows; unknown values are skipped, as OpenID Connect Core 3.1.2.1
+/// makes `acr_values` a voluntary request.
+pub fn first_known(acr_values: &str) -> Option<Acr> {
+    acr_values.split_ascii_whitespace().find_map(Acr::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proof(factor: Factor) -> Proof {
+        Proof { factor, at: 1 }
+    }
+
+    #[test]
+    fn names_read_back_and_aliases_mean_their_method() {
+        for a in [
+            Acr::Password,
+            Acr::UsersSettings,
+            Acr::Method(MethodId::Sms),
+            Acr::Method(MethodId::Totp),
+        ] {
+            assert_eq!(Acr::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Acr::parse("stytch"), Some(Acr::Method(MethodId::Sms)));
+        assert_eq!(Acr::parse("twilio_sms"), Some(Acr::Method(MethodId::Sms)));
+        assert_eq!(Acr::parse("OTP"), None);
+        assert_eq!(first_known("urn:unknown otp sms"), Some(Acr::Method(MethodId::Totp)));
+        assert_eq!(first_known("urn:unknown"), None);
+    }
+
+    #[test]
+    fn sec_44_a_weaker_method_never_satisfies_a_stronger_request() {
+        let pwd = proof(Factor::Password);
+        let sms = proof(Factor::Method(MethodId::Sms));
+        let app = proof(Factor::Method(MethodId::Totp));
+        let otp = Acr::Method(MethodId::Totp);
+        assert!(!otp.satisfied_by(&[pwd, sms], false));
+        assert!(otp.satisfied_by(&[pwd, app], false));
+        assert!(Acr::Method(MethodId::Sms).satisfied_by(&[pwd, app], false));
+        assert!(Acr::Method(MethodId::Sms).satisfied_by(&[pwd, sms], false));
+        assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[pwd], false));
+        // A factor without the password is not a sign-in.
+        assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[sms], false));
+        assert!(!Acr::Password.satisfied_by(&[], false));
+        assert!(Acr::Password.satisfied_by(&[pwd], true));
+    }
+
+    #[test]
+    fn the_users_own_settings_ask_for_a_second_factor_only_when_it_is_on() {
+        let pwd = proof(Factor::Password);
+        let sms = proof(Factor::Method(MethodId::Sms));
+        assert!(Acr::UsersSettings.satisfied_by(&[pwd], false));
+        assert!(!Acr::UsersSettings.satisfied_by(&[pwd], true));
+        assert!(Acr::UsersSettings.satisfied_by(&[pwd, sms], true));
+    }
+
+    #[test]
+    fn the_stated_acr_is_the_strongest_proven() {
+        let pwd = proof(Factor::Password);
+        let sms = proof(Factor::Method(MethodId::Sms));
+        let app = proof(Factor::Method(MethodId::Totp));
+        assert_eq!(Acr::stated(&[pwd]), Acr::Password);
+        assert_eq!(Acr::stated(&[pwd, sms]), Acr::Method(MethodId::Sms));
+        assert_eq!(Acr::stated(&[pwd, sms, app]), Acr::Method(MethodId::Totp));
+        assert_eq!(Acr::stated(&[pwd, app, sms]), Acr::Method(MethodId::Totp));
+    }
+
+    #[test]
+    fn only_methods_that_sign_in_are_offered() {
+        let s = Acr::supported(&[MethodId::Sms, MethodId::RecoveryCode]);
+        assert_eq!(s, vec!["tessera", "password", "sms", "stytch", "twilio_sms"]);
+        assert!(!Acr::supported(&[MethodId::Totp]).contains(&"sms"));
+    }
+}
