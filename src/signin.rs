@@ -151,6 +151,10 @@ pub struct AfterPassword {
     /// Credentials that can serve a sign-in right now (of enabled methods).
     pub usable_credentials: u32,
     pub requirement: Requirement,
+    /// An application asked for a second factor (an `acr` naming a
+    /// method) that one of the usable credentials can give: it is asked
+    /// for even when the user has 2FA off.
+    pub demanded_by_application: bool,
 }
 
 impl AfterPassword {
@@ -158,7 +162,8 @@ impl AfterPassword {
     pub fn next(&self) -> NextStep {
         let mandatory = matches!(self.requirement, Requirement::Mandatory { .. });
         let can_enroll = matches!(self.requirement, Requirement::Mandatory { can_enroll: true });
-        if self.usable_credentials > 0 && (self.two_factor_enabled || mandatory) {
+        let owed = self.two_factor_enabled || mandatory || self.demanded_by_application;
+        if self.usable_credentials > 0 && owed {
             NextStep::SecondFactor
         } else if mandatory && self.usable_credentials == 0 && can_enroll {
             NextStep::Enroll
@@ -211,8 +216,25 @@ mod tests {
             two_factor_enabled,
             usable_credentials,
             requirement,
+            demanded_by_application: false,
         }
         .next()
+    }
+
+    #[test]
+    fn an_application_asking_for_a_factor_gets_it_even_with_2fa_off() {
+        let next = |usable_credentials, demanded_by_application| {
+            AfterPassword {
+                two_factor_enabled: false,
+                usable_credentials,
+                requirement: Requirement::UsersChoice,
+                demanded_by_application,
+            }
+            .next()
+        };
+        assert_eq!(next(1, true), NextStep::SecondFactor);
+        assert_eq!(next(1, false), NextStep::SignedIn);
+        assert_eq!(next(0, true), NextStep::SignedIn);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use pages::{
     credentials::EnrollStepPage,
     home::HomePage,
     methods::recovery::RecoveryPage,
-    not_found::NotFound,
+    not_found::{NotFound, ServerAnswers},
     second_step::SecondStepPage,
     signin::SignInPage,
 };
@@ -77,6 +77,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/providers") view=ProvidersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/policy") view=PolicyPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view=AuditPageView ssr=SsrMode::Async />
+                    // Answered by the server (web/authorize.rs); listed so
+                    // that navigating here inside the app loads it from there.
+                    <Route path=path!("/oauth2/continue") view=ServerAnswers />
                 </Routes>
             </main>
         </Router>

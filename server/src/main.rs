@@ -63,6 +63,9 @@ enum ClientCommand {
         /// Where the application receives codes; exact match (repeat for each).
         #[arg(long = "redirect-uri", required = true)]
         redirect_uris: Vec<String>,
+        /// Where signing out from the application may return (repeat for each).
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
         /// The client id; made up when not given.
         #[arg(long, default_value = "")]
         id: String,
@@ -357,6 +360,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
         Command::Client(ClientCommand::Add {
             name,
             redirect_uris,
+            post_logout_uris,
             id,
             public,
         }) => {
@@ -366,6 +370,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                 id,
                 name,
                 redirect_uris,
+                post_logout_redirect_uris: post_logout_uris,
                 kind: if public {
                     ClientKind::Public
                 } else {

@@ -16,3 +16,20 @@ pub fn NotFound() -> impl IntoView {
         </section>
     }
 }
+
+/// An address the server answers itself (the return to an application
+/// after signing in for it). The server never renders this: its router
+/// answers first. Reached by navigating inside the app (a sign-in form
+/// with JavaScript on), it is loaded from the server.
+#[component]
+pub fn ServerAnswers() -> impl IntoView {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        let _ = window().location().reload();
+    });
+    view! {
+        <section class="rounded-lg border border-slate-200 bg-white p-6">
+            <p class="text-slate-600">"Continuing…"</p>
+        </section>
+    }
+}

@@ -110,6 +110,8 @@ pub struct NewClient {
     pub id: String,
     pub name: String,
     pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser afterwards.
+    pub post_logout_redirect_uris: Vec<String>,
     pub kind: ClientKind,
     pub grants: Vec<Grant>,
     pub first_party: bool,
@@ -171,7 +173,7 @@ pub async fn register(
     if new.redirect_uris.is_empty() {
         return Err(ClientError::Invalid("Give at least one redirect URI.".into()));
     }
-    for uri in &new.redirect_uris {
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
         check_redirect_uri(uri).map_err(ClientError::Invalid)?;
     }
     let secret = match new.kind {
@@ -180,13 +182,14 @@ pub async fn register(
     };
     let grants: Vec<&str> = new.grants.iter().map(|g| g.as_str()).collect();
     let inserted = sqlx::query(
-        "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, grants, first_party, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grants, \
+         first_party, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&id)
     .bind(new.name.trim())
     .bind(secret.as_deref().map(|s| hash_secret(s).to_vec()))
     .bind(&new.redirect_uris)
+    .bind(&new.post_logout_redirect_uris)
     .bind(&grants)
     .bind(new.first_party)
     .bind(now)

@@ -32,6 +32,7 @@ pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 const TOKEN_PATH: &str = "/oauth2/token";
 const USERINFO_PATH: &str = "/oauth2/userinfo";
 const JWKS_PATH: &str = "/oauth2/jwks";
+const REVOCATION_PATH: &str = "/oauth2/revoke";
 
 /// The back-channel endpoints.
 pub fn router() -> Router<AppState> {
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route(JWKS_PATH, get(jwks))
         .route(TOKEN_PATH, post(token))
         .route(USERINFO_PATH, get(userinfo).post(userinfo))
+        .route(REVOCATION_PATH, post(revocation))
 }
 
 fn context(state: AppState, ip: Option<Extension<ClientIp>>, headers: &HeaderMap) -> RequestContext {
@@ -65,6 +67,9 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError
         "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
         "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
         "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+        "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
+        "end_session_endpoint": format!("{issuer}/oauth2/end_session"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": authorize::SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -164,6 +169,34 @@ async fn token(
         None => return Err(OAuthError::InvalidRequest("grant_type is missing.".into())),
     };
     Ok(no_store(Json(issued.to_json()).into_response()))
+}
+
+#[derive(Deserialize)]
+struct RevocationForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Token revocation (RFC 7009): 200 whether or not the token was live.
+async fn revocation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<RevocationForm>,
+) -> Result<Response, OAuthError> {
+    let client = clients::authenticate(
+        &state.pool,
+        &headers,
+        form.client_id.as_deref().filter(|s| !s.is_empty()),
+        form.client_secret.as_deref().filter(|s| !s.is_empty()),
+    )
+    .await?;
+    let token = form
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::InvalidRequest("The token is missing.".into()))?;
+    tokens::revoke(&state.pool, &client, &token, state.clock.now()).await?;
+    Ok(no_store(().into_response()))
 }
 
 /// Userinfo (Core 5.3): the claims the access token's scopes allow.

@@ -231,3 +231,20 @@ pub async fn revoke_leaked(
         .map_err(|_| OAuthError::ServerError)?;
     Ok(())
 }
+
+/// RFC 7009: revokes a token the client holds; a refresh token takes its
+/// whole grant with it. A token that is unknown, already dead or another
+/// client's is left alone, and the answer is the same.
+pub async fn revoke(pool: &sqlx::PgPool, client: &Client, token: &str, now: OffsetDateTime) -> sqlx::Result<()> {
+    sqlx::query(
+        "WITH t AS (SELECT kind, grant_id, token_hash FROM oidc_tokens WHERE token_hash = $1 AND client_id = $2) \
+         UPDATE oidc_tokens o SET revoked_at = $3 FROM t \
+         WHERE o.revoked_at IS NULL AND (o.token_hash = t.token_hash OR (t.kind = 'refresh' AND o.grant_id = t.grant_id))",
+    )
+    .bind(token_hash(token))
+    .bind(&client.id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -13,7 +13,7 @@ use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::error::FieldError;
-use tessera::method::{Factor, Proof};
+use tessera::method::{Factor, MethodId, Proof};
 use tessera::policy::Mode;
 use tessera::signin::{AfterPassword, AuthState, NextStep, Requirement, ThrottlePolicy};
 use uuid::Uuid;
@@ -50,8 +50,14 @@ pub async fn throttled(ctx: &RequestContext, account_key: &str) -> Result<Option
     Ok(a.max(b))
 }
 
-/// The password step of a sign-in.
-pub async fn password(ctx: &RequestContext, username: &str, password: &str) -> Result<Step, PortalError> {
+/// The password step of a sign-in. `demand`: the method an application
+/// asked for (its `acr`), if any.
+pub async fn password(
+    ctx: &RequestContext,
+    username: &str,
+    password: &str,
+    demand: Option<MethodId>,
+) -> Result<Step, PortalError> {
     let mut errors = Vec::new();
     if username.trim().is_empty() {
         errors.push(FieldError::new("username", "Enter your username."));
@@ -123,12 +129,17 @@ pub async fn password(ctx: &RequestContext, username: &str, password: &str) -> R
                 .any(|m| m.counts_toward_minimum()),
         },
     };
-    after_password(ctx, user, requirement).await
+    after_password(ctx, user, requirement, demand).await
 }
 
 /// Signing in again while signed in (step-up, SECURITY.md 24): the
 /// password, then the second factor when it is on.
-pub async fn password_again(ctx: &RequestContext, user: &UserRow, password: &str) -> Result<Step, PortalError> {
+pub async fn password_again(
+    ctx: &RequestContext,
+    user: &UserRow,
+    password: &str,
+    demand: Option<MethodId>,
+) -> Result<Step, PortalError> {
     if password.is_empty() {
         return Err(PortalError::Validation(vec![FieldError::new(
             "password",
@@ -154,11 +165,22 @@ pub async fn password_again(ctx: &RequestContext, user: &UserRow, password: &str
         )]));
     }
     // Mandatory enrollment does not apply here: the account is signed in.
-    after_password(ctx, user.clone(), Requirement::UsersChoice).await
+    after_password(ctx, user.clone(), Requirement::UsersChoice, demand).await
+}
+
+/// Whether a credential of `method` gives what a demand for `demanded`
+/// asks: the same assurance or more (SECURITY.md 44).
+fn meets(method: MethodId, demanded: MethodId) -> bool {
+    method.counts_toward_minimum() && method.assurance() >= demanded.assurance()
 }
 
 /// The step after a correct password, with the password recorded as proven.
-async fn after_password(ctx: &RequestContext, user: UserRow, requirement: Requirement) -> Result<Step, PortalError> {
+async fn after_password(
+    ctx: &RequestContext,
+    user: UserRow,
+    requirement: Requirement,
+    demand: Option<MethodId>,
+) -> Result<Step, PortalError> {
     let usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("counting usable credentials"))?;
@@ -166,11 +188,13 @@ async fn after_password(ctx: &RequestContext, user: UserRow, requirement: Requir
     // thing that keeps the second step (SECURITY.md 38): with no phone or
     // app usable, the password alone signs in (and the home page asks to
     // enroll one).
+    let demanded_by_application = demand.is_some_and(|d| usable.iter().any(|c| meets(c.method, d)));
     let usable = usable.iter().filter(|c| c.method.counts_toward_minimum()).count();
     let next = AfterPassword {
         two_factor_enabled: user.two_factor_enabled,
         usable_credentials: u32::try_from(usable).unwrap_or(u32::MAX),
         requirement,
+        demanded_by_application,
     }
     .next();
     let now = ctx.now().unix_timestamp();
@@ -210,9 +234,14 @@ pub async fn account(ctx: &RequestContext, user_id: &str) -> Result<UserRow, Por
 }
 
 /// The credentials that can serve the second step, the one to start with
-/// first: the user's preferred one; without it, the first of the policy's
-/// default method; else the first that counts (recovery codes come last).
-pub async fn options(ctx: &RequestContext, user: &UserRow) -> Result<Vec<Credential>, PortalError> {
+/// first: one of the method an application demands; else the user's
+/// preferred one; without it, the first of the policy's default method;
+/// else the first that counts (recovery codes come last).
+pub async fn options(
+    ctx: &RequestContext,
+    user: &UserRow,
+    demand: Option<MethodId>,
+) -> Result<Vec<Credential>, PortalError> {
     let mut usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("listing usable credentials"))?;
@@ -221,9 +250,12 @@ pub async fn options(ctx: &RequestContext, user: &UserRow) -> Result<Vec<Credent
         .map_err(db("reading the policy"))?
         .0
         .default_method;
+    let demanded = |c: &Credential| demand.is_some_and(|d| meets(c.method, d));
     let first = usable
         .iter()
-        .position(|c| Some(c.id) == user.preferred_credential_id)
+        .position(|c| demanded(c) && (Some(c.id) == user.preferred_credential_id || Some(c.method) == demand))
+        .or_else(|| usable.iter().position(demanded))
+        .or_else(|| usable.iter().position(|c| Some(c.id) == user.preferred_credential_id))
         .or_else(|| usable.iter().position(|c| c.method.as_str() == default_method))
         .or_else(|| usable.iter().position(|c| c.method.counts_toward_minimum()));
     if let Some(at) = first {
@@ -235,8 +267,13 @@ pub async fn options(ctx: &RequestContext, user: &UserRow) -> Result<Vec<Credent
 
 /// The credential the second step proves: the one asked for (it must be one
 /// of the options; a forged id is not found), else the preferred one.
-pub async fn choose(ctx: &RequestContext, user: &UserRow, asked: Option<&str>) -> Result<Credential, PortalError> {
-    let options = options(ctx, user).await?;
+pub async fn choose(
+    ctx: &RequestContext,
+    user: &UserRow,
+    asked: Option<&str>,
+    demand: Option<MethodId>,
+) -> Result<Credential, PortalError> {
+    let options = options(ctx, user, demand).await?;
     match asked.map(str::trim).filter(|a| !a.is_empty()) {
         Some(a) => {
             let id: Uuid = a.parse().map_err(|_| PortalError::NotFound)?;

@@ -5,7 +5,7 @@
 //! `/oauth2/continue` when done.
 
 use super::portal::RequestPortal;
-use super::{error_page, sess_unavailable};
+use super::{error_page, escape, sess_unavailable};
 use crate::context::who;
 use crate::oidc::authorize::{self, AuthorizationRequest, Decision, Refusal, SignedIn};
 use crate::oidc::clients;
@@ -16,6 +16,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tessera::acr::Acr;
 use tessera::signin::AuthState;
 
 pub const CONTINUE_PATH: &str = "/oauth2/continue";
@@ -70,7 +71,37 @@ pub async fn resume(Extension(portal): Extension<Arc<RequestPortal>>, Query(q): 
         }
         Err(e) => return sess_unavailable(e),
     };
-    proceed(&portal, &client, request, true).await
+    let answer = proceed(&portal, &client, request, true).await;
+    leave_by_page(answer, &client.name)
+}
+
+/// Back from a sign-in form, the way to the application is a page that
+/// moves on by itself, not a redirect: browsers hold a form's redirects to
+/// the CSP's `form-action 'self'`, and the application is another site.
+pub(super) fn leave_by_page(answer: Response, client_name: &str) -> Response {
+    let Some(to) = answer
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|to| !to.starts_with('/'))
+        .map(str::to_owned)
+    else {
+        return answer;
+    };
+    let to = escape(&to);
+    let name = escape(client_name);
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={to}\"><title>Tessera</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
+         <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
+         <h1 class=\"text-xl font-semibold\">Back to {name}</h1>\
+         <p class=\"mt-2\">Taking you back to {name}…</p>\
+         <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" data-testid=\"continue\" href=\"{to}\">Continue to {name}</a></p>\
+         </main></body></html>"
+    );
+    (StatusCode::OK, axum::response::Html(page)).into_response()
 }
 
 async fn proceed(
@@ -140,6 +171,11 @@ async fn proceed(
                 Err(e) => return sess_unavailable(e),
             };
             let back = format!("{CONTINUE_PATH}?request={id}");
+            // The second step asks for the method the application wants.
+            let demand = request.acr.as_deref().and_then(Acr::parse).and_then(Acr::method);
+            if let Err(e) = portal.session.set_demanded_method(demand).await {
+                return sess_unavailable(e);
+            }
             if signed_in.is_some() {
                 // Signed in, but not recently or strongly enough: again.
                 Redirect::to(&format!("/signin/again?next={}", urlencode(&back))).into_response()

@@ -146,7 +146,7 @@ impl RequestPortal {
     ) -> Result<(), PortalError> {
         let asked = asked.filter(|a| !a.trim().is_empty());
         let current = proving_id(auth);
-        let credential = signin::choose(&self.ctx, user, asked.or(current.as_deref())).await?;
+        let credential = signin::choose(&self.ctx, user, asked.or(current.as_deref()), self.demand().await?).await?;
         if let AuthState::PasswordVerified {
             user_id,
             at,
@@ -182,6 +182,10 @@ impl RequestPortal {
             .clear_send_notice()
             .await
             .map_err(sess("clearing the notice"))?;
+        self.session
+            .clear_demanded_method()
+            .await
+            .map_err(sess("clearing the demanded method"))?;
         self.session
             .change_privilege(state)
             .await
@@ -227,6 +231,14 @@ impl RequestPortal {
         self.take_return_path().await.map(Some)
     }
 
+    /// The method an application being signed in to asked for, if any.
+    async fn demand(&self) -> Result<Option<MethodId>, PortalError> {
+        self.session
+            .demanded_method()
+            .await
+            .map_err(sess("reading the demanded method"))
+    }
+
     /// Where a finished sign-in lands: the page that asked for it, or home.
     async fn take_return_path(&self) -> Result<String, PortalError> {
         let to = self
@@ -257,13 +269,13 @@ impl SignIn for RequestPortal {
     }
 
     async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError> {
-        let step = signin::password(&self.ctx, username, password).await?;
+        let step = signin::password(&self.ctx, username, password, self.demand().await?).await?;
         self.enter(step).await
     }
 
     async fn challenge(&self) -> Result<ChallengeView, PortalError> {
         let (user, auth) = self.pending().await?;
-        let mut options = signin::options(&self.ctx, &user).await?;
+        let mut options = signin::options(&self.ctx, &user, self.demand().await?).await?;
         // The credential being proven first, then the others.
         if let Some(at) = options.iter().position(|c| Some(c.id.to_string()) == proving_id(auth)) {
             let proving = options.remove(at);
@@ -303,7 +315,8 @@ impl SignIn for RequestPortal {
 
     async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError> {
         let (user, auth) = self.pending().await?;
-        let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref()).await?;
+        let demand = self.demand().await?;
+        let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref(), demand).await?;
         let proof = signin::verify(&self.ctx, &user, &credential, code).await?;
         let mut proven = auth.proven().to_vec();
         proven.push(proof);
@@ -314,7 +327,7 @@ impl SignIn for RequestPortal {
 
     async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError> {
         let user = self.me()?;
-        let step = signin::password_again(&self.ctx, user, password).await?;
+        let step = signin::password_again(&self.ctx, user, password, self.demand().await?).await?;
         self.session
             .set_return_to(return_path(next))
             .await

@@ -3,6 +3,7 @@
 
 use super::csrf::{self, CsrfToken};
 use crate::oidc::authorize::AuthorizationRequest;
+use tessera::method::MethodId;
 use tessera::signin::AuthState;
 use tower_sessions::Session;
 use tower_sessions::session::Error;
@@ -26,6 +27,9 @@ const FRESH_RECOVERY_CODES: &str = "fresh_recovery_codes";
 const AUTHORIZATION_REQUESTS: &str = "oidc_authorization_requests";
 /// At most this many are kept; the oldest go first.
 const MAX_AUTHORIZATION_REQUESTS: usize = 5;
+/// The second-factor method the application being signed in to asked
+/// for (its `acr`), until the sign-in finishes.
+const DEMANDED_METHOD: &str = "demanded_method";
 
 #[derive(Clone)]
 pub struct TypedSession(Session);
@@ -133,6 +137,18 @@ impl TypedSession {
         let (_, request) = kept.remove(at);
         self.0.insert(AUTHORIZATION_REQUESTS, kept).await?;
         Ok(Some(request))
+    }
+
+    pub async fn demanded_method(&self) -> Result<Option<MethodId>, Error> {
+        Ok(self.0.get::<Option<MethodId>>(DEMANDED_METHOD).await?.flatten())
+    }
+
+    pub async fn set_demanded_method(&self, method: Option<MethodId>) -> Result<(), Error> {
+        self.0.insert(DEMANDED_METHOD, method).await
+    }
+
+    pub async fn clear_demanded_method(&self) -> Result<(), Error> {
+        self.0.remove_value(DEMANDED_METHOD).await.map(|_| ())
     }
 
     /// This session's CSRF token, made on first use.

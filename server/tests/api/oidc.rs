@@ -16,6 +16,7 @@ use serde_json::Value;
 use tessera_server::oidc::clients::{self, ClientKind, Grant, NewClient};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const LOGGED_OUT: &str = "http://127.0.0.1:9/signed-out";
 
 type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
@@ -41,6 +42,7 @@ async fn register(app: &TestApp, kind: ClientKind) -> (String, Option<String>) {
             id: String::new(),
             name: "Payroll".into(),
             redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![LOGGED_OUT.into()],
             kind,
             grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
             first_party: true,
@@ -144,6 +146,25 @@ fn callback(location: &str) -> BTreeMap<String, String> {
     url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
 }
 
+/// Where the page that leads back to the application after a sign-in
+/// form sends the browser (its refresh and its link agree).
+fn continue_target(a: &Answer) -> String {
+    assert_eq!(a.status, 200, "{}", a.body);
+    let link = a
+        .body
+        .split("data-testid=\"continue\" href=\"")
+        .nth(1)
+        .expect("a continue link");
+    let href = link.split('"').next().unwrap().replace("&amp;", "&");
+    assert!(
+        a.body
+            .contains(&format!("content=\"0;url={}\"", href.replace('&', "&amp;"))),
+        "{}",
+        a.body
+    );
+    href
+}
+
 /// Follows the authorization URL in the browser to the client's callback:
 /// the code (and checks the state and issuer came back).
 async fn code_from(app: &TestApp, b: &mut Browser, pending: &Pending) -> String {
@@ -158,6 +179,18 @@ async fn code_from(app: &TestApp, b: &mut Browser, pending: &Pending) -> String 
     );
     assert_eq!(q.get("iss").map(String::as_str), Some(app.base.as_str()));
     q.get("code").unwrap_or_else(|| panic!("no code: {location}")).clone()
+}
+
+/// How userinfo answers this access token (200: it is live).
+async fn userinfo_status(app: &TestApp, access: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/oauth2/userinfo", app.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// The ID token's payload as JSON (for claims the library does not name).
@@ -183,7 +216,7 @@ async fn a_relying_party_signs_alice_in_by_the_code_flow_and_validates_the_id_to
     let back = a.location.clone().unwrap_or_else(|| panic!("{} {}", a.status, a.body));
     assert!(back.starts_with("/oauth2/continue?request="), "{back}");
     let a = b.page(&back).await;
-    let q = callback(a.location.as_deref().unwrap());
+    let q = callback(&continue_target(&a));
     assert_eq!(q["state"], *pending.state.secret());
     let code = q["code"].clone();
 
@@ -289,7 +322,7 @@ async fn sec_44_the_id_token_states_the_second_factor_and_max_age_and_acr_are_ho
     let a = b.post("signin/verify_code", &[("code", &code)]).await;
     assert_eq!(a.location.as_deref(), Some(next.as_str()), "{}", a.body);
     let a = b.page(&next).await;
-    let q = callback(a.location.as_deref().unwrap());
+    let q = callback(&continue_target(&a));
     assert_eq!(q["error"], "unmet_authentication_requirements");
 }
 
@@ -352,21 +385,8 @@ async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifie
     let code = code_from(&app, &mut b, &pending).await;
     let verifier = pending.verifier.secret().clone();
     let (token, _) = rp.exchange(&code, pending).await;
-    let userinfo = |access: String| {
-        let url = format!("{}/oauth2/userinfo", app.base);
-        async move {
-            reqwest::Client::new()
-                .get(url)
-                .bearer_auth(access)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
     let access = token.access_token().secret().clone();
-    assert_eq!(userinfo(access.clone()).await, 200);
+    assert_eq!(userinfo_status(&app, &access).await, 200);
     let form = vec![
         ("grant_type", "authorization_code".to_owned()),
         ("code", code.clone()),
@@ -375,7 +395,7 @@ async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifie
     ];
     let (status, body) = post(form, (&id, secret.as_deref().unwrap())).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
-    assert_eq!(userinfo(access).await, 401, "a replay revokes what the code issued");
+    assert_eq!(userinfo_status(&app, &access).await, 401, "a replay revokes what the code issued");
     assert_eq!(
         app.count("SELECT count(*) FROM audit_events WHERE event = 'oidc.code_replayed'")
             .await,
@@ -615,4 +635,185 @@ async fn sec_48_refresh_tokens_rotate_reuse_revokes_the_family_and_sign_out_and_
     assert!(a.status < 400, "{} {}", a.status, a.body);
     assert!(!userinfo(token.access_token()).await);
     assert!(refresh(token.refresh_token().unwrap()).await.is_err());
+}
+
+#[tokio::test]
+async fn acr_values_pick_the_method_the_second_step_asks_for_even_with_2fa_off() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    super::totp::start_of_a_step(&app);
+    let mut alice = super::sms::signed_in(&app, ALICE).await;
+    alice.enroll_outbox(&app, super::sms::PHONE, "Mine").await;
+    let app_secret = alice.add_app(&app, "Pixel").await;
+
+    // otp: the second step starts with the app, though the phone is
+    // preferred and 2FA is off.
+    let pending = rp.authorize(Some("otp"), &[]);
+    let mut b = app.browser();
+    assert_eq!(
+        b.page(&pending.url.replacen(&app.base, "", 1))
+            .await
+            .location
+            .as_deref(),
+        Some("/signin")
+    );
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    let (_, challenge) = b.get_json("signin/challenge").await;
+    assert_eq!(challenge["proving"]["method"], "totp", "{challenge}");
+    let a = b
+        .post(
+            "signin/verify_code",
+            &[("code", &super::totp::code_now(&app, &app_secret, 0))],
+        )
+        .await;
+    let back = a.location.unwrap_or_else(|| panic!("{} {}", a.status, a.body));
+    let q = callback(&continue_target(&b.page(&back).await));
+    let (_, claims) = rp.exchange(&q["code"], pending).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("otp"));
+    let amr: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|a| a.as_str()).collect();
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+
+    // sms (by its Gluu alias): the phone, with a code sent at once.
+    let pending = rp.authorize(Some("stytch"), &[]);
+    let mut c = app.browser();
+    c.page(&pending.url.replacen(&app.base, "", 1)).await;
+    assert_eq!(
+        c.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/code")
+    );
+    let (_, challenge) = c.get_json("signin/challenge").await;
+    assert_eq!(challenge["proving"]["method"], "sms", "{challenge}");
+    let code = super::sms::outbox_code(&app, super::sms::PHONE).await;
+    let back = c.post("signin/verify_code", &[("code", &code)]).await.location.unwrap();
+    let q = callback(&continue_target(&c.page(&back).await));
+    let (_, claims) = rp.exchange(&q["code"], pending).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("sms"));
+
+    // Without a request naming a method, Alice (2FA off) signs in with the
+    // password alone, and the portal is as it was.
+    let mut d = app.browser();
+    assert_eq!(d.sign_in(ALICE.0, ALICE.1).await.location.as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_asks_first_then_signs_out_and_returns_only_to_a_registered_address() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    let hint = token.id_token().unwrap().to_string();
+    let logout = |hint: &str, to: &str| {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", hint)
+            .append_pair("post_logout_redirect_uri", to)
+            .append_pair("state", "st-1")
+            .finish();
+        format!("/oauth2/end_session?{q}")
+    };
+
+    // Only a registered address, and only a hint Tessera signed.
+    for path in [
+        logout(&hint, "https://evil.example/bye"),
+        logout(&hint, REDIRECT),
+        logout(&format!("{}x", &hint[..hint.len() - 1]), LOGGED_OUT),
+    ] {
+        let a = b.page(&path).await;
+        assert_eq!((a.status, a.location.as_deref()), (400, None), "{path}: {}", a.body);
+        assert!(a.body.contains("This sign-out link does not work"));
+    }
+
+    // A link alone does not sign anyone out: it asks.
+    let a = b.page(&logout(&hint, LOGGED_OUT)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("Sign out of Tessera?") && a.body.contains("Payroll asked to sign you out"));
+    assert_eq!(b.get_json("home").await.0, 200, "still signed in");
+    let field = |name: &str| {
+        let at = a.body.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+        a.body[at..].split('"').next().unwrap().replace("&amp;", "&")
+    };
+    let form = [
+        ("csrf_token", field("csrf_token")),
+        ("id_token_hint", field("id_token_hint")),
+        ("post_logout_redirect_uri", field("post_logout_redirect_uri")),
+        ("state", field("state")),
+    ];
+    // A cross-site form cannot confirm it.
+    let forged = b
+        .send(
+            b.http
+                .post(format!("{}/oauth2/end_session", app.base))
+                .header("origin", "https://evil.example")
+                .form(&form),
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(b.get_json("home").await.0, 200);
+    let a = b
+        .send(
+            b.http
+                .post(format!("{}/oauth2/end_session", app.base))
+                .header("origin", app.base.clone())
+                .form(&form),
+        )
+        .await;
+    assert_eq!(continue_target(&a), format!("{LOGGED_OUT}?state=st-1"));
+    assert_eq!(b.get_json("home").await.0, 401, "signed out");
+    let status = userinfo_status(&app, token.access_token().secret()).await;
+    assert_eq!(status, 401, "the session's application tokens end with it");
+
+    // Signed out already: straight back to the application.
+    let a = b.page(&logout(&hint, LOGGED_OUT)).await;
+    assert_eq!(a.location.as_deref(), Some(format!("{LOGGED_OUT}?state=st-1").as_str()));
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_ends_its_grant_and_nobody_elses() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let (other_id, other_secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let revoke = |token: String, who: (String, String)| {
+        let url = format!("{}/oauth2/revoke", app.base);
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .basic_auth(who.0, Some(who.1))
+                .form(&[("token", token), ("token_type_hint", "refresh_token".to_owned())])
+                .send()
+                .await
+                .unwrap();
+            res.status().as_u16()
+        }
+    };
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    let refresh = token.refresh_token().unwrap().secret().clone();
+    let access = token.access_token().secret().clone();
+    let mine = (id.clone(), secret.clone().unwrap());
+    let theirs = (other_id, other_secret.unwrap());
+
+    // Another client cannot revoke it (and is told nothing), nor can a
+    // wrong secret; an unknown token is answered the same.
+    assert_eq!(revoke(refresh.clone(), theirs).await, 200);
+    assert_eq!(userinfo_status(&app, &access).await, 200);
+    assert_eq!(revoke(refresh.clone(), (id.clone(), "wrong".into())).await, 401);
+    assert_eq!(revoke("no-such-token".into(), mine.clone()).await, 200);
+    assert_eq!(userinfo_status(&app, &access).await, 200);
+
+    assert_eq!(revoke(refresh.clone(), mine).await, 200);
+    assert_eq!(userinfo_status(&app, &access).await, 401, "the grant's access token goes too");
+    let again = rp
+        .client
+        .exchange_refresh_token(token.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&rp.http)
+        .await;
+    assert!(again.is_err());
 }

@@ -28,7 +28,7 @@ pub(super) fn start_of_a_step(app: &TestApp) {
 }
 
 /// The app's code now (or `steps` steps away), as a person types it.
-fn code_now(app: &TestApp, secret: &[u8], steps: i64) -> String {
+pub(super) fn code_now(app: &TestApp, secret: &[u8], steps: i64) -> String {
     let code = code_at_step(secret, step_at(app.clock.now().unix_timestamp()) + steps);
     format!("{} {}", &code[..3], &code[3..])
 }
