@@ -72,6 +72,10 @@ enum ClientCommand {
         /// A browser or mobile app that cannot keep a secret (PKCE required).
         #[arg(long)]
         public: bool,
+        /// Also allow the password grant with a second factor (for clients
+        /// that cannot show a browser).
+        #[arg(long)]
+        password_grant: bool,
     },
     /// A new secret for a confidential client; the old one stops working now.
     RotateSecret { id: String },
@@ -363,6 +367,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
             post_logout_uris,
             id,
             public,
+            password_grant,
         }) => {
             use tessera_server::oidc::clients::{self, ClientKind, Grant, NewClient};
             let pool = tessera_server::connect(&config).await?;
@@ -376,7 +381,10 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                 } else {
                     ClientKind::Confidential
                 },
-                grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
+                grants: [Grant::AuthorizationCode, Grant::RefreshToken]
+                    .into_iter()
+                    .chain(password_grant.then_some(Grant::Password))
+                    .collect(),
                 first_party: true,
             };
             let (client, secret) = clients::register(&pool, new, clock.now()).await?;

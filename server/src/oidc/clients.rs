@@ -17,15 +17,18 @@ use time::OffsetDateTime;
 pub enum Grant {
     AuthorizationCode,
     RefreshToken,
+    /// The password grant with a second factor (and its OTP grant).
+    Password,
 }
 
 impl Grant {
-    pub const ALL: &'static [Grant] = &[Grant::AuthorizationCode, Grant::RefreshToken];
+    pub const ALL: &'static [Grant] = &[Grant::AuthorizationCode, Grant::RefreshToken, Grant::Password];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Grant::AuthorizationCode => "authorization_code",
             Grant::RefreshToken => "refresh_token",
+            Grant::Password => "password",
         }
     }
 

@@ -22,6 +22,12 @@ pub enum OAuthError {
     InvalidScope(String),
     /// A bearer token that is unknown, expired or revoked (RFC 6750).
     InvalidToken,
+    /// Too many attempts (the sign-in throttle, send budgets): wait.
+    SlowDown {
+        retry_after_secs: u64,
+    },
+    /// A provider or the database cannot serve the request now.
+    TemporarilyUnavailable(String),
     /// OpenID Connect needs `TESSERA_SECRET_KEY` (its keys are sealed).
     NotConfigured,
     ServerError,
@@ -59,6 +65,14 @@ impl OAuthError {
                 "invalid_token",
                 "The access token is unknown, expired or revoked.".into(),
             ),
+            OAuthError::SlowDown { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                format!("Too many attempts; try again in {retry_after_secs} seconds."),
+            ),
+            OAuthError::TemporarilyUnavailable(d) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", d.clone())
+            }
             OAuthError::NotConfigured => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -86,6 +100,9 @@ impl IntoResponse for OAuthError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Basic realm="tessera""#),
                 );
+            }
+            OAuthError::SlowDown { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             OAuthError::InvalidToken => {
                 headers.insert(

@@ -10,6 +10,7 @@ pub mod clients;
 mod code_grant;
 pub mod error;
 pub mod keys;
+mod password_grant;
 mod refresh_grant;
 pub mod tokens;
 
@@ -73,7 +74,7 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError
         "scopes_supported": authorize::SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "password", password_grant::MFA_OTP_GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -123,6 +124,10 @@ struct TokenForm {
     code_verifier: Option<String>,
     refresh_token: Option<String>,
     scope: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    mfa_token: Option<String>,
+    otp: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
@@ -143,11 +148,7 @@ async fn token(
     .await?;
     let issued = match form.grant_type.as_deref() {
         Some("authorization_code") => {
-            if !client.allows(clients::Grant::AuthorizationCode) {
-                return Err(OAuthError::UnauthorizedClient(
-                    "This client may not use the authorization code grant.".into(),
-                ));
-            }
+            allowed(&client, clients::Grant::AuthorizationCode)?;
             code_grant::exchange(
                 &ctx,
                 &client,
@@ -158,12 +159,38 @@ async fn token(
             .await?
         }
         Some("refresh_token") => {
-            if !client.allows(clients::Grant::RefreshToken) {
-                return Err(OAuthError::UnauthorizedClient(
-                    "This client may not use refresh tokens.".into(),
-                ));
-            }
+            allowed(&client, clients::Grant::RefreshToken)?;
             refresh_grant::exchange(&ctx, &client, form.refresh_token.as_deref(), form.scope.as_deref()).await?
+        }
+        Some("password") => {
+            allowed(&client, clients::Grant::Password)?;
+            let started = password_grant::start(
+                &ctx,
+                &client,
+                form.username.as_deref(),
+                form.password.as_deref(),
+                form.scope.as_deref(),
+            )
+            .await?;
+            match started {
+                Ok(issued) => issued,
+                Err(mfa) => {
+                    return Ok(no_store(
+                        (http::StatusCode::FORBIDDEN, Json(mfa.to_json())).into_response(),
+                    ));
+                }
+            }
+        }
+        Some(password_grant::MFA_OTP_GRANT) => {
+            allowed(&client, clients::Grant::Password)?;
+            password_grant::finish(
+                &ctx,
+                &client,
+                form.mfa_token.as_deref(),
+                form.otp.as_deref(),
+                form.password.as_deref(),
+            )
+            .await?
         }
         Some(_) => return Err(OAuthError::UnsupportedGrantType),
         None => return Err(OAuthError::InvalidRequest("grant_type is missing.".into())),
@@ -197,6 +224,18 @@ async fn revocation(
         .ok_or_else(|| OAuthError::InvalidRequest("The token is missing.".into()))?;
     tokens::revoke(&state.pool, &client, &token, state.clock.now()).await?;
     Ok(no_store(().into_response()))
+}
+
+/// The client may use `grant`, or hears that it may not.
+fn allowed(client: &clients::Client, grant: clients::Grant) -> Result<(), OAuthError> {
+    if client.allows(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::UnauthorizedClient(format!(
+            "This client may not use the {} grant.",
+            grant.as_str()
+        )))
+    }
 }
 
 /// Userinfo (Core 5.3): the claims the access token's scopes allow.

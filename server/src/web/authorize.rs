@@ -5,7 +5,7 @@
 //! `/oauth2/continue` when done.
 
 use super::portal::RequestPortal;
-use super::{error_page, escape, sess_unavailable};
+use super::{error_page, escape, plain_page, sess_unavailable};
 use crate::context::who;
 use crate::oidc::authorize::{self, AuthorizationRequest, Decision, Refusal, SignedIn};
 use crate::oidc::clients;
@@ -90,17 +90,12 @@ pub(super) fn leave_by_page(answer: Response, client_name: &str) -> Response {
     };
     let to = escape(&to);
     let name = escape(client_name);
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta http-equiv=\"refresh\" content=\"0;url={to}\"><title>Tessera</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
-         <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
-         <h1 class=\"text-xl font-semibold\">Back to {name}</h1>\
+    let body = format!(
+        "<h1 class=\"text-xl font-semibold\">Back to {name}</h1>\
          <p class=\"mt-2\">Taking you back to {name}…</p>\
-         <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" data-testid=\"continue\" href=\"{to}\">Continue to {name}</a></p>\
-         </main></body></html>"
+         <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" data-testid=\"continue\" href=\"{to}\">Continue to {name}</a></p>"
     );
+    let page = plain_page(&format!("<meta http-equiv=\"refresh\" content=\"0;url={to}\">"), &body);
     (StatusCode::OK, axum::response::Html(page)).into_response()
 }
 

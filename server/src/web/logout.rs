@@ -6,7 +6,7 @@
 
 use super::authorize::leave_by_page;
 use super::portal::RequestPortal;
-use super::{error_page, escape, sess_unavailable};
+use super::{error_page, escape, plain_page, sess_unavailable};
 use crate::oidc::{clients, keys};
 use axum::Extension;
 use axum::extract::{Form, Query};
@@ -95,18 +95,14 @@ pub async fn ask(Extension(portal): Extension<Arc<RequestPortal>>, Query(p): Que
     let who = to
         .as_ref()
         .map_or_else(|| "An application".to_owned(), |(_, name)| escape(name));
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Sign out - Tessera</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
-         <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
-         <h1 class=\"text-xl font-semibold\">Sign out of Tessera?</h1>\
+    let body = format!(
+        "<h1 class=\"text-xl font-semibold\">Sign out of Tessera?</h1>\
          <p class=\"mt-2\">{who} asked to sign you out. This ends your Tessera session in this browser.</p>\
          <form method=\"post\" action=\"{END_SESSION_PATH}\" class=\"mt-4 flex gap-3\">{fields}\
          <button type=\"submit\" data-testid=\"confirm-sign-out\" class=\"rounded bg-indigo-700 px-4 py-2 text-white\">Sign out</button>\
-         <a href=\"/\" class=\"px-4 py-2 text-indigo-700 underline\">Stay signed in</a></form>\
-         </main></body></html>"
+         <a href=\"/\" class=\"px-4 py-2 text-indigo-700 underline\">Stay signed in</a></form>"
     );
+    let page = plain_page("", &body);
     (StatusCode::OK, Html(page)).into_response()
 }
 

@@ -230,14 +230,23 @@ fn refuse(status: StatusCode, html: bool, message: &str) -> Response {
 /// A page that says what went wrong; `title` and `message` are our own
 /// words (never echoed input).
 fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Tessera</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
-         <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
-         <h1 class=\"text-xl font-semibold\">{title}</h1><p class=\"mt-2\" role=\"alert\">{message}</p>\
-         <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" href=\"/\">Back to Tessera</a></p></main></body></html>"
+    let body = format!(
+        "<h1 class=\"text-xl font-semibold\">{title}</h1><p class=\"mt-2\" role=\"alert\">{message}</p>\
+         <p class=\"mt-4\"><a class=\"text-indigo-700 underline\" href=\"/\">Back to Tessera</a></p>"
     );
-    (status, Html(page)).into_response()
+    (status, Html(plain_page("", &body))).into_response()
+}
+
+/// A page outside the app (no script): the site's style and icon, `head`
+/// (already escaped) and `body` in a card.
+fn plain_page(head: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}<title>Tessera</title>\
+         <link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"></head>\
+         <body class=\"bg-slate-50 p-8\"><main class=\"mx-auto max-w-md rounded-lg border border-slate-200 bg-white p-6\">\
+         {body}</main></body></html>"
+    )
 }
 
 /// Text for an HTML attribute or element.

@@ -395,7 +395,11 @@ async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifie
     ];
     let (status, body) = post(form, (&id, secret.as_deref().unwrap())).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
-    assert_eq!(userinfo_status(&app, &access).await, 401, "a replay revokes what the code issued");
+    assert_eq!(
+        userinfo_status(&app, &access).await,
+        401,
+        "a replay revokes what the code issued"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM audit_events WHERE event = 'oidc.code_replayed'")
             .await,
@@ -808,7 +812,11 @@ async fn revoking_a_refresh_token_ends_its_grant_and_nobody_elses() {
     assert_eq!(userinfo_status(&app, &access).await, 200);
 
     assert_eq!(revoke(refresh.clone(), mine).await, 200);
-    assert_eq!(userinfo_status(&app, &access).await, 401, "the grant's access token goes too");
+    assert_eq!(
+        userinfo_status(&app, &access).await,
+        401,
+        "the grant's access token goes too"
+    );
     let again = rp
         .client
         .exchange_refresh_token(token.refresh_token().unwrap())
@@ -816,4 +824,217 @@ async fn revoking_a_refresh_token_ends_its_grant_and_nobody_elses() {
         .request_async(&rp.http)
         .await;
     assert!(again.is_err());
+}
+
+/// A client of the password grant (and nothing else), and its credentials.
+async fn register_password_client(app: &TestApp) -> (String, String) {
+    let (client, secret) = clients::register(
+        &app.pool,
+        NewClient {
+            id: String::new(),
+            name: "Terminal".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![],
+            kind: ClientKind::Confidential,
+            grants: vec![Grant::Password],
+            first_party: true,
+        },
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    (client.id, secret.unwrap())
+}
+
+/// A token request with HTTP Basic client credentials: status, body, and
+/// the `Retry-After` header if any.
+async fn token_request(
+    app: &TestApp,
+    client: &(String, String),
+    form: &[(&str, &str)],
+) -> (u16, Value, Option<String>) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", app.base))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let retry = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    (status, res.json().await.unwrap(), retry)
+}
+
+const MFA_OTP: &str = "urn:tessera:params:oauth:grant-type:mfa-otp";
+
+/// The claims of an ID token in a token response (signature checked by the
+/// relying-party tests; here what it says).
+fn id_claims(body: &Value) -> Value {
+    use base64::Engine;
+    let part = body["id_token"]
+        .as_str()
+        .expect("an ID token")
+        .split('.')
+        .nth(1)
+        .unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sec_47_the_password_grant_issues_tokens_only_once_the_password_and_the_code_are_proved() {
+    let app = spawn_app().await;
+    let client = register_password_client(&app).await;
+    let (other_id, other_secret) = register(&app, ClientKind::Confidential).await;
+    let other = (other_id, other_secret.unwrap());
+    alice_with_2fa(&app).await;
+    let phone = super::sms::PHONE;
+
+    // Password first: no tokens yet, an mfa_token, a code on its way.
+    let (status, body, _) = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "password"),
+            ("username", ALICE.0),
+            ("password", ALICE.1),
+            ("scope", "openid profile"),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("mfa_required")), "{body}");
+    assert!(body.get("access_token").is_none());
+    let mfa = body["mfa_token"].as_str().unwrap().to_owned();
+    let code = super::sms::outbox_code(&app, phone).await;
+    // Not another client's, not a wrong code, not without a code.
+    let finish = |mfa: &str, otp: &str| {
+        vec![
+            ("grant_type", MFA_OTP.to_owned()),
+            ("mfa_token", mfa.to_owned()),
+            ("otp", otp.to_owned()),
+        ]
+    };
+    let as_pairs = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let (status, body, _) = token_request_owned(&app, &other, &as_pairs(&finish(&mfa, &code))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "{body}"
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (_, body, _) = token_request_owned(&app, &client, &as_pairs(&finish(&mfa, wrong))).await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let (_, body, _) = token_request(&app, &client, &[("grant_type", MFA_OTP), ("mfa_token", &mfa)]).await;
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    // The code: tokens, stating both factors.
+    let (status, body, _) = token_request_owned(&app, &client, &as_pairs(&finish(&mfa, &code))).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = id_claims(&body);
+    assert_eq!(claims["acr"], "sms");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "sms", "mfa"]));
+    assert_eq!(userinfo_status(&app, body["access_token"].as_str().unwrap()).await, 200);
+    // The mfa_token is spent.
+    let (_, body, _) = token_request_owned(&app, &client, &as_pairs(&finish(&mfa, &code))).await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+
+    // Username first (Janssen's order): the code, then the password with it.
+    let (status, body, _) = token_request(&app, &client, &[("grant_type", "password"), ("username", ALICE.0)]).await;
+    assert_eq!(status, 403, "{body}");
+    let mfa = body["mfa_token"].as_str().unwrap().to_owned();
+    let code = super::sms::outbox_code(&app, phone).await;
+    let (_, body, _) = token_request_owned(&app, &client, &as_pairs(&finish(&mfa, &code))).await;
+    assert_eq!(body["error"], "invalid_request", "the password is still owed: {body}");
+    let mut with_password = finish(&mfa, &code);
+    with_password.push(("password", "not-the-password".into()));
+    let (_, body, _) = token_request_owned(&app, &client, &as_pairs(&with_password)).await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let wrong_password_words = body["error_description"].clone();
+    with_password.pop();
+    with_password.push(("password", ALICE.1.into()));
+    let (status, body, _) = token_request_owned(&app, &client, &as_pairs(&with_password)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(id_claims(&body)["amr"], serde_json::json!(["pwd", "sms", "mfa"]));
+
+    // An unknown username gets the same first answer, and the same refusal.
+    let (status, body, _) = token_request(&app, &client, &[("grant_type", "password"), ("username", "nobody")]).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("mfa_required")), "{body}");
+    let mut f = finish(body["mfa_token"].as_str().unwrap(), "123456");
+    f.push(("password", "whatever-it-is".into()));
+    let (_, body, _) = token_request_owned(&app, &client, &as_pairs(&f)).await;
+    assert_eq!(
+        (body["error"].clone(), body["error_description"].clone()),
+        ("invalid_grant".into(), wrong_password_words)
+    );
+
+    // Without a second factor the password alone gets tokens; a client not
+    // allowed this grant gets none.
+    let (status, body, _) = token_request(
+        &app,
+        &client,
+        &[("grant_type", "password"), ("username", ADMIN.0), ("password", ADMIN.1)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(id_claims(&body)["acr"], "password");
+    let (_, body, _) = token_request(
+        &app,
+        &other,
+        &[("grant_type", "password"), ("username", ADMIN.0), ("password", ADMIN.1)],
+    )
+    .await;
+    assert_eq!(body["error"], "unauthorized_client", "{body}");
+}
+
+async fn token_request_owned(
+    app: &TestApp,
+    client: &(String, String),
+    form: &[(&str, String)],
+) -> (u16, Value, Option<String>) {
+    let borrowed: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    token_request(app, client, &borrowed).await
+}
+
+#[tokio::test]
+async fn sec_46_the_password_grant_keeps_the_sign_in_throttle_and_never_says_who_exists() {
+    let app = spawn_app().await;
+    let client = register_password_client(&app).await;
+    let attempt = |user: &'static str| {
+        let form = [
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", "wrong-password-1"),
+        ];
+        let (app, client) = (&app, &client);
+        async move { token_request(app, client, &form).await }
+    };
+    let (_, unknown, _) = attempt("nobody").await;
+    let (_, wrong, _) = attempt(ALICE.0).await;
+    assert_eq!(
+        unknown, wrong,
+        "the same answer for an unknown user and a wrong password"
+    );
+    assert_eq!(wrong["error"], "invalid_grant");
+    // The pages' per-account throttle (5 by default) holds here too.
+    let mut last = (0, Value::Null, None);
+    for _ in 0..5 {
+        last = attempt(ALICE.0).await;
+        if last.0 == 429 {
+            break;
+        }
+    }
+    assert_eq!(
+        (last.0, last.1["error"].as_str()),
+        (429, Some("slow_down")),
+        "{}",
+        last.1
+    );
+    assert!(last.2.is_some_and(|s| s.parse::<u64>().unwrap() > 0), "Retry-After");
+    // Even the right password waits now, through the grant or the page.
+    let (status, _, _) = token_request(
+        &app,
+        &client,
+        &[("grant_type", "password"), ("username", ALICE.0), ("password", ALICE.1)],
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert_eq!(app.browser().sign_in(ALICE.0, ALICE.1).await.status, 429);
 }
