@@ -79,10 +79,7 @@ pub trait Method: Send + Sync {
     }
     /// What keeps a plugin (or the method itself, when it has no plugins)
     /// from serving; empty: ready.
-    async fn plugin_problems(&self, state: &AppState, plugin: &str) -> Vec<String> {
-        let _ = (state, plugin);
-        Vec::new()
-    }
+    async fn plugin_problems(&self, state: &AppState, plugin: &str) -> Vec<String>;
     /// A user's credentials of this method, oldest first.
     async fn credentials(&self, pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<Credential>>;
     /// Starts proving `credential` at sign-in (SMS: a code goes out; by
