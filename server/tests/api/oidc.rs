@@ -811,7 +811,18 @@ async fn revoking_a_refresh_token_ends_its_grant_and_nobody_elses() {
     assert_eq!(revoke("no-such-token".into(), mine.clone()).await, 200);
     assert_eq!(userinfo_status(&app, &access).await, 200);
 
-    assert_eq!(revoke(refresh.clone(), mine).await, 200);
+    // The client's credentials in the body (client_secret_post) do as well.
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", app.base))
+        .form(&[
+            ("token", refresh.as_str()),
+            ("client_id", &mine.0),
+            ("client_secret", &mine.1),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     assert_eq!(
         userinfo_status(&app, &access).await,
         401,
@@ -965,14 +976,23 @@ async fn sec_47_the_password_grant_issues_tokens_only_once_the_password_and_the_
         ("invalid_grant".into(), wrong_password_words)
     );
 
-    // Without a second factor the password alone gets tokens; a client not
-    // allowed this grant gets none.
-    let (status, body, _) = token_request(
-        &app,
-        &client,
-        &[("grant_type", "password"), ("username", ADMIN.0), ("password", ADMIN.1)],
-    )
-    .await;
+    // Without a second factor the password alone gets tokens (the client's
+    // credentials in the body this time); a client not allowed this grant
+    // gets none.
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", app.base))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", ADMIN.0),
+            ("password", ADMIN.1),
+            ("client_id", &client.0),
+            ("client_secret", &client.1),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(id_claims(&body)["acr"], "password");
     let (_, body, _) = token_request(
