@@ -55,12 +55,39 @@ impl Acr {
     /// never asked for), the aliases of those methods, `password` and
     /// [`USERS_SETTINGS`].
     pub fn supported(methods: &[MethodId]) -> Vec<&'static str> {
-        let mut out = vec![Acr::UsersSettings.as_str(), Acr::Password.as_str()];
-        for m in methods.iter().filter(|m| m.counts_toward_minimum()) {
-            out.push(Acr::Method(*m).as_str());
-            out.extend(ALIASES.iter().filter(|(_, a)| a == m).map(|(name, _)| *name));
+        let mut out = Vec::new();
+        for acr in Acr::choices(methods) {
+            out.push(acr.as_str());
+            if let Some(m) = acr.method() {
+                out.extend(ALIASES.iter().filter(|(_, a)| *a == m).map(|(name, _)| *name));
+            }
         }
         out
+    }
+
+    /// The acrs an administrator can make a default when `methods` are
+    /// enabled: [`USERS_SETTINGS`], `password` and one per method that
+    /// can sign in.
+    pub fn choices(methods: &[MethodId]) -> Vec<Acr> {
+        let mut out = vec![Acr::UsersSettings, Acr::Password];
+        out.extend(
+            methods
+                .iter()
+                .filter(|m| m.counts_toward_minimum())
+                .map(|m| Acr::Method(*m)),
+        );
+        out
+    }
+
+    /// What it asks of a sign-in, in words for the console.
+    pub fn words(self) -> &'static str {
+        match self {
+            Acr::UsersSettings => "Each user's own two-factor settings",
+            Acr::Password => "The password alone",
+            Acr::Method(MethodId::Sms) => "The password and a text message code",
+            Acr::Method(MethodId::Totp) => "The password and an authenticator app",
+            Acr::Method(MethodId::RecoveryCode) => "The password and a recovery code",
+        }
     }
 
     /// The method the second step must ask for to satisfy this acr, if it
@@ -105,13 +132,6 @@ fn strongest_method(proven: &[Proof]) -> Option<MethodId> {
     })
 }
 
-/// The first of `acr_values` (space-separated, in order of preference) that
-/// Tessera knows; unknown values are skipped, as OpenID Connect Core 3.1.2.1
-/// makes `acr_values` a voluntary request.
-pub fn first_known(acr_values: &str) -> Option<Acr> {
-    acr_values.split_ascii_whitespace().find_map(Acr::parse)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,8 +153,6 @@ mod tests {
         assert_eq!(Acr::parse("stytch"), Some(Acr::Method(MethodId::Sms)));
         assert_eq!(Acr::parse("twilio_sms"), Some(Acr::Method(MethodId::Sms)));
         assert_eq!(Acr::parse("OTP"), None);
-        assert_eq!(first_known("urn:unknown otp sms"), Some(Acr::Method(MethodId::Totp)));
-        assert_eq!(first_known("urn:unknown"), None);
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct Policy {
     pub allowed_countries: Vec<String>,
     pub mode: Mode,
     pub default_method: String,
+    /// The acr an application gets when it asks for none and its client
+    /// has no default (an [`crate::acr::Acr`] name).
+    pub default_acr: String,
     /// Time steps of clock drift accepted either way for app codes (0 or 1).
     pub totp_drift_steps: u32,
     /// Codes in a new set of recovery codes (10-20).
@@ -73,6 +76,7 @@ impl Default for Policy {
             allowed_countries: Vec::new(),
             mode: Mode::Optional,
             default_method: "sms".into(),
+            default_acr: crate::acr::USERS_SETTINGS.into(),
             totp_drift_steps: crate::totp::DRIFT_STEPS as u32,
             recovery_code_count: crate::recovery::SET_SIZE as u32,
         }
@@ -150,6 +154,7 @@ impl Policy {
         f.insert("allowed_countries".into(), self.allowed_countries.join(", "));
         f.insert("mode".into(), self.mode.as_str().into());
         f.insert("default_method".into(), self.default_method.clone());
+        f.insert("default_acr".into(), self.default_acr.clone());
         f.insert("totp_drift_steps".into(), self.totp_drift_steps.to_string());
         f.insert("recovery_code_count".into(), self.recovery_code_count.to_string());
         f
@@ -224,6 +229,16 @@ impl Policy {
         if !methods.contains(&default_method.as_str()) {
             errors.push(FieldError::new("default_method", "Choose an enabled method."));
         }
+        let default_acr = crate::acr::Acr::parse(value("default_acr")).filter(|a| {
+            a.method()
+                .is_none_or(|m| m.counts_toward_minimum() && methods.contains(&m.as_str()))
+        });
+        if default_acr.is_none() {
+            errors.push(FieldError::new(
+                "default_acr",
+                "Choose tessera, password or the acr of an enabled method.",
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -242,6 +257,7 @@ impl Policy {
             allowed_countries: countries,
             mode: mode.unwrap_or(Mode::Optional),
             default_method,
+            default_acr: default_acr.map_or_else(String::new, |a| a.as_str().to_owned()),
             totp_drift_steps: numbers["totp_drift_steps"],
             recovery_code_count: numbers["recovery_code_count"],
         })
@@ -283,6 +299,24 @@ mod tests {
     }
 
     #[test]
+    fn the_default_acr_names_the_users_settings_the_password_or_an_enabled_method() {
+        let read = |acr: &str, enabled: &[&str]| {
+            Policy::from_form(&Policy::default(), &form(&[("default_acr", acr)]), known, enabled).map(|p| p.default_acr)
+        };
+        assert_eq!(read("tessera", &["sms"]), Ok("tessera".into()));
+        assert_eq!(read("password", &["sms"]), Ok("password".into()));
+        assert_eq!(read("otp", &["sms", "totp"]), Ok("otp".into()));
+        // An alias is stored as its method's own name.
+        assert_eq!(read("stytch", &["sms"]), Ok("sms".into()));
+        assert!(read("otp", &["sms"]).is_err(), "apps are off");
+        assert!(
+            read("recovery_code", &["sms", "recovery_code"]).is_err(),
+            "never asked for"
+        );
+        assert!(read("", &["sms"]).is_err());
+    }
+
+    #[test]
     fn every_bad_field_is_named_and_nothing_is_half_read() {
         let f = form(&[
             ("code_digits", "5"),
@@ -291,6 +325,7 @@ mod tests {
             ("allowed_countries", "us, XX, gb"),
             ("mode", "sometimes"),
             ("default_method", "carrier-pigeon"),
+            ("default_acr", "otp"),
         ]);
         let errors = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -302,7 +337,8 @@ mod tests {
                 "max_attempts",
                 "allowed_countries",
                 "mode",
-                "default_method"
+                "default_method",
+                "default_acr"
             ]
         );
         // Only the unknown code is named; the known ones were fine.
@@ -383,7 +419,7 @@ mod tests {
                     "min_credentials", "code_digits", "code_lifetime_minutes", "max_attempts",
                     "resend_cooldown_secs", "max_sends_per_number", "max_sends_per_ip",
                     "max_sends_per_account", "max_sends_per_country", "max_sends_per_hour",
-                    "allowed_countries", "mode", "default_method", "other",
+                    "allowed_countries", "mode", "default_method", "default_acr", "other",
                 ]).prop_map(str::to_owned),
                 "(-?[0-9]{1,12}|[A-Za-z ,;]{0,20}|optional|mandatory|sms|.{0,30})",
                 0..14,

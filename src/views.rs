@@ -152,6 +152,19 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// An application the user signed in to through Tessera, or allowed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationInfo {
+    pub client_id: String,
+    pub name: String,
+    /// What it may know, in words ("See your email address").
+    pub may: Vec<String>,
+    /// When it last received tokens; `None`: allowed, never signed in.
+    pub last_signed_in: Option<String>,
+    /// Whether it holds tokens that still work.
+    pub has_access: bool,
+}
+
 /// One message in the outbox plugin's store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMessage {
@@ -256,6 +269,8 @@ pub struct ProviderView {
 pub struct PolicyView {
     pub fields: std::collections::BTreeMap<String, String>,
     pub methods: Vec<(String, String)>,
+    /// The acrs a default may be: name and words.
+    pub acrs: Vec<(String, String)>,
     pub version: i64,
 }
 
@@ -327,4 +342,69 @@ mod device_tests {
         assert_eq!(device_name(None), "Unknown device");
         assert_eq!(device_name(Some("x".repeat(100).as_str())).len(), 40);
     }
+}
+
+/// An application registered to sign users in, in the console's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    pub id: String,
+    pub name: String,
+    /// A public client (a browser or mobile app: no secret, PKCE).
+    pub public: bool,
+    pub first_party: bool,
+    pub grants: Vec<String>,
+    /// Empty: the server's default.
+    pub default_acr: String,
+}
+
+/// One application's settings as the console edits them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientDetail {
+    pub id: String,
+    pub name: String,
+    pub public: bool,
+    /// One per line.
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grants: Vec<String>,
+    pub allowed_acrs: Vec<String>,
+    /// Empty: the server's default.
+    pub default_acr: String,
+    pub first_party: bool,
+    pub access_token_minutes: u32,
+    pub refresh_token_hours: u32,
+    /// Every grant: name and words.
+    pub grant_choices: Vec<(String, String)>,
+    /// Every acr of an enabled method: name and words.
+    pub acr_choices: Vec<(String, String)>,
+    /// A secret just made, shown this once.
+    pub new_secret: Option<String>,
+    pub created_at: String,
+    pub secret_rotated_at: Option<String>,
+}
+
+/// A new application as the console's form sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewClientForm {
+    pub name: String,
+    /// One per line.
+    pub redirect_uris: String,
+    /// "confidential" or "public".
+    pub kind: String,
+    pub first_party: bool,
+}
+
+/// An application's settings as the console's form sends them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientForm {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grants: Vec<String>,
+    pub allowed_acrs: Vec<String>,
+    pub default_acr: String,
+    pub first_party: bool,
+    pub access_token_minutes: String,
+    pub refresh_token_hours: String,
 }

@@ -36,6 +36,7 @@ pub fn Header() -> impl IntoView {
                                 <A href="/" exact=true attr:class="hover:underline">"Home"</A>
                                 <A href="/credentials" attr:class="hover:underline">"2FA credentials"</A>
                                 <A href="/account/sessions" attr:class="hover:underline">"Sessions"</A>
+                                <A href="/account/applications" attr:class="hover:underline">"Applications"</A>
                                 <A href="/account/password" attr:class="hover:underline">"Password"</A>
                                 {v.is_admin.then(|| view! {
                                     <A href="/admin" attr:class="hover:underline">"Admin"</A>

@@ -13,6 +13,10 @@ pub enum AppError {
     /// The request did not reach the server or its answer could not be read.
     #[error("The request could not be completed. Check your connection and try again.")]
     Call(String),
+    /// The server could not read the request's fields (one sent twice, a
+    /// number that is not one): the sender's error, answered 400.
+    #[error("This form could not be read. Reload the page and try again.")]
+    Unreadable,
 }
 
 impl AppError {
@@ -20,7 +24,7 @@ impl AppError {
     pub fn field(&self, field: &str) -> Option<String> {
         match self {
             AppError::Portal(p) => p.field_message(field).map(str::to_owned),
-            AppError::Call(_) => None,
+            AppError::Call(_) | AppError::Unreadable => None,
         }
     }
 
@@ -54,6 +58,15 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Call(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(_) => {
+                #[cfg(feature = "ssr")]
+                if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    res.set_status(http::StatusCode::BAD_REQUEST);
+                }
+                AppError::Unreadable
+            }
+            other => AppError::Call(other.to_string()),
+        }
     }
 }

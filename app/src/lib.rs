@@ -15,11 +15,17 @@ use leptos_router::{
     path,
 };
 use pages::admin::{
-    AdminPage, audit::AuditPageView, methods::MethodsPage, outbox::OutboxPage, policy::PolicyPage,
-    providers::ProvidersPage, user::UserPage,
+    AdminPage,
+    audit::AuditPageView,
+    clients::{ClientPage, ClientsPage},
+    methods::MethodsPage,
+    outbox::OutboxPage,
+    policy::PolicyPage,
+    providers::ProvidersPage,
+    user::UserPage,
 };
 use pages::{
-    account::{PasswordPage, ReauthPage, SessionsPage},
+    account::{ApplicationsPage, PasswordPage, ReauthPage, SessionsPage},
     credentials::CredentialsPage,
     credentials::EnrollStepPage,
     home::HomePage,
@@ -70,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin/again") view=ReauthPage ssr=SsrMode::Async />
                     <Route path=path!("/account/sessions") view=SessionsPage ssr=SsrMode::Async />
                     <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/applications") view=ApplicationsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users/:username") view=UserPage ssr=SsrMode::Async />
@@ -77,6 +84,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/providers") view=ProvidersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/policy") view=PolicyPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view=AuditPageView ssr=SsrMode::Async />
+                    <Route path=path!("/admin/clients") view=ClientsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/client") view=ClientPage ssr=SsrMode::Async />
                     // Answered by the server (web/authorize.rs); listed so
                     // that navigating here inside the app loads it from there.
                     <Route path=path!("/oauth2/continue") view=ServerAnswers />

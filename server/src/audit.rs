@@ -34,6 +34,10 @@ pub const KINDS: &[(&str, &str)] = &[
     (OIDC_AUTHORIZED, "Signed in to an application"),
     (OIDC_CODE_REPLAYED, "Authorization code replayed: its tokens revoked"),
     (OIDC_REFRESH_REUSED, "Refresh token reused: its family revoked"),
+    (OIDC_CONSENTED, "Allowed an application to sign in"),
+    (OIDC_CONSENT_DENIED, "Refused an application"),
+    (OIDC_APP_REVOKED, "Revoked an application's access"),
+    (ADMIN_CLIENT, "Application settings changed"),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -61,6 +65,10 @@ pub const ADMIN_USER: &str = "admin.user";
 pub const OIDC_AUTHORIZED: &str = "oidc.authorized";
 pub const OIDC_CODE_REPLAYED: &str = "oidc.code_replayed";
 pub const OIDC_REFRESH_REUSED: &str = "oidc.refresh_reused";
+pub const OIDC_CONSENTED: &str = "oidc.consented";
+pub const OIDC_CONSENT_DENIED: &str = "oidc.consent_denied";
+pub const OIDC_APP_REVOKED: &str = "oidc.app_revoked";
+pub const ADMIN_CLIENT: &str = "admin.client";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

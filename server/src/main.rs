@@ -387,7 +387,7 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
                     .collect(),
                 first_party: true,
             };
-            let (client, secret) = clients::register(&pool, new, clock.now()).await?;
+            let (client, secret) = clients::register(&mut *pool.acquire().await?, new, clock.now()).await?;
             println!("client_id: {}", client.id);
             match secret {
                 Some(s) => println!("client_secret: {s}\nThe secret is shown only this once."),

@@ -805,6 +805,21 @@ async fn sec_30_bad_and_oversized_input_gets_clear_errors_or_413_never_a_500() {
     assert_eq!(a.status, 422, "a missing field is the sender's error: {}", a.body);
     assert!(a.body.contains("Enter your password."), "{}", a.body);
 
+    // A field sent twice cannot be read: the sender's error too.
+    let a = b
+        .call(
+            "sign_in",
+            &[
+                ("username", "alice"),
+                ("username", "bob"),
+                ("password", "x"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("Unreadable"), "{}", a.body);
+
     // A tampered cookie is simply no session.
     b.cookie = Some("AAAAAAAAAAAAAAAAAAAAAA-tampered".into());
     let a = b.page("/").await;

@@ -1,7 +1,7 @@
 //! The signed-in person's account: status, sessions, password.
 
 use crate::error::PortalError;
-use crate::views::{HomeStatus, SessionInfo};
+use crate::views::{ApplicationInfo, HomeStatus, SessionInfo};
 
 #[async_trait::async_trait]
 pub trait Account: Send + Sync {
@@ -11,6 +11,11 @@ pub trait Account: Send + Sync {
     async fn sessions(&self) -> Result<Vec<SessionInfo>, PortalError>;
     /// Ends one of the user's sessions (it is signed out at its next request).
     async fn end_session(&self, id: &str) -> Result<(), PortalError>;
+    /// The applications the user signed in to or allowed, newest first.
+    async fn applications(&self) -> Result<Vec<ApplicationInfo>, PortalError>;
+    /// Revokes an application: its tokens stop working and the consent is
+    /// forgotten.
+    async fn revoke_application(&self, client_id: &str) -> Result<(), PortalError>;
     /// Changes the password (needs a recent sign-in); every other session ends.
     async fn change_password(&self, current: &str, new: &str, repeat: &str) -> Result<(), PortalError>;
 }

@@ -2,7 +2,8 @@
 
 use crate::error::PortalError;
 use crate::views::{
-    AuditFilter, AuditPage, MethodView, OutboxMessage, PolicyView, ProviderView, UserDetail, UserSummary,
+    AuditFilter, AuditPage, ClientDetail, ClientForm, ClientSummary, MethodView, NewClientForm, OutboxMessage,
+    PolicyView, ProviderView, UserDetail, UserSummary,
 };
 use std::collections::BTreeMap;
 
@@ -68,4 +69,17 @@ pub trait Admin: Send + Sync {
     /// Security notifications, newest first: those kept in the outbox (no
     /// SMTP, or no address) and those mailed.
     async fn notifications(&self) -> Result<Vec<OutboxMessage>, PortalError>;
+    /// Applications registered to sign users in (OpenID Connect clients).
+    async fn clients(&self) -> Result<Vec<ClientSummary>, PortalError>;
+    /// One application's settings, with its secret if one was just made.
+    async fn client(&self, id: &str) -> Result<ClientDetail, PortalError>;
+    /// Registers an application; the answer is its id. Its secret is shown
+    /// once, on its page.
+    async fn add_client(&self, form: NewClientForm) -> Result<String, PortalError>;
+    async fn save_client(&self, form: ClientForm) -> Result<(), PortalError>;
+    /// A new secret (shown once on the application's page); the old one
+    /// stops working.
+    async fn rotate_client_secret(&self, id: &str) -> Result<(), PortalError>;
+    /// Removes an application with every token it holds (`confirm` must be set).
+    async fn delete_client(&self, id: &str, confirm: bool) -> Result<(), PortalError>;
 }

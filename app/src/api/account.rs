@@ -1,11 +1,11 @@
-//! The signed-in person's account: home, sessions, password.
+//! The signed-in person's account: home, sessions, applications, password.
 
 #[cfg(feature = "ssr")]
 use super::backend;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use tessera::views::{HomeStatus, SessionInfo};
+use tessera::views::{ApplicationInfo, HomeStatus, SessionInfo};
 
 #[server(endpoint = "sessions", input = GetUrl)]
 pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
@@ -16,6 +16,23 @@ pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
 pub async fn end_session(#[server(default)] id: String, #[server(default)] csrf_token: String) -> Result<(), AppError> {
     let _ = csrf_token;
     backend::account()?.end_session(&id).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "applications", input = GetUrl)]
+pub async fn get_applications() -> Result<Vec<ApplicationInfo>, AppError> {
+    backend::account()?.applications().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "applications/revoke")]
+pub async fn revoke_application(
+    #[server(default)] client_id: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::account()?
+        .revoke_application(&client_id)
+        .await
+        .map_err(backend::fail)
 }
 
 #[server(endpoint = "password")]

@@ -6,7 +6,10 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use std::collections::BTreeMap;
-use tessera::views::{AuditPage, MethodView, OutboxMessage, PolicyView, ProviderView, UserDetail, UserSummary};
+use tessera::views::{
+    AuditPage, ClientDetail, ClientSummary, MethodView, OutboxMessage, PolicyView, ProviderView, UserDetail,
+    UserSummary,
+};
 
 // The administration console. Every function asks the request's `Admin`
 // port, which refuses anyone but an administrator (403).
@@ -139,4 +142,92 @@ pub async fn get_audit(
         })
         .await
         .map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/clients", input = GetUrl)]
+pub async fn get_clients() -> Result<Vec<ClientSummary>, AppError> {
+    backend::admin()?.clients().await.map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/client", input = GetUrl)]
+pub async fn get_client(#[server(default)] id: String) -> Result<ClientDetail, AppError> {
+    backend::admin()?.client(&id).await.map_err(backend::fail)
+}
+
+/// `kind`: confidential or public. On to the new application's page, which
+/// shows its secret once.
+#[server(endpoint = "admin/client_add")]
+pub async fn add_client(
+    #[server(default)] name: String,
+    #[server(default)] redirect_uris: String,
+    #[server(default)] kind: String,
+    #[server(default)] first_party: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let form = tessera::views::NewClientForm {
+        name,
+        redirect_uris,
+        kind,
+        first_party: first_party == "true",
+    };
+    let id = backend::admin()?.add_client(form).await.map_err(backend::fail)?;
+    leptos_axum::redirect(&client_path(&id));
+    Ok(())
+}
+
+/// Where an application's page is.
+pub fn client_path(id: &str) -> String {
+    format!("/admin/client?id={id}")
+}
+
+/// The form names each setting `fields[NAME]` and each ticked checkbox
+/// `grants[NAME]` or `acrs[NAME]`.
+#[server(endpoint = "admin/client_save")]
+pub async fn save_client(
+    #[server(default)] id: String,
+    #[server(default)] fields: BTreeMap<String, String>,
+    #[server(default)] grants: BTreeMap<String, String>,
+    #[server(default)] acrs: BTreeMap<String, String>,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let form = tessera::views::ClientForm {
+        id,
+        name: field("name"),
+        redirect_uris: field("redirect_uris"),
+        post_logout_redirect_uris: field("post_logout_redirect_uris"),
+        grants: grants.into_keys().collect(),
+        allowed_acrs: acrs.into_keys().collect(),
+        default_acr: field("default_acr"),
+        first_party: field("first_party") == "true",
+        access_token_minutes: field("access_token_minutes"),
+        refresh_token_hours: field("refresh_token_hours"),
+    };
+    backend::admin()?.save_client(form).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/client_secret")]
+pub async fn rotate_client_secret(
+    #[server(default)] id: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::admin()?.rotate_client_secret(&id).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "admin/client_delete")]
+pub async fn delete_client(
+    #[server(default)] id: String,
+    #[server(default)] confirm: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::admin()?
+        .delete_client(&id, confirm == "true")
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect("/admin/clients");
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! The account's own protection: signing in again for a sensitive change,
-//! the list of sessions (each can be ended), and the password.
+//! the list of sessions (each can be ended), the applications signed in
+//! through Tessera (each can be revoked), and the password.
 
 use super::PageError;
-use crate::api::{ChangePassword, EndSession, Reauthenticate, get_sessions};
+use crate::api::{ChangePassword, EndSession, Reauthenticate, RevokeApplication, get_applications, get_sessions};
 use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON, Saved, use_session};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -77,6 +78,64 @@ pub fn SessionsPage() -> impl IntoView {
                                         <button type="submit" class=QUIET_BUTTON>
                                             {if s.current { "Sign out here" } else { "End session" }}
                                         </button>
+                                    </ActionForm>
+                                </li>
+                            }}).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <PageError error /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The applications the person signed in to through Tessera (OpenID
+/// Connect clients) or allowed: what each may know, when it last signed
+/// in, and a way to revoke it.
+#[component]
+pub fn ApplicationsPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeApplication>::new();
+    let data = Resource::new(move || revoke.version().get(), |_| get_applications());
+    let errors = FormErrors::new(move || revoke.value().get().and_then(Result::err));
+    view! {
+        <Title text="Applications" />
+        <h1 class="text-2xl font-semibold">"Applications"</h1>
+        <p class="mt-2 text-sm text-slate-600">
+            "Applications you signed in to with your Tessera account. Revoking one signs it out (its tokens stop working) and it must ask you again next time."
+        </p>
+        <div class="mt-4"><FormAlert message=errors.alert() /></div>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(apps) if apps.is_empty() => view! {
+                        <p class="mt-4 rounded-lg border border-slate-200 bg-white p-4" data-testid="no-applications">
+                            "You have not signed in to any application with this account."
+                        </p>
+                    }.into_any(),
+                    Ok(apps) => view! {
+                        <ul class="mt-4 flex flex-col gap-3" data-testid="applications">
+                            {apps.into_iter().map(|a| {
+                                let id = a.client_id.clone();
+                                view! {
+                                <li class="flex flex-wrap items-center justify-between gap-3 rounded-lg border border-slate-200 bg-white p-4" data-client=a.client_id>
+                                    <div>
+                                        <p class="font-medium">{a.name}</p>
+                                        <p class="text-sm text-slate-600">
+                                            {match a.last_signed_in {
+                                                Some(at) => format!("Last signed in {at}"),
+                                                None => "Allowed, not signed in yet".to_owned(),
+                                            }}
+                                            {if a.has_access { " · signed in now" } else { "" }}
+                                        </p>
+                                        <ul class="mt-1 list-disc pl-5 text-sm text-slate-600">
+                                            {a.may.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
+                                        </ul>
+                                    </div>
+                                    <ActionForm action=revoke>
+                                        <CsrfField />
+                                        <input type="hidden" name="client_id" value=id />
+                                        <button type="submit" class=QUIET_BUTTON>"Revoke access"</button>
                                     </ActionForm>
                                 </li>
                             }}).collect_view()}

@@ -1,9 +1,18 @@
 //! The tokens applications hold for an account (OpenID Connect grants),
 //! revoked when what they came from ends (SECURITY.md 48): the browser
 //! session they were issued from signs out or is ended, the password
-//! changes, the account is locked.
+//! changes, the account is locked, or the person revokes the application
+//! on the Applications page (which lists them).
 
-use sqlx::PgExecutor;
+use crate::audit::{self, Event};
+use crate::clock::human;
+use crate::context::{RequestContext, who};
+use crate::errors::db;
+use crate::oidc::consent;
+use crate::store::UserRow;
+use sqlx::{PgExecutor, PgPool};
+use tessera::PortalError;
+use tessera::views::ApplicationInfo;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -28,4 +37,108 @@ pub async fn revoke_for_user(db: impl PgExecutor<'_>, user_id: Uuid, now: Offset
         .execute(db)
         .await
         .map(|r| r.rows_affected())
+}
+
+/// The applications the account has signed in to or allowed, the most
+/// recently used first, for the Applications page.
+pub async fn list(pool: &PgPool, user_id: Uuid, now: OffsetDateTime) -> sqlx::Result<Vec<ApplicationInfo>> {
+    type Row = (
+        String,
+        String,
+        Option<Vec<String>>,
+        Option<String>,
+        Option<OffsetDateTime>,
+        bool,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT c.id, c.name, cs.scopes, last.scope, last.created_at, \
+                EXISTS (SELECT 1 FROM oidc_tokens t WHERE t.user_id = $1 AND t.client_id = c.id \
+                        AND t.revoked_at IS NULL AND t.used_at IS NULL AND t.expires_at > $2) \
+         FROM oidc_clients c \
+         LEFT JOIN oidc_consents cs ON cs.client_id = c.id AND cs.user_id = $1 \
+         LEFT JOIN LATERAL (SELECT t.scope, t.created_at FROM oidc_tokens t \
+                            WHERE t.user_id = $1 AND t.client_id = c.id \
+                            ORDER BY t.created_at DESC LIMIT 1) last ON TRUE \
+         WHERE cs.user_id IS NOT NULL OR last.created_at IS NOT NULL \
+         ORDER BY last.created_at DESC NULLS LAST, c.name LIMIT 200",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, consented, last_scope, last_used, has_access)| {
+            let scopes = consented.unwrap_or_else(|| {
+                last_scope
+                    .unwrap_or_default()
+                    .split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            });
+            ApplicationInfo {
+                client_id: id,
+                name,
+                may: scopes.iter().map(|s| consent::scope_words(s).to_owned()).collect(),
+                last_signed_in: last_used.map(human),
+                has_access,
+            }
+        })
+        .collect())
+}
+
+/// Revokes an application's access to the account: its live tokens, its
+/// unused codes and the remembered consent (the next sign-in asks again).
+/// An application the account never let in is not found.
+pub async fn revoke_for_client(ctx: &RequestContext, user: &UserRow, client_id: &str) -> Result<(), PortalError> {
+    let now = ctx.now();
+    let mut tx = ctx.pool().begin().await.map_err(db("revoking an application"))?;
+    let tokens = sqlx::query(
+        "UPDATE oidc_tokens SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL \
+         AND expires_at > $3",
+    )
+    .bind(user.id)
+    .bind(client_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("revoking an application's tokens"))?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE oidc_authorization_codes SET used_at = $3 WHERE user_id = $1 AND client_id = $2 AND used_at IS NULL",
+    )
+    .bind(user.id)
+    .bind(client_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db("voiding an application's codes"))?;
+    let consent = sqlx::query("DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
+        .bind(user.id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("forgetting a consent"))?
+        .rows_affected();
+    let known: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM oidc_tokens WHERE user_id = $1 AND client_id = $2)")
+            .bind(user.id)
+            .bind(client_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db("finding an application"))?;
+    if !known && consent == 0 {
+        return Err(PortalError::NotFound);
+    }
+    audit::record(
+        &mut *tx,
+        now,
+        &ctx.origin,
+        Event::by_self(audit::OIDC_APP_REVOKED, who(user))
+            .details(serde_json::json!({"client_id": client_id, "tokens": tokens, "consent": consent > 0})),
+    )
+    .await
+    .map_err(db("auditing a revocation"))?;
+    tx.commit().await.map_err(db("revoking an application"))?;
+    Ok(())
 }

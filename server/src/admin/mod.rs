@@ -4,6 +4,8 @@
 //! 25) and every change is audited with what it was before and after, in the
 //! transaction that makes it.
 
+mod clients;
+
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
 use crate::context::RequestContext;
@@ -27,6 +29,14 @@ use tessera::views::{
 use tessera::{FieldError, PortalError};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The acrs a default may be, as (name, "words (name)") for a select.
+pub(crate) fn acr_choices(enabled: &[tessera::method::MethodId]) -> Vec<(String, String)> {
+    tessera::acr::Acr::choices(enabled)
+        .into_iter()
+        .map(|a| (a.as_str().to_owned(), format!("{} ({})", a.words(), a.as_str())))
+        .collect()
+}
 
 /// Longest value a settings field may hold.
 const FIELD_MAX: usize = 2000;
@@ -483,7 +493,11 @@ impl Console<'_> {
         let (policy, version) = settings::policy(&self.ctx.state.pool)
             .await
             .map_err(db("reading the policy"))?;
+        let enabled = methods::enabled(&self.ctx.state.pool)
+            .await
+            .map_err(db("reading enabled methods"))?;
         Ok(PolicyView {
+            acrs: acr_choices(&enabled),
             fields: policy.to_form(),
             methods: methods::REGISTRY
                 .iter()

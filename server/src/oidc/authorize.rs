@@ -9,7 +9,7 @@ use crate::audit::{self, Event, Who};
 use crate::context::RequestContext;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use tessera::acr::{self, Acr};
+use tessera::acr::Acr;
 use tessera::method::Proof;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,6 +33,9 @@ pub struct AuthorizationRequest {
     pub acr: Option<String>,
     pub max_age: Option<i64>,
     pub prompt: Prompt,
+    /// Whether the consent screen shows even when consent is remembered.
+    #[serde(default)]
+    pub consent: ConsentPrompt,
     pub login_hint: Option<String>,
     /// When the request arrived (Unix seconds): a sign-in after this is fresh.
     pub received_at: i64,
@@ -47,6 +50,16 @@ pub enum Prompt {
     None,
     /// Sign in again even when signed in.
     Login,
+}
+
+/// Whether the application asked for the consent screen (`prompt=consent`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ConsentPrompt {
+    /// Only when the person has not allowed the application these scopes.
+    #[default]
+    IfNotAllowed,
+    /// Every time.
+    Ask,
 }
 
 /// Why a request is refused.
@@ -156,18 +169,30 @@ pub async fn parse(
         }
         (None, _) => {}
     }
-    let prompt = match get("prompt").map(|p| p.split_ascii_whitespace().collect::<Vec<_>>()) {
-        None => Prompt::Default,
-        Some(values) if values == ["none"] => Prompt::None,
-        Some(values) if values.contains(&"none") => {
-            return Err(refuse(
-                "invalid_request",
-                "prompt=none cannot be combined with other values.",
-            ));
-        }
-        Some(values) if values.contains(&"login") => Prompt::Login,
-        Some(values) if values.iter().all(|v| ["consent", "select_account"].contains(v)) => Prompt::Default,
-        Some(_) => return Err(refuse("invalid_request", "Unknown prompt value.")),
+    let prompts: Vec<&str> = get("prompt").map_or_else(Vec::new, |p| p.split_ascii_whitespace().collect());
+    if prompts.contains(&"none") && prompts.len() > 1 {
+        return Err(refuse(
+            "invalid_request",
+            "prompt=none cannot be combined with other values.",
+        ));
+    }
+    if !prompts
+        .iter()
+        .all(|v| ["none", "login", "consent", "select_account"].contains(v))
+    {
+        return Err(refuse("invalid_request", "Unknown prompt value."));
+    }
+    let prompt = if prompts.contains(&"none") {
+        Prompt::None
+    } else if prompts.contains(&"login") {
+        Prompt::Login
+    } else {
+        Prompt::Default
+    };
+    let consent = if prompts.contains(&"consent") {
+        ConsentPrompt::Ask
+    } else {
+        ConsentPrompt::IfNotAllowed
     };
     let max_age = match get("max_age") {
         None => None,
@@ -176,12 +201,17 @@ pub async fn parse(
             _ => return Err(refuse("invalid_request", "max_age must be a number of seconds.")),
         },
     };
-    // Unknown acr values are skipped (acr_values is a voluntary request);
-    // none known: the client's default.
-    let acr = get("acr_values")
-        .and_then(acr::first_known)
-        .or_else(|| client.default_acr.as_deref().and_then(Acr::parse))
-        .map(|a| a.as_str().to_owned());
+    let (policy, _) = crate::settings::policy(ctx.pool()).await.map_err(|e| {
+        tracing::error!(error = %e, "reading the policy");
+        Refusal::Page("Something went wrong on our side; try again.".into())
+    })?;
+    let acr = demanded_acr(
+        get("acr_values"),
+        &client.allowed_acrs,
+        client.default_acr.as_deref(),
+        &policy.default_acr,
+    )
+    .map(|a| a.as_str().to_owned());
     let login_hint = get("login_hint").map(|h| h.chars().take(64).collect());
     let request = AuthorizationRequest {
         client_id: client.id.clone(),
@@ -193,10 +223,33 @@ pub async fn parse(
         acr,
         max_age,
         prompt,
+        consent,
         login_hint,
         received_at: ctx.now().unix_timestamp(),
     };
     Ok((client, request))
+}
+
+/// The acr a request demands: the first of `acr_values` that Tessera knows
+/// and the client may have (`allowed`; empty: any), skipping the others
+/// (`acr_values` is a voluntary request, Core 3.1.2.1); none: the client's
+/// default, else the server's if the client may have it, else the first
+/// the client may have.
+fn demanded_acr(
+    acr_values: Option<&str>,
+    allowed: &[String],
+    client_default: Option<&str>,
+    server_default: &str,
+) -> Option<Acr> {
+    let may_have = |a: &Acr| allowed.is_empty() || allowed.iter().any(|x| x == a.as_str());
+    acr_values
+        .into_iter()
+        .flat_map(str::split_ascii_whitespace)
+        .filter_map(Acr::parse)
+        .find(may_have)
+        .or_else(|| client_default.and_then(Acr::parse))
+        .or_else(|| Acr::parse(server_default).filter(may_have))
+        .or_else(|| allowed.iter().find_map(|a| Acr::parse(a)))
 }
 
 /// The scopes Tessera answers; others are dropped from the request.
@@ -348,6 +401,7 @@ mod tests {
             acr: acr.map(str::to_owned),
             max_age,
             prompt,
+            consent: ConsentPrompt::IfNotAllowed,
             login_hint: None,
             received_at: 1_000,
         }
@@ -442,6 +496,28 @@ mod tests {
             decide(&request(None, None, Prompt::Default), None, 1_000, false),
             Decision::SignIn
         );
+    }
+
+    #[test]
+    fn the_demanded_acr_is_the_first_known_and_allowed_else_the_clients_default_else_the_servers() {
+        let otp = Some(Acr::Method(MethodId::Totp));
+        let sms = Some(Acr::Method(MethodId::Sms));
+        assert_eq!(demanded_acr(Some("urn:unknown otp sms"), &[], None, "tessera"), otp);
+        assert_eq!(demanded_acr(Some("stytch otp"), &[], None, "tessera"), sms);
+        assert_eq!(
+            demanded_acr(Some("urn:unknown"), &[], None, "tessera"),
+            Some(Acr::UsersSettings)
+        );
+        // Only what the client may ask for.
+        let only_otp = ["otp".to_owned()];
+        assert_eq!(demanded_acr(Some("password otp"), &only_otp, None, "tessera"), otp);
+        assert_eq!(demanded_acr(Some("password"), &only_otp, Some("otp"), "tessera"), otp);
+        assert_eq!(demanded_acr(Some("password"), &only_otp, None, "tessera"), otp);
+        assert_eq!(demanded_acr(None, &only_otp, None, "otp"), otp);
+        // Defaults: the client's, then the server's.
+        assert_eq!(demanded_acr(None, &[], Some("sms"), "otp"), sms);
+        assert_eq!(demanded_acr(None, &[], None, "otp"), otp);
+        assert_eq!(demanded_acr(Some(""), &[], None, "password"), Some(Acr::Password));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 use subtle::ConstantTimeEq;
+use tessera::acr::Acr;
 use time::OffsetDateTime;
 
 /// A grant type a client may be allowed to use.
@@ -120,11 +121,158 @@ pub struct NewClient {
     pub first_party: bool,
 }
 
+/// What an administrator can change after registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grants: Vec<Grant>,
+    /// The acrs it may ask for; empty: any.
+    pub allowed_acrs: Vec<Acr>,
+    /// What it gets when it asks for none; `None`: the server's default.
+    pub default_acr: Option<Acr>,
+    pub first_party: bool,
+    pub access_token_secs: i32,
+    pub refresh_token_secs: i32,
+}
+
+/// Token lifetimes a client may have (the table's checks say the same).
+pub const ACCESS_TOKEN_SECS: std::ops::RangeInclusive<i32> = 60..=86_400;
+pub const REFRESH_TOKEN_SECS: std::ops::RangeInclusive<i32> = 300..=31_536_000;
+
+impl ClientSettings {
+    /// Every rule a client's settings must keep, with the field it breaks.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.name.trim().is_empty() {
+            out.push(("name", "Give the application a name.".to_owned()));
+        } else if self.name.chars().count() > 100 {
+            out.push(("name", "At most 100 characters.".to_owned()));
+        }
+        if self.redirect_uris.is_empty() {
+            out.push(("redirect_uris", "Give at least one redirect URI.".to_owned()));
+        }
+        for (field, uris) in [
+            ("redirect_uris", &self.redirect_uris),
+            ("post_logout_redirect_uris", &self.post_logout_redirect_uris),
+        ] {
+            if uris.len() > 20 {
+                out.push((field, "At most 20 addresses.".to_owned()));
+            }
+            if let Some(problem) = uris.iter().find_map(|u| check_redirect_uri(u).err()) {
+                out.push((field, problem));
+            }
+        }
+        if self.grants.is_empty() {
+            out.push(("grants", "Allow at least one grant.".to_owned()));
+        }
+        if let Some(d) = self.default_acr
+            && !self.allowed_acrs.is_empty()
+            && !self.allowed_acrs.contains(&d)
+        {
+            out.push(("default_acr", "The default must be one of the allowed acrs.".to_owned()));
+        }
+        if !ACCESS_TOKEN_SECS.contains(&self.access_token_secs) {
+            out.push((
+                "access_token_minutes",
+                "From 1 minute to 1 day (1440 minutes).".to_owned(),
+            ));
+        }
+        if !REFRESH_TOKEN_SECS.contains(&self.refresh_token_secs) {
+            out.push((
+                "refresh_token_hours",
+                "From 5 minutes to 365 days (8760 hours).".to_owned(),
+            ));
+        }
+        out
+    }
+}
+
+impl Client {
+    pub fn settings(&self) -> ClientSettings {
+        ClientSettings {
+            name: self.name.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            grants: self.grants.iter().filter_map(|g| Grant::parse(g)).collect(),
+            allowed_acrs: self.allowed_acrs.iter().filter_map(|a| Acr::parse(a)).collect(),
+            default_acr: self.default_acr.as_deref().and_then(Acr::parse),
+            first_party: self.first_party,
+            access_token_secs: self.access_token_secs,
+            refresh_token_secs: self.refresh_token_secs,
+        }
+    }
+}
+
+/// Every client, by name.
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Client>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients ORDER BY lower(name), id"))
+        .fetch_all(pool)
+        .await
+}
+
+/// Saves a client's settings; false: no such client.
+pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings) -> Result<bool, ClientError> {
+    if let Some((field, problem)) = settings.problems().into_iter().next() {
+        return Err(ClientError::Invalid(field, problem));
+    }
+    let grants: Vec<&str> = settings.grants.iter().map(|g| g.as_str()).collect();
+    let acrs: Vec<&str> = settings.allowed_acrs.iter().map(|a| a.as_str()).collect();
+    let changed = sqlx::query(
+        "UPDATE oidc_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, grants = $5,          allowed_acrs = $6, default_acr = $7, first_party = $8, access_token_secs = $9, refresh_token_secs = $10          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(settings.name.trim())
+    .bind(&settings.redirect_uris)
+    .bind(&settings.post_logout_redirect_uris)
+    .bind(&grants)
+    .bind(&acrs)
+    .bind(settings.default_acr.map(Acr::as_str))
+    .bind(settings.first_party)
+    .bind(settings.access_token_secs)
+    .bind(settings.refresh_token_secs)
+    .execute(db)
+    .await?;
+    Ok(changed.rows_affected() == 1)
+}
+
+/// Removes a client with its codes, tokens and consents; false: no such client.
+pub async fn delete(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<bool> {
+    let gone = sqlx::query("DELETE FROM oidc_clients WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(gone.rows_affected() == 1)
+}
+
+impl NewClient {
+    /// Its settings, with the default acrs and token lifetimes.
+    fn settings(&self) -> ClientSettings {
+        ClientSettings {
+            name: self.name.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            grants: self.grants.clone(),
+            allowed_acrs: Vec::new(),
+            default_acr: None,
+            first_party: self.first_party,
+            access_token_secs: DEFAULT_ACCESS_TOKEN_SECS,
+            refresh_token_secs: DEFAULT_REFRESH_TOKEN_SECS,
+        }
+    }
+}
+
+/// A new client's token lifetimes: 10 minutes, 30 days.
+pub const DEFAULT_ACCESS_TOKEN_SECS: i32 = 600;
+pub const DEFAULT_REFRESH_TOKEN_SECS: i32 = 30 * 24 * 3600;
+
 /// Why a new client's settings were refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{0}")]
-    Invalid(String),
+    /// A setting breaks a rule: the field and why.
+    #[error("{1}")]
+    Invalid(&'static str, String),
     #[error("a client with id {0} exists already")]
     Exists(String),
     #[error(transparent)]
@@ -152,9 +300,9 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
 }
 
 /// Registers a client; the answer carries the secret, shown this once
-/// (none for a public client).
+/// (none for a public client). Within `db`'s transaction, if it has one.
 pub async fn register(
-    pool: &PgPool,
+    db: &mut sqlx::PgConnection,
     new: NewClient,
     now: OffsetDateTime,
 ) -> Result<(Client, Option<String>), ClientError> {
@@ -167,46 +315,44 @@ pub async fn register(
     };
     if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
         return Err(ClientError::Invalid(
+            "id",
             "A client id has 1 to 64 letters, digits, '.', '_' or '-'.".into(),
         ));
     }
-    if new.name.trim().is_empty() {
-        return Err(ClientError::Invalid("Give the application a name.".into()));
-    }
-    if new.redirect_uris.is_empty() {
-        return Err(ClientError::Invalid("Give at least one redirect URI.".into()));
-    }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
-        check_redirect_uri(uri).map_err(ClientError::Invalid)?;
+    let settings = new.settings();
+    if let Some((field, problem)) = settings.problems().into_iter().next() {
+        return Err(ClientError::Invalid(field, problem));
     }
     let secret = match new.kind {
         ClientKind::Confidential => Some(random_secret()),
         ClientKind::Public => None,
     };
-    let grants: Vec<&str> = new.grants.iter().map(|g| g.as_str()).collect();
+    let mut tx = sqlx::Connection::begin(db).await?;
     let inserted = sqlx::query(
-        "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grants, \
-         first_party, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(&id)
-    .bind(new.name.trim())
+    .bind(settings.name.trim())
     .bind(secret.as_deref().map(|s| hash_secret(s).to_vec()))
-    .bind(&new.redirect_uris)
-    .bind(&new.post_logout_redirect_uris)
-    .bind(&grants)
-    .bind(new.first_party)
+    .bind(&settings.redirect_uris)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(ClientError::Exists(id));
     }
-    let client = find(pool, &id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    update(&mut *tx, &id, &settings).await?;
+    let client: Client = sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok((client, secret))
 }
 
 /// A new secret for a confidential client; the old one stops working now.
-pub async fn rotate_secret(pool: &PgPool, id: &str, now: OffsetDateTime) -> Result<String, ClientError> {
+pub async fn rotate_secret(db: impl PgExecutor<'_>, id: &str, now: OffsetDateTime) -> Result<String, ClientError> {
     let secret = random_secret();
     let changed = sqlx::query(
         "UPDATE oidc_clients SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 AND secret_hash IS NOT NULL",
@@ -214,10 +360,13 @@ pub async fn rotate_secret(pool: &PgPool, id: &str, now: OffsetDateTime) -> Resu
     .bind(id)
     .bind(hash_secret(&secret).to_vec())
     .bind(now)
-    .execute(pool)
+    .execute(db)
     .await?;
     if changed.rows_affected() == 0 {
-        return Err(ClientError::Invalid(format!("No confidential client has the id {id}.")));
+        return Err(ClientError::Invalid(
+            "id",
+            format!("No confidential client has the id {id}."),
+        ));
     }
     Ok(secret)
 }

@@ -8,6 +8,7 @@
 pub mod authorize;
 pub mod clients;
 mod code_grant;
+pub mod consent;
 pub mod error;
 pub mod keys;
 mod password_grant;

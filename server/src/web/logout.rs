@@ -116,7 +116,7 @@ pub async fn confirm(Extension(portal): Extension<Arc<RequestPortal>>, Form(p): 
         return sess_unavailable(e);
     }
     match to {
-        Some((to, name)) => leave_by_page(Redirect::to(&to).into_response(), &name),
+        Some((to, name)) => leave_by_page(&to, &name),
         None => Redirect::to("/signin").into_response(),
     }
 }

@@ -80,6 +80,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
     Router::new()
         .route(crate::oidc::AUTHORIZE_PATH, get(authorize::authorize))
         .route(authorize::CONTINUE_PATH, get(authorize::resume))
+        .route(authorize::CONSENT_PATH, axum::routing::post(authorize::consent_answer))
         .route(logout::END_SESSION_PATH, get(logout::ask).post(logout::confirm))
         .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
             let options = options.clone();

@@ -22,8 +22,9 @@ use tessera::ports::{
 };
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
-    AuditFilter, AuditPage, ChallengeView, CredentialsView, HomeStatus, MethodView, OutboxMessage, PolicyView,
-    ProviderView, RecoveryView, SessionInfo, SessionView, SignInOption, UserDetail, UserSummary, Viewer,
+    ApplicationInfo, AuditFilter, AuditPage, ChallengeView, ClientDetail, ClientForm, ClientSummary, CredentialsView,
+    HomeStatus, MethodView, NewClientForm, OutboxMessage, PolicyView, ProviderView, RecoveryView, SessionInfo,
+    SessionView, SignInOption, UserDetail, UserSummary, Viewer,
 };
 
 pub struct RequestPortal {
@@ -404,6 +405,18 @@ impl Account for RequestPortal {
         Ok(())
     }
 
+    async fn applications(&self) -> Result<Vec<ApplicationInfo>, PortalError> {
+        let user = self.me()?;
+        app_tokens::list(self.ctx.pool(), user.id, self.ctx.now())
+            .await
+            .map_err(db("listing applications"))
+    }
+
+    async fn revoke_application(&self, client_id: &str) -> Result<(), PortalError> {
+        let user = self.me()?;
+        app_tokens::revoke_for_client(&self.ctx, user, client_id).await
+    }
+
     async fn change_password(&self, current: &str, new: &str, repeat: &str) -> Result<(), PortalError> {
         self.require_recent_sign_in()?;
         let user = self.me()?;
@@ -547,10 +560,68 @@ impl RecoveryCodes for RequestPortal {
     }
 }
 
+/// What a client secret kept for display is sealed to.
+const FRESH_SECRET_CONTEXT: &str = "client-secret-display";
+
+impl RequestPortal {
+    /// Keeps a new client secret (sealed) for the client's page to show once.
+    async fn keep_client_secret(&self, client_id: &str, secret: &str) -> Result<(), PortalError> {
+        let sealed = self
+            .display_sealer()
+            .seal(&format!("{FRESH_SECRET_CONTEXT}:{client_id}"), secret.as_bytes());
+        self.session
+            .set_fresh_client_secret(client_id, self.ctx.now().unix_timestamp(), sealed)
+            .await
+            .map_err(sess("keeping a new client secret"))
+    }
+}
+
 #[async_trait::async_trait]
 impl Admin for RequestPortal {
     async fn methods(&self) -> Result<Vec<MethodView>, PortalError> {
         self.console().methods().await
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientSummary>, PortalError> {
+        self.console().clients().await
+    }
+
+    async fn client(&self, id: &str) -> Result<ClientDetail, PortalError> {
+        let mut detail = self.console().client(id).await?;
+        let kept = self
+            .session
+            .take_fresh_client_secret(id)
+            .await
+            .map_err(sess("reading a new client secret"))?;
+        detail.new_secret = match kept {
+            Some((made_at, sealed)) if self.ctx.now().unix_timestamp() - made_at < FRESH_CODES_SECS => self
+                .display_sealer()
+                .open(&format!("{FRESH_SECRET_CONTEXT}:{id}"), &sealed)
+                .and_then(|plain| String::from_utf8(plain).ok()),
+            _ => None,
+        };
+        Ok(detail)
+    }
+
+    async fn add_client(&self, form: NewClientForm) -> Result<String, PortalError> {
+        let (id, secret) = self.console().add_client(&form).await?;
+        if let Some(secret) = secret {
+            self.keep_client_secret(&id, &secret).await?;
+        }
+        Ok(id)
+    }
+
+    async fn save_client(&self, form: ClientForm) -> Result<(), PortalError> {
+        self.console().save_client(&form).await
+    }
+
+    async fn rotate_client_secret(&self, id: &str) -> Result<(), PortalError> {
+        let secret = self.console().rotate_client_secret(id).await?;
+        self.keep_client_secret(id, &secret).await
+    }
+
+    async fn delete_client(&self, id: &str, confirm: bool) -> Result<(), PortalError> {
+        self.console().delete_client(id, confirm).await
     }
 
     async fn save_method(

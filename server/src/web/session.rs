@@ -22,6 +22,8 @@ const SEND_NOTICE: &str = "second_factor_notice";
 const TEST_ANSWER: &str = "provider_test_answer";
 /// A new set of recovery codes, sealed, with when it was made (Unix seconds).
 const FRESH_RECOVERY_CODES: &str = "fresh_recovery_codes";
+/// A client secret the console just made, sealed, until its page shows it.
+const FRESH_CLIENT_SECRET: &str = "fresh_client_secret";
 /// Applications' authorization requests waiting for the person to sign in,
 /// by a random id (one per browser tab), oldest first.
 const AUTHORIZATION_REQUESTS: &str = "oidc_authorization_requests";
@@ -112,6 +114,25 @@ impl TypedSession {
 
     pub async fn clear_fresh_recovery_codes(&self) -> Result<(), Error> {
         self.0.remove_value(FRESH_RECOVERY_CODES).await.map(|_| ())
+    }
+
+    pub async fn set_fresh_client_secret(&self, client_id: &str, made_at: i64, sealed: Vec<u8>) -> Result<(), Error> {
+        self.0
+            .insert(FRESH_CLIENT_SECRET, (client_id.to_owned(), made_at, sealed))
+            .await
+    }
+
+    /// The secret kept for this client (when it was made, sealed), removed
+    /// from the session: it is shown once.
+    pub async fn take_fresh_client_secret(&self, client_id: &str) -> Result<Option<(i64, Vec<u8>)>, Error> {
+        let kept: Option<(String, i64, Vec<u8>)> = self.0.get(FRESH_CLIENT_SECRET).await?;
+        match kept {
+            Some((id, made_at, sealed)) if id == client_id => {
+                self.0.remove_value(FRESH_CLIENT_SECRET).await?;
+                Ok(Some((made_at, sealed)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Keeps an application's request while the person signs in; the

@@ -20,6 +20,7 @@ const ADMIN_GETS: &[&str] = &[
     "admin/providers",
     "admin/policy",
     "admin/audit",
+    "admin/clients",
 ];
 
 /// Every console change, with fields that an administrator could send.
@@ -43,6 +44,17 @@ const ADMIN_POSTS: &[(&str, &[(&str, &str)])] = &[
         "admin/policy_save",
         &[("fields[min_credentials]", "3"), ("version", "1")],
     ),
+    (
+        "admin/client_add",
+        &[
+            ("name", "Wiki"),
+            ("redirect_uris", "https://wiki.example/cb"),
+            ("kind", "confidential"),
+        ],
+    ),
+    ("admin/client_save", &[("id", "x"), ("fields[name]", "Wiki")]),
+    ("admin/client_secret", &[("id", "x")]),
+    ("admin/client_delete", &[("id", "x"), ("confirm", "true")]),
 ];
 
 async fn version_of(b: &mut Browser, endpoint: &str, pick: impl Fn(&Value) -> &Value) -> String {
@@ -129,6 +141,7 @@ async fn sec_25_every_admin_endpoint_refuses_anyone_but_an_administrator() {
         let (status, body) = alice.get_json(endpoint).await;
         assert_eq!(status, 403, "{endpoint}: {body}");
     }
+    assert_eq!(alice.get_json("admin/client?id=x").await.0, 403);
     for (endpoint, fields) in ADMIN_POSTS {
         let a = alice.post(endpoint, fields).await;
         assert_eq!(a.status, 403, "{endpoint}: {}", a.body);
@@ -141,11 +154,14 @@ async fn sec_25_every_admin_endpoint_refuses_anyone_but_an_administrator() {
         "/admin/audit",
         "/admin/outbox",
         "/admin/users/admin",
+        "/admin/clients",
+        "/admin/client?id=x",
     ] {
         assert_eq!(alice.page(path).await.status, 403, "{path}");
     }
     // Nothing changed.
     assert_eq!(app.count("SELECT count(*) FROM users WHERE role = 'admin'").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM oidc_clients").await, 0);
     assert_eq!(app.count("SELECT version FROM policy").await, 1);
     assert_eq!(app.count("SELECT version FROM method_settings").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM plugin_settings").await, 0);

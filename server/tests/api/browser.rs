@@ -93,6 +93,9 @@ fn page_routes() -> Vec<String> {
 fn statuses_of(path: &str) -> &'static [u16] {
     if path == "/oauth2/continue" {
         &[400]
+    } else if path == "/admin/client" {
+        // Signed out: to sign in; signed in: which application? None named.
+        &[303, 404]
     } else {
         &[200, 303]
     }

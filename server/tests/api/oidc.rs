@@ -36,8 +36,13 @@ struct Pending {
 }
 
 async fn register(app: &TestApp, kind: ClientKind) -> (String, Option<String>) {
+    register_with(app, kind, true).await
+}
+
+/// `first_party: false`: the consent screen is shown before a code.
+async fn register_with(app: &TestApp, kind: ClientKind, first_party: bool) -> (String, Option<String>) {
     let (client, secret) = clients::register(
-        &app.pool,
+        &mut app.pool.acquire().await.unwrap(),
         NewClient {
             id: String::new(),
             name: "Payroll".into(),
@@ -45,7 +50,7 @@ async fn register(app: &TestApp, kind: ClientKind) -> (String, Option<String>) {
             post_logout_redirect_uris: vec![LOGGED_OUT.into()],
             kind,
             grants: vec![Grant::AuthorizationCode, Grant::RefreshToken],
-            first_party: true,
+            first_party,
         },
         app.clock.now(),
     )
@@ -840,7 +845,7 @@ async fn revoking_a_refresh_token_ends_its_grant_and_nobody_elses() {
 /// A client of the password grant (and nothing else), and its credentials.
 async fn register_password_client(app: &TestApp) -> (String, String) {
     let (client, secret) = clients::register(
-        &app.pool,
+        &mut app.pool.acquire().await.unwrap(),
         NewClient {
             id: String::new(),
             name: "Terminal".into(),
@@ -1057,4 +1062,299 @@ async fn sec_46_the_password_grant_keeps_the_sign_in_throttle_and_never_says_who
     .await;
     assert_eq!(status, 429);
     assert_eq!(app.browser().sign_in(ALICE.0, ALICE.1).await.status, 429);
+}
+
+/// Answers a consent screen (`allow` or `deny`) as its form does.
+async fn answer_consent(app: &TestApp, b: &mut Browser, screen: &Answer, answer: &str) -> Answer {
+    assert_eq!(screen.status, 200, "{}", screen.body);
+    assert!(
+        screen.body.contains("data-testid=\"consent-allow\""),
+        "not the consent screen: {}",
+        screen.body
+    );
+    let field = |name: &str| {
+        let at = screen.body.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+        screen.body[at..].split('"').next().unwrap().replace("&amp;", "&")
+    };
+    let form = [
+        ("csrf_token", field("csrf_token")),
+        ("request", field("request")),
+        ("answer", answer.to_owned()),
+    ];
+    b.send(
+        b.http
+            .post(format!("{}/oauth2/consent", app.base))
+            .header("origin", app.base.clone())
+            .form(&form),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_application_that_is_not_first_party_asks_consent_once_and_a_refusal_tells_it_access_denied() {
+    let app = spawn_app().await;
+    let (id, secret) = register_with(&app, ClientKind::Confidential, false).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+
+    // prompt=none cannot show the screen: consent_required.
+    let pending = rp.authorize(None, &[("prompt", "none")]);
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let q = callback(a.location.as_deref().unwrap_or_else(|| panic!("{}", a.body)));
+    assert_eq!(q["error"], "consent_required");
+
+    // The screen says who asks and what it will learn; Cancel tells the
+    // application access_denied and remembers nothing.
+    let pending = rp.authorize(None, &[]);
+    let screen = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    assert!(screen.body.contains("Allow Payroll to sign you in?"), "{}", screen.body);
+    assert!(screen.body.contains("See your name and username"));
+    assert!(!screen.body.contains("See your email address"));
+    let q = callback(&continue_target(&answer_consent(&app, &mut b, &screen, "deny").await));
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], *pending.state.secret());
+    assert_eq!(app.count("SELECT count(*) FROM oidc_authorization_codes").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM oidc_consents").await, 0);
+
+    // The same screen cannot be answered twice.
+    let again = answer_consent(&app, &mut b, &screen, "allow").await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert_eq!(app.count("SELECT count(*) FROM oidc_consents").await, 0);
+
+    // Allow: a code, and the answer is remembered for these scopes.
+    let pending = rp.authorize(None, &[]);
+    let screen = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let q = callback(&continue_target(&answer_consent(&app, &mut b, &screen, "allow").await));
+    assert_eq!(q["state"], *pending.state.secret());
+    let (token, _) = rp.exchange(&q["code"], pending).await;
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    rp.exchange(&code, pending).await;
+
+    // Asked again for a scope not allowed yet, and when the application
+    // asks for the screen (prompt=consent).
+    let with_email = rp.authorize(None, &[]).url.replacen(&app.base, "", 1);
+    let with_email = with_email
+        .replacen("scope=openid+profile", "scope=openid+profile+email", 1)
+        .replacen("scope=openid%20profile", "scope=openid%20profile%20email", 1);
+    assert!(with_email.contains("email"), "{with_email}");
+    let prompt_consent = rp
+        .authorize(None, &[("prompt", "consent")])
+        .url
+        .replacen(&app.base, "", 1);
+    for path in [with_email, prompt_consent] {
+        let screen = b.page(&path).await;
+        assert!(
+            screen.body.contains("Allow Payroll"),
+            "{path}: {} {:?}",
+            screen.status,
+            screen.location
+        );
+    }
+
+    // The Applications page lists it; revoking ends its tokens and the
+    // consent, so the next sign-in asks again.
+    let (status, apps) = b.get_json("applications").await;
+    assert_eq!(status, 200);
+    assert_eq!(apps[0]["client_id"], id.as_str(), "{apps}");
+    assert_eq!(apps[0]["has_access"], true);
+    assert!(
+        apps[0]["may"].to_string().contains("See your name and username"),
+        "{apps}"
+    );
+    assert_eq!(userinfo_status(&app, token.access_token().secret()).await, 200);
+    let a = b.post("applications/revoke", &[("client_id", &id)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(userinfo_status(&app, token.access_token().secret()).await, 401);
+    let refreshed = rp
+        .client
+        .exchange_refresh_token(token.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&rp.http)
+        .await;
+    assert!(refreshed.is_err(), "the refresh token was revoked");
+    let (_, apps) = b.get_json("applications").await;
+    assert_eq!(apps[0]["has_access"], false, "{apps}");
+    let pending = rp.authorize(None, &[]);
+    let screen = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    assert!(screen.body.contains("Allow Payroll"), "asked again after revoking");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event IN ('oidc.consented', 'oidc.consent_denied', 'oidc.app_revoked')")
+            .await,
+        3
+    );
+
+    // Nobody revokes an application for someone else, or one never used.
+    let mut bob = app.browser();
+    app.add_account("bob", "bob-password-1", Role::User).await;
+    bob.sign_in("bob", "bob-password-1").await;
+    assert_eq!(bob.post("applications/revoke", &[("client_id", &id)]).await.status, 404);
+    let (_, apps) = bob.get_json("applications").await;
+    assert_eq!(apps, serde_json::json!([]));
+}
+
+/// The second step's first method after signing in for `pending`
+/// ("none": no second step).
+async fn method_asked_first(app: &TestApp, pending: &Pending) -> String {
+    let mut b = app.browser();
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    assert_eq!(a.location.as_deref(), Some("/signin"), "{} {}", a.status, a.body);
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
+    if a.location.as_deref().is_some_and(|l| l.starts_with("/oauth2/continue")) {
+        return "none".into();
+    }
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    let (_, challenge) = b.get_json("signin/challenge").await;
+    challenge["proving"]["method"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_console_registers_an_application_shows_its_secret_once_and_its_acr_defaults_apply() {
+    let app = spawn_app().await;
+    let mut admin = super::sms::signed_in(&app, ADMIN).await;
+
+    // Bad input names its field; nothing is written.
+    let a = admin
+        .post(
+            "admin/client_add",
+            &[("name", " "), ("redirect_uris", REDIRECT), ("kind", "confidential")],
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(super::sms::field_error(&a, "name"), "Give the application a name.");
+    let a = admin
+        .post(
+            "admin/client_add",
+            &[
+                ("name", "Wiki"),
+                ("redirect_uris", "http://wiki.example/cb"),
+                ("kind", "confidential"),
+            ],
+        )
+        .await;
+    assert!(
+        super::sms::field_error(&a, "redirect_uris").contains("must use https"),
+        "{}",
+        a.body
+    );
+    assert_eq!(app.count("SELECT count(*) FROM oidc_clients").await, 0);
+
+    let a = admin
+        .post(
+            "admin/client_add",
+            &[
+                ("name", "Wiki"),
+                ("redirect_uris", REDIRECT),
+                ("kind", "confidential"),
+                ("first_party", "true"),
+            ],
+        )
+        .await;
+    assert!(a.status < 400, "{} {}", a.status, a.body);
+    let (_, list) = admin.get_json("admin/clients").await;
+    assert_eq!(list[0]["name"], "Wiki", "{list}");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // The secret is shown once, and works.
+    let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
+    let secret = detail["new_secret"].as_str().expect("the new secret").to_owned();
+    let (_, again) = admin.get_json(&format!("admin/client?id={id}")).await;
+    assert_eq!(again["new_secret"], Value::Null, "shown once");
+    assert_eq!(again["access_token_minutes"], 10);
+
+    // Defaults: the server's acr (2FA policy), else the client's; a client
+    // limited to some acrs gets only those.
+    super::totp::start_of_a_step(&app);
+    let mut alice = super::sms::signed_in(&app, ALICE).await;
+    alice.enroll_outbox(&app, super::sms::PHONE, "Mine").await;
+    alice.add_app(&app, "Pixel").await;
+    let rp = RelyingParty::discover(&app, &id, Some(&secret)).await;
+    assert_eq!(
+        method_asked_first(&app, &rp.authorize(None, &[])).await,
+        "none",
+        "2FA is off"
+    );
+    let (_, policy) = admin.get_json("admin/policy").await;
+    let version = policy["version"].to_string();
+    let a = admin
+        .post(
+            "admin/policy_save",
+            &[("fields[default_acr]", "otp"), ("version", &version)],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        method_asked_first(&app, &rp.authorize(None, &[])).await,
+        "totp",
+        "the server's default"
+    );
+    let save = |default_acr: &'static str, allowed: &'static [&'static str]| {
+        let mut fields: Vec<(String, String)> = vec![
+            ("id".into(), id.clone()),
+            ("fields[name]".into(), "Wiki".into()),
+            ("fields[redirect_uris]".into(), REDIRECT.into()),
+            ("grants[authorization_code]".into(), "on".into()),
+            ("fields[default_acr]".into(), default_acr.into()),
+            ("fields[first_party]".into(), "true".into()),
+            ("fields[access_token_minutes]".into(), "5".into()),
+            ("fields[refresh_token_hours]".into(), "24".into()),
+        ];
+        fields.extend(allowed.iter().map(|a| (format!("acrs[{a}]"), "on".to_owned())));
+        fields
+    };
+    for (default_acr, allowed, asked, expected) in
+        [("sms", &[][..], None, "sms"), ("", &["sms"][..], Some("otp"), "sms")]
+    {
+        let fields = save(default_acr, allowed);
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let a = admin.post("admin/client_save", &pairs).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let pending = rp.authorize(asked, &[]);
+        assert_eq!(
+            method_asked_first(&app, &pending).await,
+            expected,
+            "{default_acr} {allowed:?} {asked:?}"
+        );
+    }
+    let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
+    assert_eq!(detail["access_token_minutes"], 5);
+    assert_eq!(detail["grants"], serde_json::json!(["authorization_code"]));
+    // A default outside the allowed acrs, a lifetime out of range: named.
+    let mut fields = save("otp", &["sms"]);
+    fields.retain(|(k, _)| k != "fields[access_token_minutes]");
+    fields.push(("fields[access_token_minutes]".into(), "0".into()));
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = admin.post("admin/client_save", &pairs).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    super::sms::field_error(&a, "access_token_minutes");
+    let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
+    assert_eq!(detail["access_token_minutes"], 5, "nothing half-saved");
+
+    // A new secret replaces the old at once.
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", "nothing")];
+    assert_eq!(
+        token_request(&app, &(id.clone(), secret.clone()), &refresh).await.0,
+        400
+    );
+    assert_eq!(admin.post("admin/client_secret", &[("id", &id)]).await.status, 200);
+    let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
+    let new_secret = detail["new_secret"].as_str().expect("the new secret").to_owned();
+    assert_ne!(new_secret, secret);
+    assert_eq!(token_request(&app, &(id.clone(), secret), &refresh).await.0, 401);
+    assert_eq!(token_request(&app, &(id.clone(), new_secret), &refresh).await.0, 400);
+
+    // Removal asks first, then takes the client and what it holds.
+    assert_eq!(admin.post("admin/client_delete", &[("id", &id)]).await.status, 409);
+    let a = admin
+        .post("admin/client_delete", &[("id", &id), ("confirm", "true")])
+        .await;
+    assert!(a.status < 400, "{} {}", a.status, a.body);
+    assert_eq!(app.count("SELECT count(*) FROM oidc_clients").await, 0);
+    assert_eq!(admin.get_json(&format!("admin/client?id={id}")).await.0, 404);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'admin.client'")
+            .await,
+        5,
+        "added, two changes, a new secret, removed (not the refused change)"
+    );
 }

@@ -1,8 +1,9 @@
 //! The administration console: users, methods, provider settings, the 2FA
-//! policy, the audit log and the outbox. The server refuses every console
+//! policy, applications, the audit log and the outbox. The server refuses every console
 //! call from anyone but an administrator; the pages show that refusal.
 
 pub mod audit;
+pub mod clients;
 pub mod methods;
 pub mod outbox;
 pub mod policy;
@@ -28,6 +29,7 @@ pub fn AdminNav() -> impl IntoView {
             <A href="/admin/methods" attr:class=link>"Methods"</A>
             <A href="/admin/providers" attr:class=link>"Providers"</A>
             <A href="/admin/policy" attr:class=link>"2FA policy"</A>
+            <A href="/admin/clients" attr:class=link>"Applications"</A>
             <A href="/admin/audit" attr:class=link>"Audit log"</A>
             <A href="/admin/outbox" attr:class=link>"Outbox"</A>
         </nav>

@@ -1,5 +1,6 @@
 //! The 2FA policy: minimum credentials, code length, lifetime and tries,
-//! resend cooldown and cap, allowed countries, mode and default method.
+//! resend cooldown and cap, allowed countries, mode, default method and
+//! the default acr for applications.
 
 use super::AdminNav;
 use crate::api::{SavePolicy, get_policy};
@@ -37,6 +38,7 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
     let value = move |name: &str| fields.get(name).cloned().unwrap_or_default();
     let mode = value("mode");
     let default_method = value("default_method");
+    let default_acr = value("default_acr");
     let select = "rounded border border-slate-300 px-3 py-2 font-normal";
     view! {
         <ActionForm action=save attr:class="mt-6 flex flex-col gap-4 rounded-lg border border-slate-200 bg-white p-6" attr:novalidate=true>
@@ -85,6 +87,16 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
                 </select>
             </label>
             <FormAlert message=errors.field("default_method") />
+            <label for="policy-default-acr" class="flex flex-col gap-1 text-sm font-medium">
+                "Default acr for applications (when an application asks for none and has no default of its own)"
+                <select id="policy-default-acr" name="fields[default_acr]" class=select>
+                    {policy.acrs.iter().map(|(name, words)| {
+                        let selected = *name == default_acr;
+                        view! { <option value=name.clone() selected=selected>{words.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <FormAlert message=errors.field("default_acr") />
             <FormAlert message=errors.alert() />
             <Saved show=done text="Saved. It applies from the next request." />
             <div><button type="submit" class=BUTTON>"Save policy"</button></div>
