@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod clients;
 mod code_grant;
 pub mod consent;
+mod cors;
 pub mod error;
 pub mod keys;
 mod password_grant;
@@ -36,14 +37,23 @@ const USERINFO_PATH: &str = "/oauth2/userinfo";
 const JWKS_PATH: &str = "/oauth2/jwks";
 const REVOCATION_PATH: &str = "/oauth2/revoke";
 
-/// The back-channel endpoints.
+/// The back-channel endpoints. Discovery, the JWKS and userinfo may be read
+/// from any web page (they need no cookie: userinfo takes a bearer token);
+/// the token and revocation endpoints answer a page only of an origin that
+/// a public client registered (`cors::allowed_origin`).
 pub fn router() -> Router<AppState> {
+    let readable_anywhere = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([http::Method::GET, http::Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(cors::PREFLIGHT_MAX_AGE_SECS));
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route(JWKS_PATH, get(jwks))
-        .route(TOKEN_PATH, post(token))
         .route(USERINFO_PATH, get(userinfo).post(userinfo))
-        .route(REVOCATION_PATH, post(revocation))
+        .layer(readable_anywhere)
+        .route(TOKEN_PATH, post(token).options(cors::preflight))
+        .route(REVOCATION_PATH, post(revocation).options(cors::preflight))
 }
 
 fn context(state: AppState, ip: Option<Extension<ClientIp>>, headers: &HeaderMap) -> RequestContext {
@@ -138,21 +148,33 @@ async fn token(
     ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
-) -> Result<Response, OAuthError> {
+) -> Response {
     let ctx = context(state, ip, &headers);
-    let client = clients::authenticate(
+    let client = match clients::authenticate(
         ctx.pool(),
         &headers,
         form.client_id.as_deref().filter(|s| !s.is_empty()),
         form.client_secret.as_deref().filter(|s| !s.is_empty()),
     )
-    .await?;
+    .await
+    {
+        Ok(client) => client,
+        Err(e) => return e.into_response(),
+    };
+    let answer = grant(&ctx, &client, form)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    cors::for_client(answer, &headers, &client)
+}
+
+/// The token endpoint's answer for an authenticated client.
+async fn grant(ctx: &RequestContext, client: &clients::Client, form: TokenForm) -> Result<Response, OAuthError> {
     let issued = match form.grant_type.as_deref() {
         Some("authorization_code") => {
-            allowed(&client, clients::Grant::AuthorizationCode)?;
+            allowed(client, clients::Grant::AuthorizationCode)?;
             code_grant::exchange(
-                &ctx,
-                &client,
+                ctx,
+                client,
                 form.code.as_deref(),
                 form.redirect_uri.as_deref(),
                 form.code_verifier.as_deref(),
@@ -160,14 +182,14 @@ async fn token(
             .await?
         }
         Some("refresh_token") => {
-            allowed(&client, clients::Grant::RefreshToken)?;
-            refresh_grant::exchange(&ctx, &client, form.refresh_token.as_deref(), form.scope.as_deref()).await?
+            allowed(client, clients::Grant::RefreshToken)?;
+            refresh_grant::exchange(ctx, client, form.refresh_token.as_deref(), form.scope.as_deref()).await?
         }
         Some("password") => {
-            allowed(&client, clients::Grant::Password)?;
+            allowed(client, clients::Grant::Password)?;
             let started = password_grant::start(
-                &ctx,
-                &client,
+                ctx,
+                client,
                 form.username.as_deref(),
                 form.password.as_deref(),
                 form.scope.as_deref(),
@@ -183,10 +205,10 @@ async fn token(
             }
         }
         Some(password_grant::MFA_OTP_GRANT) => {
-            allowed(&client, clients::Grant::Password)?;
+            allowed(client, clients::Grant::Password)?;
             password_grant::finish(
-                &ctx,
-                &client,
+                ctx,
+                client,
                 form.mfa_token.as_deref(),
                 form.otp.as_deref(),
                 form.password.as_deref(),
@@ -207,24 +229,28 @@ struct RevocationForm {
 }
 
 /// Token revocation (RFC 7009): 200 whether or not the token was live.
-async fn revocation(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<RevocationForm>,
-) -> Result<Response, OAuthError> {
-    let client = clients::authenticate(
+async fn revocation(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<RevocationForm>) -> Response {
+    let client = match clients::authenticate(
         &state.pool,
         &headers,
         form.client_id.as_deref().filter(|s| !s.is_empty()),
         form.client_secret.as_deref().filter(|s| !s.is_empty()),
     )
-    .await?;
-    let token = form
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| OAuthError::InvalidRequest("The token is missing.".into()))?;
-    tokens::revoke(&state.pool, &client, &token, state.clock.now()).await?;
-    Ok(no_store(().into_response()))
+    .await
+    {
+        Ok(client) => client,
+        Err(e) => return e.into_response(),
+    };
+    let revoked = async {
+        let token = form
+            .token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::InvalidRequest("The token is missing.".into()))?;
+        tokens::revoke(&state.pool, &client, &token, state.clock.now()).await?;
+        Ok::<_, OAuthError>(no_store(().into_response()))
+    };
+    let answer = revoked.await.unwrap_or_else(IntoResponse::into_response);
+    cors::for_client(answer, &headers, &client)
 }
 
 /// The client may use `grant`, or hears that it may not.

@@ -1358,3 +1358,86 @@ async fn the_console_registers_an_application_shows_its_secret_once_and_its_acr_
         "added, two changes, a new secret, removed (not the refused change)"
     );
 }
+
+#[tokio::test]
+async fn a_browser_application_reads_token_answers_from_its_own_origin_only() {
+    let app = spawn_app().await;
+    let (public, _) = register(&app, ClientKind::Public).await;
+    let (confidential, secret) = register(&app, ClientKind::Confidential).await;
+    let own = "http://127.0.0.1:9";
+    let http = reqwest::Client::new();
+    let allow_origin = |res: &reqwest::Response| {
+        res.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let token_from = |origin: &'static str, id: &str, secret: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", "not-a-code".to_owned()),
+            ("client_id", id.to_owned()),
+        ];
+        if let Some(s) = secret {
+            form.push(("client_secret", s.to_owned()));
+        }
+        http.post(format!("{}/oauth2/token", app.base))
+            .header("origin", origin)
+            .form(&form)
+            .send()
+    };
+
+    // The public client's page may read even an error; another page may not.
+    let res = token_from(own, &public, None).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(allow_origin(&res).as_deref(), Some(own));
+    let res = token_from("https://evil.example", &public, None).await.unwrap();
+    assert_eq!((res.status().as_u16(), allow_origin(&res)), (400, None));
+    // A confidential client is not a browser application.
+    let res = token_from(own, &confidential, secret.as_deref()).await.unwrap();
+    assert_eq!((res.status().as_u16(), allow_origin(&res)), (400, None));
+    // Revocation likewise.
+    let res = http
+        .post(format!("{}/oauth2/revoke", app.base))
+        .header("origin", own)
+        .form(&[("token", "x"), ("client_id", public.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((res.status().as_u16(), allow_origin(&res).as_deref()), (200, Some(own)));
+
+    // A preflight may send; discovery, the JWKS and userinfo are readable anywhere.
+    let res = http
+        .request(http::Method::OPTIONS, format!("{}/oauth2/token", app.base))
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(allow_origin(&res).as_deref(), Some("https://spa.example"));
+    for path in ["/.well-known/openid-configuration", "/oauth2/jwks"] {
+        let res = http
+            .get(format!("{}{path}", app.base))
+            .header("origin", "https://spa.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(allow_origin(&res).as_deref(), Some("*"), "{path}");
+    }
+    let res = http
+        .request(http::Method::OPTIONS, format!("{}/oauth2/userinfo", app.base))
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(allow_origin(&res).as_deref(), Some("*"));
+    let allowed_headers = res
+        .headers()
+        .get("access-control-allow-headers")
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase());
+    assert!(allowed_headers.is_some_and(|h| h.contains("authorization")));
+}
