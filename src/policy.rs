@@ -31,6 +31,34 @@ impl Mode {
     }
 }
 
+/// What happens when an application asks for a method (its `acr`) that the
+/// user has no credential of, and the account has no other factor (which
+/// would have to be proven before anything could be added).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MissingMethod {
+    /// The application hears `unmet_authentication_requirements`.
+    Refuse,
+    /// The person enrolls that method during the sign-in.
+    Enroll,
+}
+
+impl MissingMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingMethod::Refuse => "refuse",
+            MissingMethod::Enroll => "enroll",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MissingMethod> {
+        match s {
+            "refuse" => Some(MissingMethod::Refuse),
+            "enroll" => Some(MissingMethod::Enroll),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub min_credentials: u32,
@@ -53,6 +81,7 @@ pub struct Policy {
     /// The acr an application gets when it asks for none and its client
     /// has no default (an [`crate::acr::Acr`] name).
     pub default_acr: String,
+    pub missing_method: MissingMethod,
     /// Time steps of clock drift accepted either way for app codes (0 or 1).
     pub totp_drift_steps: u32,
     /// Codes in a new set of recovery codes (10-20).
@@ -77,6 +106,7 @@ impl Default for Policy {
             mode: Mode::Optional,
             default_method: "sms".into(),
             default_acr: crate::acr::USERS_SETTINGS.into(),
+            missing_method: MissingMethod::Refuse,
             totp_drift_steps: crate::totp::DRIFT_STEPS as u32,
             recovery_code_count: crate::recovery::SET_SIZE as u32,
         }
@@ -155,6 +185,7 @@ impl Policy {
         f.insert("mode".into(), self.mode.as_str().into());
         f.insert("default_method".into(), self.default_method.clone());
         f.insert("default_acr".into(), self.default_acr.clone());
+        f.insert("missing_method".into(), self.missing_method.as_str().into());
         f.insert("totp_drift_steps".into(), self.totp_drift_steps.to_string());
         f.insert("recovery_code_count".into(), self.recovery_code_count.to_string());
         f
@@ -239,6 +270,13 @@ impl Policy {
                 "Choose tessera, password or the acr of an enabled method.",
             ));
         }
+        let missing_method = MissingMethod::parse(value("missing_method"));
+        if missing_method.is_none() {
+            errors.push(FieldError::new(
+                "missing_method",
+                "Choose to refuse the application or to enroll the method.",
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -258,6 +296,7 @@ impl Policy {
             mode: mode.unwrap_or(Mode::Optional),
             default_method,
             default_acr: default_acr.map_or_else(String::new, |a| a.as_str().to_owned()),
+            missing_method: missing_method.unwrap_or(MissingMethod::Refuse),
             totp_drift_steps: numbers["totp_drift_steps"],
             recovery_code_count: numbers["recovery_code_count"],
         })
@@ -326,6 +365,7 @@ mod tests {
             ("mode", "sometimes"),
             ("default_method", "carrier-pigeon"),
             ("default_acr", "otp"),
+            ("missing_method", "maybe"),
         ]);
         let errors = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -338,7 +378,8 @@ mod tests {
                 "allowed_countries",
                 "mode",
                 "default_method",
-                "default_acr"
+                "default_acr",
+                "missing_method"
             ]
         );
         // Only the unknown code is named; the known ones were fine.
@@ -419,7 +460,7 @@ mod tests {
                     "min_credentials", "code_digits", "code_lifetime_minutes", "max_attempts",
                     "resend_cooldown_secs", "max_sends_per_number", "max_sends_per_ip",
                     "max_sends_per_account", "max_sends_per_country", "max_sends_per_hour",
-                    "allowed_countries", "mode", "default_method", "default_acr", "other",
+                    "allowed_countries", "mode", "default_method", "default_acr", "missing_method", "other",
                 ]).prop_map(str::to_owned),
                 "(-?[0-9]{1,12}|[A-Za-z ,;]{0,20}|optional|mandatory|sms|.{0,30})",
                 0..14,

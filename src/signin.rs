@@ -155,6 +155,10 @@ pub struct AfterPassword {
     /// method) that one of the usable credentials can give: it is asked
     /// for even when the user has 2FA off.
     pub demanded_by_application: bool,
+    /// An application asked for a method the user has no credential of,
+    /// and the policy lets the user enroll it (`MissingMethod::Enroll`)
+    /// with one of the methods enabled.
+    pub may_enroll_demanded: bool,
 }
 
 impl AfterPassword {
@@ -165,7 +169,9 @@ impl AfterPassword {
         let owed = self.two_factor_enabled || mandatory || self.demanded_by_application;
         if self.usable_credentials > 0 && owed {
             NextStep::SecondFactor
-        } else if mandatory && self.usable_credentials == 0 && can_enroll {
+        } else if self.usable_credentials == 0 && ((mandatory && can_enroll) || self.may_enroll_demanded) {
+            // Nothing to prove first: enrolling is safe only here (an
+            // account with a factor would be protected by it).
             NextStep::Enroll
         } else {
             NextStep::SignedIn
@@ -217,6 +223,7 @@ mod tests {
             usable_credentials,
             requirement,
             demanded_by_application: false,
+            may_enroll_demanded: false,
         }
         .next()
     }
@@ -229,12 +236,32 @@ mod tests {
                 usable_credentials,
                 requirement: Requirement::UsersChoice,
                 demanded_by_application,
+                may_enroll_demanded: false,
             }
             .next()
         };
         assert_eq!(next(1, true), NextStep::SecondFactor);
         assert_eq!(next(1, false), NextStep::SignedIn);
         assert_eq!(next(0, true), NextStep::SignedIn);
+    }
+
+    #[test]
+    fn a_demanded_method_is_enrolled_only_by_an_account_with_no_factor_to_protect_it() {
+        let next = |two_factor_enabled, usable_credentials| {
+            AfterPassword {
+                two_factor_enabled,
+                usable_credentials,
+                requirement: Requirement::UsersChoice,
+                demanded_by_application: false,
+                may_enroll_demanded: true,
+            }
+            .next()
+        };
+        assert_eq!(next(false, 0), NextStep::Enroll);
+        assert_eq!(next(true, 0), NextStep::Enroll);
+        // A factor of another method: proven first, never bypassed by enrolling.
+        assert_eq!(next(true, 1), NextStep::SecondFactor);
+        assert_eq!(next(false, 1), NextStep::SignedIn);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! from and fails when another admin saved in between.
 
 use sqlx::{FromRow, PgExecutor, PgPool};
-use tessera::policy::{Mode, Policy};
+use tessera::policy::{MissingMethod, Mode, Policy};
 
 #[derive(FromRow)]
 struct PolicyRow {
@@ -22,6 +22,7 @@ struct PolicyRow {
     mode: String,
     default_method: String,
     default_acr: String,
+    missing_method: String,
     totp_drift_steps: i32,
     recovery_code_count: i32,
     version: i64,
@@ -32,7 +33,7 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
     let row: Option<PolicyRow> = sqlx::query_as(
         "SELECT min_credentials, code_digits, code_lifetime_secs, max_attempts, resend_cooldown_secs,
                 max_sends_per_number, max_sends_per_ip, max_sends_per_account, max_sends_per_country,
-                max_sends_per_hour, allowed_countries, mode, default_method, default_acr, totp_drift_steps,
+                max_sends_per_hour, allowed_countries, mode, default_method, default_acr, missing_method, totp_drift_steps,
                 recovery_code_count, version FROM policy",
     )
     .fetch_optional(db)
@@ -57,6 +58,7 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
             mode: Mode::parse(&r.mode).unwrap_or(Mode::Optional),
             default_method: r.default_method,
             default_acr: r.default_acr,
+            missing_method: MissingMethod::parse(&r.missing_method).unwrap_or(MissingMethod::Refuse),
             totp_drift_steps: n(r.totp_drift_steps),
             recovery_code_count: n(r.recovery_code_count),
         },
@@ -72,7 +74,7 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
                 resend_cooldown_secs = $5, max_sends_per_number = $6, allowed_countries = $7, mode = $8,
                 default_method = $9, max_sends_per_ip = $11, max_sends_per_account = $12,
                 max_sends_per_country = $13, max_sends_per_hour = $14, totp_drift_steps = $15,
-                recovery_code_count = $16, default_acr = $17, version = version + 1
+                recovery_code_count = $16, default_acr = $17, missing_method = $18, version = version + 1
          WHERE version = $10",
     )
     .bind(i(p.min_credentials))
@@ -92,6 +94,7 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
     .bind(i(p.totp_drift_steps))
     .bind(i(p.recovery_code_count))
     .bind(&p.default_acr)
+    .bind(p.missing_method.as_str())
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

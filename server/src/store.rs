@@ -131,17 +131,6 @@ pub async fn create_user(pool: &PgPool, user: NewUser<'_>, now: OffsetDateTime) 
     }
 }
 
-/// Sets a password by username key; false when there is no such user.
-pub async fn set_password(pool: &PgPool, key: &str, password_hash: &str, now: OffsetDateTime) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE username_key = $1")
-        .bind(key)
-        .bind(password_hash)
-        .bind(now)
-        .execute(pool)
-        .await?;
-    Ok(r.rows_affected() == 1)
-}
-
 pub async fn admin_count(pool: &PgPool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin'")
         .fetch_one(pool)

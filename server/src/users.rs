@@ -1,5 +1,6 @@
 //! Account administration shared by the command line and start-up.
 
+use crate::audit;
 use crate::clock::Clock;
 use crate::store::{self, CreateUserError, NewUser};
 use anyhow::Context;
@@ -41,11 +42,37 @@ pub async fn set_password(pool: &PgPool, clock: &dyn Clock, username: &str, pass
     let password = NewPassword::parse(password).map_err(|e| anyhow::anyhow!(e.message))?;
     let hash = crate::password::hash(password.expose().to_owned()).await?;
     let key = tessera::account::lookup_key(username);
-    if store::set_password(pool, &key, &hash, clock.now()).await? {
-        Ok(())
-    } else {
+    let now = clock.now();
+    let mut tx = pool.begin().await?;
+    let changed: Option<(uuid::Uuid, String)> = sqlx::query_as(
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE username_key = $1 RETURNING id, username",
+    )
+    .bind(&key)
+    .bind(&hash)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id, name)) = changed else {
         anyhow::bail!("there is no user named {username:?}")
-    }
+    };
+    // As when the person changes it: every session ends and every token an
+    // application holds is revoked (SECURITY.md 19, 48).
+    let ended = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    crate::account::app_tokens::revoke_for_user(&mut *tx, id, now).await?;
+    let origin = audit::Origin {
+        ip: "command line".into(),
+        user_agent: None,
+    };
+    let event = audit::Event::new(audit::PASSWORD_CHANGED)
+        .subject(audit::Who { id, name: &name })
+        .details(serde_json::json!({"by": "command line", "sessions_ended": ended}));
+    audit::record(&mut *tx, now, &origin, event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What `ensure_admin` did.

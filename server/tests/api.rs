@@ -972,11 +972,21 @@ async fn the_command_line_refuses_duplicate_and_weak_accounts() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("at least 8"), "{err}");
+    // An operator's reset ends the account's sessions, like a change.
+    let mut before = app.browser();
+    assert_eq!(before.sign_in("alice", "alice-password-1").await.status, 200);
+    assert_eq!(before.get_json("home").await.0, 200);
     users::set_password(&app.pool, &app.clock, "Alice", "a-brand-new-password")
         .await
         .unwrap();
+    assert_eq!(before.get_json("home").await.0, 401, "signed out by the reset");
     let mut b = app.browser();
     assert_eq!(b.sign_in("alice", "a-brand-new-password").await.status, 200);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'password.changed'")
+            .await,
+        1
+    );
     assert!(
         users::set_password(&app.pool, &app.clock, "nobody", "a-brand-new-password")
             .await

@@ -303,7 +303,7 @@ pub fn EnrollStepPage() -> impl IntoView {
         <Title text="Add a second factor" />
         <h1 class="text-2xl font-semibold">"Add a second factor to finish signing in"</h1>
         <p class="mt-2 text-slate-700">
-            "Two-factor authentication is required here. Add your mobile phone (we text it a code) or an authenticator app; from now on you sign in with your password and a code from it."
+            "Two-factor authentication is required here (by this site's policy, or by the application you are signing in to). Add one of the choices below; from now on you sign in with your password and a code from it."
         </p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

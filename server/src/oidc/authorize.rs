@@ -72,19 +72,29 @@ pub enum Refusal {
     Redirect(String),
 }
 
-/// The error redirect for a request whose client and redirect URI check out.
-fn error_redirect(redirect_uri: &str, state: Option<&str>, issuer: &str, error: &str, description: &str) -> String {
+/// The way back to a client's (checked) redirect URI with `answer` (a code
+/// or an error), the request's `state` and the issuer (RFC 9207).
+fn back_to_client(redirect_uri: &str, answer: &[(&str, &str)], state: Option<&str>, issuer: &str) -> String {
     let mut url = url::Url::parse(redirect_uri).expect("a registered redirect URI is an absolute URL");
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("error", error)
-            .append_pair("error_description", description);
+        q.extend_pairs(answer);
         if let Some(s) = state {
             q.append_pair("state", s);
         }
         q.append_pair("iss", issuer);
     }
     url.into()
+}
+
+/// The error redirect for a request whose client and redirect URI check out.
+fn error_redirect(redirect_uri: &str, state: Option<&str>, issuer: &str, error: &str, description: &str) -> String {
+    back_to_client(
+        redirect_uri,
+        &[("error", error), ("error_description", description)],
+        state,
+        issuer,
+    )
 }
 
 /// Reads and checks a request's parameters.
@@ -362,16 +372,12 @@ pub async fn issue_code(
     )
     .await?;
     tx.commit().await?;
-    let mut url = url::Url::parse(&request.redirect_uri)?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("code", &code);
-        if let Some(s) = &request.state {
-            q.append_pair("state", s);
-        }
-        q.append_pair("iss", ctx.state.config.public_origin());
-    }
-    Ok(url.into())
+    Ok(back_to_client(
+        &request.redirect_uri,
+        &[("code", &code)],
+        request.state.as_deref(),
+        ctx.state.config.public_origin(),
+    ))
 }
 
 /// The refusal of a checked request, for its redirect URI.

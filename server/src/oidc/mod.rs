@@ -150,14 +150,7 @@ async fn token(
     Form(form): Form<TokenForm>,
 ) -> Response {
     let ctx = context(state, ip, &headers);
-    let client = match clients::authenticate(
-        ctx.pool(),
-        &headers,
-        form.client_id.as_deref().filter(|s| !s.is_empty()),
-        form.client_secret.as_deref().filter(|s| !s.is_empty()),
-    )
-    .await
-    {
+    let client = match client_of(ctx.pool(), &headers, &form.client_id, &form.client_secret).await {
         Ok(client) => client,
         Err(e) => return e.into_response(),
     };
@@ -230,14 +223,7 @@ struct RevocationForm {
 
 /// Token revocation (RFC 7009): 200 whether or not the token was live.
 async fn revocation(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<RevocationForm>) -> Response {
-    let client = match clients::authenticate(
-        &state.pool,
-        &headers,
-        form.client_id.as_deref().filter(|s| !s.is_empty()),
-        form.client_secret.as_deref().filter(|s| !s.is_empty()),
-    )
-    .await
-    {
+    let client = match client_of(&state.pool, &headers, &form.client_id, &form.client_secret).await {
         Ok(client) => client,
         Err(e) => return e.into_response(),
     };
@@ -251,6 +237,19 @@ async fn revocation(State(state): State<AppState>, headers: HeaderMap, Form(form
     };
     let answer = revoked.await.unwrap_or_else(IntoResponse::into_response);
     cors::for_client(answer, &headers, &client)
+}
+
+/// The client of a token or revocation request, authenticated by the
+/// credentials in its `Authorization` header or its body (empty fields are
+/// absent ones).
+async fn client_of(
+    pool: &sqlx::PgPool,
+    headers: &HeaderMap,
+    id: &Option<String>,
+    secret: &Option<String>,
+) -> Result<clients::Client, OAuthError> {
+    let given = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    clients::authenticate(pool, headers, given(id).as_deref(), given(secret).as_deref()).await
 }
 
 /// The client may use `grant`, or hears that it may not.

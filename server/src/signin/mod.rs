@@ -14,7 +14,7 @@ use tessera::PortalError;
 use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::error::FieldError;
 use tessera::method::{Factor, MethodId, Proof};
-use tessera::policy::Mode;
+use tessera::policy::{MissingMethod, Mode};
 use tessera::signin::{AfterPassword, AuthState, NextStep, Requirement, ThrottlePolicy};
 use uuid::Uuid;
 
@@ -118,18 +118,26 @@ pub async fn password(
         .await
         .map_err(db("clearing failed sign-ins"))?;
 
-    let requirement = match settings::policy(pool).await.map_err(db("reading the policy"))?.0.mode {
+    let (policy, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
+    let needs_methods =
+        policy.mode == Mode::Mandatory || (demand.is_some() && policy.missing_method == MissingMethod::Enroll);
+    let enabled = if needs_methods {
+        methods::enabled(pool).await.map_err(db("reading the methods"))?
+    } else {
+        Vec::new()
+    };
+    let requirement = match policy.mode {
         Mode::Optional => Requirement::UsersChoice,
         // Only a kind that counts can be enrolled to satisfy the policy.
         Mode::Mandatory => Requirement::Mandatory {
-            can_enroll: methods::enabled(pool)
-                .await
-                .map_err(db("reading the methods"))?
-                .iter()
-                .any(|m| m.counts_toward_minimum()),
+            can_enroll: enabled.iter().any(|m| m.counts_toward_minimum()),
         },
     };
-    after_password(ctx, user, requirement, demand).await
+    // A method an application asks for can be enrolled now if the policy
+    // says so and a method that gives it is enabled.
+    let enrollable_demand =
+        demand.filter(|d| policy.missing_method == MissingMethod::Enroll && enabled.iter().any(|m| meets(*m, *d)));
+    after_password(ctx, user, requirement, demand, enrollable_demand).await
 }
 
 /// Signing in again while signed in (step-up, SECURITY.md 24): the
@@ -164,22 +172,25 @@ pub async fn password_again(
             "That is not your password.",
         )]));
     }
-    // Mandatory enrollment does not apply here: the account is signed in.
-    after_password(ctx, user.clone(), Requirement::UsersChoice, demand).await
+    // Enrolling to finish a sign-in does not apply here: the account is signed in.
+    after_password(ctx, user.clone(), Requirement::UsersChoice, demand, None).await
 }
 
 /// Whether a credential of `method` gives what a demand for `demanded`
 /// asks: the same assurance or more (SECURITY.md 44).
-fn meets(method: MethodId, demanded: MethodId) -> bool {
+pub fn meets(method: MethodId, demanded: MethodId) -> bool {
     method.counts_toward_minimum() && method.assurance() >= demanded.assurance()
 }
 
 /// The step after a correct password, with the password recorded as proven.
+/// `enrollable_demand`: the application's demand, if the user may enroll
+/// its method now when they have none.
 async fn after_password(
     ctx: &RequestContext,
     user: UserRow,
     requirement: Requirement,
     demand: Option<MethodId>,
+    enrollable_demand: Option<MethodId>,
 ) -> Result<Step, PortalError> {
     let usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
@@ -195,6 +206,7 @@ async fn after_password(
         usable_credentials: u32::try_from(usable).unwrap_or(u32::MAX),
         requirement,
         demanded_by_application,
+        may_enroll_demanded: enrollable_demand.is_some() && !demanded_by_application,
     }
     .next();
     let now = ctx.now().unix_timestamp();

@@ -286,7 +286,11 @@ async fn proceed(
                 if let Err(e) = portal.session.set_return_to(&back).await {
                     return Outcome::Page(sess_unavailable(e));
                 }
-                Outcome::ToPortal("/signin".into())
+                // The application's hint fills in the username.
+                match &request.login_hint {
+                    Some(hint) => Outcome::ToPortal(format!("/signin?login_hint={}", urlencode(hint))),
+                    None => Outcome::ToPortal("/signin".into()),
+                }
             }
         }
     }

@@ -436,8 +436,16 @@ impl Account for RequestPortal {
 #[async_trait::async_trait]
 impl Credentials for RequestPortal {
     async fn credentials(&self) -> Result<CredentialsView, PortalError> {
-        let (user, _) = self.enroller().await?;
-        credentials::view(&self.ctx, &user).await
+        let (user, enrolling) = self.enroller().await?;
+        let mut view = credentials::view(&self.ctx, &user).await?;
+        // Enrolling to finish a sign-in an application asked a method of:
+        // only the methods that give it are offered.
+        if enrolling == Enrolling::ToFinishSignIn
+            && let Some(demand) = self.demand().await?
+        {
+            view.enabled_methods.retain(|m| signin::meets(*m, demand));
+        }
+        Ok(view)
     }
 
     async fn rename_credential(&self, id: &str, nickname: &str) -> Result<(), PortalError> {

@@ -1441,3 +1441,81 @@ async fn a_browser_application_reads_token_answers_from_its_own_origin_only() {
         .map(|v| v.to_str().unwrap().to_ascii_lowercase());
     assert!(allowed_headers.is_some_and(|h| h.contains("authorization")));
 }
+
+#[tokio::test]
+async fn a_method_the_user_lacks_is_refused_or_enrolled_during_the_sign_in_as_the_policy_says() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let path = |p: &Pending| p.url.replacen(&app.base, "", 1);
+
+    // Refuse (the default): the password alone, then the application hears
+    // that its requirement was not met.
+    let pending = rp.authorize(Some("otp"), &[]);
+    let mut b = app.browser();
+    b.page(&path(&pending)).await;
+    let back = b.sign_in(ALICE.0, ALICE.1).await.location.unwrap();
+    assert!(back.starts_with("/oauth2/continue"), "{back}");
+    let q = callback(&continue_target(&b.page(&back).await));
+    assert_eq!(q["error"], "unmet_authentication_requirements");
+
+    // Enroll: the sign-in stops at enrolling, offering only the method asked for.
+    let mut admin = super::sms::signed_in(&app, ADMIN).await;
+    let (_, policy) = admin.get_json("admin/policy").await;
+    let version = policy["version"].to_string();
+    let a = admin
+        .post(
+            "admin/policy_save",
+            &[("fields[missing_method]", "enroll"), ("version", &version)],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let pending = rp.authorize(Some("otp"), &[]);
+    let mut c = app.browser();
+    c.page(&path(&pending)).await;
+    assert_eq!(
+        c.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/enroll")
+    );
+    let (_, view) = c.get_json("credentials").await;
+    assert_eq!(view["enabled_methods"], serde_json::json!(["totp"]), "{view}");
+    let page = c.page("/signin/enroll").await;
+    assert!(page.body.contains("Add an authenticator app") && !page.body.contains("Add a phone"));
+    super::totp::start_of_a_step(&app);
+    assert_eq!(c.post("totp/start", &[("nickname", "Pixel")]).await.status, 200);
+    let app_secret = super::totp::setup_secret(&mut c).await;
+    let a = c
+        .post("totp/verify", &[("code", &super::totp::code_now(&app, &app_secret, 0))])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let back = a.location.expect("back to the application's request");
+    let q = callback(&continue_target(&c.page(&back).await));
+    let (_, claims) = rp.exchange(&q["code"], pending).await;
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("otp"));
+
+    // An account with a factor (now the app) proves it first: nothing is
+    // enrolled in its stead.
+    let pending = rp.authorize(Some("sms"), &[]);
+    let mut d = app.browser();
+    d.page(&path(&pending)).await;
+    assert_eq!(
+        d.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/code"),
+        "an account with a factor proves it first"
+    );
+}
+
+#[tokio::test]
+async fn the_applications_login_hint_fills_in_the_username() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let pending = rp.authorize(None, &[("login_hint", "alice\"><b>")]);
+    let mut b = app.browser();
+    let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let to = a.location.unwrap_or_else(|| panic!("{}", a.body));
+    assert_eq!(to, "/signin?login_hint=alice%22%3E%3Cb%3E");
+    let page = b.page(&to).await;
+    assert!(page.body.contains("value=\"alice&quot;"), "{}", page.body);
+    assert!(!page.body.contains("alice\"><b>"), "escaped");
+}

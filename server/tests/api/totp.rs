@@ -9,7 +9,7 @@ use tessera::totp::step_at;
 use tessera_server::methods::totp::rfc6238::code_at_step;
 
 /// The secret of the setup the credentials page shows, as bytes.
-async fn setup_secret(b: &mut Browser) -> Vec<u8> {
+pub(super) async fn setup_secret(b: &mut Browser) -> Vec<u8> {
     let (status, view) = b.get_json("credentials").await;
     assert_eq!(status, 200, "{view}");
     let grouped = view["app_setup"]["secret"]

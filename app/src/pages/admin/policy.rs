@@ -36,10 +36,6 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
     let done = Signal::derive(move || matches!(save.value().get(), Some(Ok(()))));
     let fields = policy.fields.clone();
     let value = move |name: &str| fields.get(name).cloned().unwrap_or_default();
-    let mode = value("mode");
-    let default_method = value("default_method");
-    let default_acr = value("default_acr");
-    let select = "rounded border border-slate-300 px-3 py-2 font-normal";
     view! {
         <ActionForm action=save attr:class="mt-6 flex flex-col gap-4 rounded-lg border border-slate-200 bg-white p-6" attr:novalidate=true>
             <CsrfField />
@@ -69,37 +65,49 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
                 placeholder="US, CA, GB"
                 error=errors.field("allowed_countries")
             />
-            <label for="policy-mode" class="flex flex-col gap-1 text-sm font-medium">
-                "Mode"
-                <select id="policy-mode" name="fields[mode]" class=select>
-                    <option value="optional" selected=mode == "optional">"Each user's choice"</option>
-                    <option value="mandatory" selected=mode == "mandatory">"Mandatory for everyone (a phone or an app is asked for at the first sign-in)"</option>
-                </select>
-            </label>
-            <FormAlert message=errors.field("mode") />
-            <label for="policy-default" class="flex flex-col gap-1 text-sm font-medium">
-                "Default method"
-                <select id="policy-default" name="fields[default_method]" class=select>
-                    {policy.methods.iter().map(|(id, label)| {
-                        let selected = *id == default_method;
-                        view! { <option value=id.clone() selected=selected>{label.clone()}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
-            <FormAlert message=errors.field("default_method") />
-            <label for="policy-default-acr" class="flex flex-col gap-1 text-sm font-medium">
-                "Default acr for applications (when an application asks for none and has no default of its own)"
-                <select id="policy-default-acr" name="fields[default_acr]" class=select>
-                    {policy.acrs.iter().map(|(name, words)| {
-                        let selected = *name == default_acr;
-                        view! { <option value=name.clone() selected=selected>{words.clone()}</option> }
-                    }).collect_view()}
-                </select>
-            </label>
-            <FormAlert message=errors.field("default_acr") />
+            <PolicyChoice name="mode" label="Mode" selected=value("mode") error=errors.field("mode") options=vec![
+                ("optional".into(), "Each user's choice".into()),
+                ("mandatory".into(), "Mandatory for everyone (a phone or an app is asked for at the first sign-in)".into()),
+            ] />
+            <PolicyChoice name="default_method" label="Default method" selected=value("default_method")
+                error=errors.field("default_method") options=policy.methods.clone() />
+            <PolicyChoice name="default_acr"
+                label="Default acr for applications (when an application asks for none and has no default of its own)"
+                selected=value("default_acr") error=errors.field("default_acr") options=policy.acrs.clone() />
+            <PolicyChoice name="missing_method"
+                label="When an application asks for a method the user has not enrolled (and the account has no other factor)"
+                selected=value("missing_method") error=errors.field("missing_method") options=vec![
+                    ("refuse".into(), "Refuse: the application is told the requirement is not met".into()),
+                    ("enroll".into(), "Enroll it during the sign-in".into()),
+                ] />
             <FormAlert message=errors.alert() />
             <Saved show=done text="Saved. It applies from the next request." />
             <div><button type="submit" class=BUTTON>"Save policy"</button></div>
         </ActionForm>
+    }
+}
+
+/// One of the policy's choices: a select of (value, words), its error below.
+#[component]
+fn PolicyChoice(
+    name: &'static str,
+    #[prop(into)] label: String,
+    selected: String,
+    options: Vec<(String, String)>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("policy-{name}");
+    let label_for = id.clone();
+    view! {
+        <label for=label_for class="flex flex-col gap-1 text-sm font-medium">
+            {label}
+            <select id=id name=format!("fields[{name}]") class="rounded border border-slate-300 px-3 py-2 font-normal">
+                {options.into_iter().map(|(value, words)| {
+                    let is = value == selected;
+                    view! { <option value=value selected=is>{words}</option> }
+                }).collect_view()}
+            </select>
+        </label>
+        <FormAlert message=error />
     }
 }
