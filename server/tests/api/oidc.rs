@@ -1519,3 +1519,20 @@ async fn the_applications_login_hint_fills_in_the_username() {
     assert!(page.body.contains("value=\"alice&quot;"), "{}", page.body);
     assert!(!page.body.contains("alice\"><b>"), "escaped");
 }
+
+#[tokio::test]
+async fn a_first_party_application_is_revoked_on_the_applications_page_too() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    let (_, apps) = b.get_json("applications").await;
+    assert_eq!(apps[0]["client_id"], id.as_str(), "{apps}");
+    // No consent to forget (first-party): its tokens still go.
+    let a = b.post("applications/revoke", &[("client_id", &id)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(userinfo_status(&app, token.access_token().secret()).await, 401);
+}
