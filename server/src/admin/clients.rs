@@ -64,31 +64,16 @@ fn read_form(form: &ClientForm) -> Result<ClientSettings, PortalError> {
             acr
         }
     };
-    let mut number =
-        |field: &'static str, text: &str, max: u32, unit: &str, words: &str| match text.trim().parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{words}: a whole number of {unit} from 1 to {max}."),
-                ));
-                0
-            }
-        };
-    let access = number(
-        "access_token_minutes",
-        &form.access_token_minutes,
-        1440,
-        "minutes",
-        "Access tokens live",
-    );
-    let refresh = number(
-        "refresh_token_hours",
-        &form.refresh_token_hours,
-        8760,
-        "hours",
-        "Refresh tokens live",
-    );
+    // Whole numbers in the form's unit; their range is `problems`' to judge.
+    let mut seconds = |field: &'static str, text: &str, unit_secs: u64, unit: &str| match text.trim().parse::<u32>() {
+        Ok(n) => i32::try_from(u64::from(n) * unit_secs).unwrap_or(i32::MAX),
+        Err(_) => {
+            errors.push(FieldError::new(field, format!("A whole number of {unit}.")));
+            0
+        }
+    };
+    let access_token_secs = seconds("access_token_minutes", &form.access_token_minutes, 60, "minutes");
+    let refresh_token_secs = seconds("refresh_token_hours", &form.refresh_token_hours, 3600, "hours");
     let settings = ClientSettings {
         name: form.name.trim().to_owned(),
         redirect_uris: lines(&form.redirect_uris),
@@ -97,8 +82,8 @@ fn read_form(form: &ClientForm) -> Result<ClientSettings, PortalError> {
         allowed_acrs,
         default_acr,
         first_party: form.first_party,
-        access_token_secs: i32::try_from(access * 60).unwrap_or(0),
-        refresh_token_secs: i32::try_from(u64::from(refresh) * 3600).unwrap_or(0),
+        access_token_secs,
+        refresh_token_secs,
     };
     if errors.is_empty() {
         errors.extend(settings.problems().into_iter().map(|(f, m)| FieldError::new(f, m)));

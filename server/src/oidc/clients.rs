@@ -453,6 +453,62 @@ mod tests {
         assert!(check_redirect_uri("javascript:alert(1)").is_err());
     }
 
+    fn settings() -> ClientSettings {
+        NewClient {
+            id: String::new(),
+            name: "Wiki".into(),
+            redirect_uris: vec!["https://wiki.example/cb".into()],
+            post_logout_redirect_uris: Vec::new(),
+            kind: ClientKind::Confidential,
+            grants: vec![Grant::AuthorizationCode],
+            first_party: true,
+        }
+        .settings()
+    }
+
+    fn fields(s: &ClientSettings) -> Vec<&'static str> {
+        s.problems().into_iter().map(|(field, _)| field).collect()
+    }
+
+    #[test]
+    fn client_settings_keep_their_limits_and_name_the_field() {
+        assert_eq!(fields(&settings()), Vec::<&str>::new());
+        let mut s = settings();
+        s.name = "n".repeat(100);
+        assert!(fields(&s).is_empty());
+        s.name.push('n');
+        assert_eq!(fields(&s), ["name"]);
+        let mut s = settings();
+        s.redirect_uris = (0..20).map(|i| format!("https://wiki.example/cb{i}")).collect();
+        s.post_logout_redirect_uris = s.redirect_uris.clone();
+        assert!(fields(&s).is_empty());
+        s.redirect_uris.push("https://wiki.example/cb20".into());
+        s.post_logout_redirect_uris.push("https://wiki.example/cb20".into());
+        assert_eq!(fields(&s), ["redirect_uris", "post_logout_redirect_uris"]);
+        let mut s = settings();
+        s.redirect_uris.clear();
+        s.grants.clear();
+        assert_eq!(fields(&s), ["redirect_uris", "grants"]);
+        // A default acr must be one the client may have.
+        let mut s = settings();
+        s.default_acr = Acr::parse("sms");
+        assert!(fields(&s).is_empty(), "any acr when none is listed");
+        s.allowed_acrs = vec![Acr::Password, Acr::parse("sms").unwrap()];
+        assert!(fields(&s).is_empty());
+        s.allowed_acrs = vec![Acr::Password];
+        assert_eq!(fields(&s), ["default_acr"]);
+        // Lifetimes, to the second.
+        let mut s = settings();
+        (s.access_token_secs, s.refresh_token_secs) = (60, 300);
+        assert!(fields(&s).is_empty());
+        (s.access_token_secs, s.refresh_token_secs) = (86_400, 31_536_000);
+        assert!(fields(&s).is_empty());
+        (s.access_token_secs, s.refresh_token_secs) = (59, 299);
+        assert_eq!(fields(&s), ["access_token_minutes", "refresh_token_hours"]);
+        (s.access_token_secs, s.refresh_token_secs) = (86_401, 31_536_001);
+        assert_eq!(fields(&s), ["access_token_minutes", "refresh_token_hours"]);
+    }
+
     #[test]
     fn basic_credentials_are_url_decoded() {
         let mut h = HeaderMap::new();

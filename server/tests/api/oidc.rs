@@ -1318,6 +1318,14 @@ async fn the_console_registers_an_application_shows_its_secret_once_and_its_acr_
     }
     let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
     assert_eq!(detail["access_token_minutes"], 5);
+    assert_eq!(detail["refresh_token_hours"], 24);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT refresh_token_secs::bigint FROM oidc_clients WHERE id = '{id}'"
+        ))
+        .await,
+        86_400
+    );
     assert_eq!(detail["grants"], serde_json::json!(["authorization_code"]));
     // A default outside the allowed acrs, a lifetime out of range: named.
     let mut fields = save("otp", &["sms"]);
@@ -1327,6 +1335,7 @@ async fn the_console_registers_an_application_shows_its_secret_once_and_its_acr_
     let a = admin.post("admin/client_save", &pairs).await;
     assert_eq!(a.status, 422, "{}", a.body);
     super::sms::field_error(&a, "access_token_minutes");
+    super::sms::field_error(&a, "default_acr");
     let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
     assert_eq!(detail["access_token_minutes"], 5, "nothing half-saved");
 
