@@ -1150,6 +1150,11 @@ async fn an_application_that_is_not_first_party_asks_consent_once_and_a_refusal_
             screen.status,
             screen.location
         );
+        assert_eq!(
+            screen.body.contains("See your email address"),
+            path.contains("email"),
+            "{path}"
+        );
     }
 
     // The Applications page lists it; revoking ends its tokens and the
@@ -1544,4 +1549,43 @@ async fn a_first_party_application_is_revoked_on_the_applications_page_too() {
     let a = b.post("applications/revoke", &[("client_id", &id)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(userinfo_status(&app, token.access_token().secret()).await, 401);
+}
+
+#[tokio::test]
+async fn a_kept_request_waits_thirty_minutes_and_only_for_its_client_as_registered() {
+    let app = spawn_app_with(&[("TESSERA_SESSION_IDLE_MINUTES", "120")]).await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    // Just under thirty minutes on, the sign-in still answers the
+    // application; just over, it does not.
+    for (wait, answered) in [(30 * 60 - 5, true), (30 * 60 + 1, false)] {
+        let pending = rp.authorize(None, &[]);
+        let mut b = app.browser();
+        let a = b.page(&pending.url.replacen(&app.base, "", 1)).await;
+        assert_eq!(a.location.as_deref(), Some("/signin"));
+        app.clock.advance(wait);
+        let back = b.sign_in(ALICE.0, ALICE.1).await.location.unwrap();
+        let a = b.page(&back).await;
+        if answered {
+            assert!(callback(&continue_target(&a)).contains_key("code"), "{wait}");
+        } else {
+            assert_eq!(a.status, 400, "{wait}");
+            assert!(a.body.contains("This sign-in took too long"), "{}", a.body);
+        }
+    }
+    // The client's redirect URI removed meanwhile: an error page, no redirect.
+    let pending = rp.authorize(None, &[]);
+    let mut b = app.browser();
+    b.page(&pending.url.replacen(&app.base, "", 1)).await;
+    let mut settings = clients::find(&app.pool, &id).await.unwrap().unwrap().settings();
+    settings.redirect_uris = vec!["https://elsewhere.example/cb".into()];
+    assert!(clients::update(&app.pool, &id, &settings).await.unwrap());
+    let back = b.sign_in(ALICE.0, ALICE.1).await.location.unwrap();
+    let a = b.page(&back).await;
+    assert_eq!((a.status, a.location.as_deref()), (400, None));
+    assert!(
+        a.body.contains("This application is not registered here."),
+        "{}",
+        a.body
+    );
 }
