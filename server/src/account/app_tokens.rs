@@ -130,15 +130,9 @@ pub async fn revoke_for_client(ctx: &RequestContext, user: &UserRow, client_id: 
     if !known && consent == 0 {
         return Err(PortalError::NotFound);
     }
-    audit::record(
-        &mut *tx,
-        now,
-        &ctx.origin,
-        Event::by_self(audit::OIDC_APP_REVOKED, who(user))
-            .details(serde_json::json!({"client_id": client_id, "tokens": tokens, "consent": consent > 0})),
-    )
-    .await
-    .map_err(db("auditing a revocation"))?;
+    let event = Event::by_self(audit::OIDC_APP_REVOKED, who(user))
+        .details(serde_json::json!({"client_id": client_id, "tokens": tokens, "consent": consent > 0}));
+    ctx.audit_in(&mut tx, event).await?;
     tx.commit().await.map_err(db("revoking an application"))?;
     Ok(())
 }

@@ -197,9 +197,7 @@ impl Console<'_> {
         let event = Event::new(audit::ADMIN_CLIENT).actor(who).details(json!({
             "client_id": client.id, "action": "added", "after": settings_json(&client.settings()),
         }));
-        audit::record(&mut *tx, now, &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing a new application"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         tx.commit().await.map_err(db("adding an application"))?;
         Ok((client.id, secret))
     }
@@ -208,7 +206,6 @@ impl Console<'_> {
         let who = self.admin()?;
         let before = self.find_client(&form.id).await?.settings();
         let after = read_form(form)?;
-        let now = self.ctx.now();
         let mut tx = self.ctx.pool().begin().await.map_err(db("saving an application"))?;
         if !clients::update(&mut *tx, &form.id, &after)
             .await
@@ -219,9 +216,7 @@ impl Console<'_> {
         let event = Event::new(audit::ADMIN_CLIENT).actor(who).details(json!({
             "client_id": form.id, "action": "changed", "before": settings_json(&before), "after": settings_json(&after),
         }));
-        audit::record(&mut *tx, now, &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing an application change"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         tx.commit().await.map_err(db("saving an application"))
     }
 
@@ -237,9 +232,7 @@ impl Console<'_> {
         let event = Event::new(audit::ADMIN_CLIENT)
             .actor(who)
             .details(json!({"client_id": id, "action": "secret_rotated"}));
-        audit::record(&mut *tx, now, &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing a new secret"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         tx.commit().await.map_err(db("rotating a secret"))?;
         Ok(secret)
     }
@@ -253,7 +246,6 @@ impl Console<'_> {
                 client.name
             )));
         }
-        let now = self.ctx.now();
         let mut tx = self.ctx.pool().begin().await.map_err(db("removing an application"))?;
         if !clients::delete(&mut *tx, id)
             .await
@@ -264,9 +256,7 @@ impl Console<'_> {
         let event = Event::new(audit::ADMIN_CLIENT).actor(who).details(json!({
             "client_id": id, "action": "removed", "before": settings_json(&client.settings()),
         }));
-        audit::record(&mut *tx, now, &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing a removal"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         tx.commit().await.map_err(db("removing an application"))
     }
 }

@@ -293,9 +293,7 @@ impl Console<'_> {
             "after": {"enabled": enabled, "plugin": plugin},
             "users_left_without_2fa": stranded,
         }));
-        audit::record(&mut *tx, self.ctx.state.clock.now(), &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing a method change"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         tx.commit().await.map_err(db("committing a method change"))?;
         tracing::info!(method, enabled, plugin, "method settings changed");
         Ok(())
@@ -443,9 +441,7 @@ impl Console<'_> {
         let event = Event::new(audit::ADMIN_PROVIDER)
             .actor(who)
             .details(json!({"plugin": plugin, "changes": changes}));
-        audit::record(&mut *tx, self.ctx.state.clock.now(), &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing a provider change"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         tx.commit().await.map_err(db("committing provider settings"))?;
         tracing::info!(plugin, "provider settings changed");
         Ok(())
@@ -691,9 +687,7 @@ impl Console<'_> {
                 name: &target.username,
             })
             .details(json!({"action": name, "before": before, "after": after}));
-        audit::record(&mut *tx, now, &self.ctx.origin, event)
-            .await
-            .map_err(db("auditing an account change"))?;
+        self.ctx.audit_in(&mut tx, event).await?;
         if action == UserAction::ResetTwoFactor {
             for sql in [
                 "DELETE FROM credentials WHERE user_id = $1",

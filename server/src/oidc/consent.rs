@@ -51,14 +51,9 @@ pub async fn remember(ctx: &RequestContext, user: Who<'_>, client_id: &str, scop
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut *tx,
-        now,
-        &ctx.origin,
-        Event::by_self(audit::OIDC_CONSENTED, user)
-            .details(serde_json::json!({"client_id": client_id, "scopes": scopes})),
-    )
-    .await?;
+    let event = Event::by_self(audit::OIDC_CONSENTED, user)
+        .details(serde_json::json!({"client_id": client_id, "scopes": scopes}));
+    ctx.audit_in(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
