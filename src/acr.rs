@@ -33,6 +33,7 @@ impl Acr {
             Acr::Method(MethodId::Sms) => "sms",
             Acr::Method(MethodId::Totp) => "otp",
             Acr::Method(MethodId::RecoveryCode) => "recovery_code",
+            Acr::Method(MethodId::Passkey) => "passkey",
         }
     }
 
@@ -87,6 +88,7 @@ impl Acr {
             Acr::Method(MethodId::Sms) => "The password and a text message code",
             Acr::Method(MethodId::Totp) => "The password and an authenticator app",
             Acr::Method(MethodId::RecoveryCode) => "The password and a recovery code",
+            Acr::Method(MethodId::Passkey) => "The password and a passkey or security key",
         }
     }
 

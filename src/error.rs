@@ -104,6 +104,7 @@ fn unavailable_subject(method: MethodId) -> &'static str {
         MethodId::Sms => "SMS is",
         MethodId::Totp => "Signing in with an authenticator app is",
         MethodId::RecoveryCode => "Signing in with a recovery code is",
+        MethodId::Passkey => "Signing in with a passkey is",
     }
 }
 

@@ -15,16 +15,20 @@ pub enum MethodId {
     Totp,
     /// One of a set of single-use recovery codes (look-up secrets).
     RecoveryCode,
+    /// A passkey or security key (WebAuthn): a key pair whose private half
+    /// never leaves the authenticator.
+    Passkey,
 }
 
 impl MethodId {
-    pub const ALL: &'static [MethodId] = &[MethodId::Sms, MethodId::Totp, MethodId::RecoveryCode];
+    pub const ALL: &'static [MethodId] = &[MethodId::Sms, MethodId::Totp, MethodId::RecoveryCode, MethodId::Passkey];
 
     pub fn as_str(self) -> &'static str {
         match self {
             MethodId::Sms => "sms",
             MethodId::Totp => "totp",
             MethodId::RecoveryCode => "recovery_code",
+            MethodId::Passkey => "passkey",
         }
     }
 
@@ -39,6 +43,8 @@ impl MethodId {
             // A look-up secret is a one-time password too (RFC 8176 has no
             // closer value).
             MethodId::Totp | MethodId::RecoveryCode => "otp",
+            // Proof of possession of a hardware-secured key.
+            MethodId::Passkey => "hwk",
         }
     }
 
@@ -49,14 +55,22 @@ impl MethodId {
             // it is allowed, and the first to go when the bar rises.
             MethodId::Sms => Assurance::Restricted,
             MethodId::Totp | MethodId::RecoveryCode => Assurance::Full,
+            // Bound to the site's origin: a look-alike page cannot use it.
+            MethodId::Passkey => Assurance::PhishingResistant,
         }
+    }
+
+    /// Whether it is proven by typing a code (a passkey is proven by the
+    /// browser, so a client without one cannot use it).
+    pub fn typed(self) -> bool {
+        self != MethodId::Passkey
     }
 
     /// Whether its credentials count toward the policy's minimum (recovery
     /// codes do not, SECURITY.md 38).
     pub fn counts_toward_minimum(self) -> bool {
         match self {
-            MethodId::Sms | MethodId::Totp => true,
+            MethodId::Sms | MethodId::Totp | MethodId::Passkey => true,
             MethodId::RecoveryCode => false,
         }
     }
@@ -69,6 +83,8 @@ pub enum Assurance {
     Restricted,
     /// A second factor without conditions (an authenticator app).
     Full,
+    /// A factor bound to the site's origin (a passkey, 63B 5.2.5).
+    PhishingResistant,
 }
 
 /// A factor a sign-in can prove.

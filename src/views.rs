@@ -77,6 +77,15 @@ pub struct TotpSetup {
     pub secret: String,
 }
 
+/// A passkey being added: what the page hands to the browser's ceremony.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeySetup {
+    /// The name typed, if any (else named after the authenticator).
+    pub nickname: Option<String>,
+    /// The WebAuthn creation options (JSON) for `public/passkey.js`.
+    pub options: String,
+}
+
 /// A phone being enrolled: a code went to it and waits to be typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingEnrollment {
@@ -98,6 +107,8 @@ pub struct CredentialsView {
     pub pending: Option<PendingEnrollment>,
     /// The app being added.
     pub app_setup: Option<TotpSetup>,
+    /// The passkey being added.
+    pub passkey_setup: Option<PasskeySetup>,
     /// The methods the administrator has switched on.
     pub enabled_methods: Vec<MethodId>,
 }
@@ -136,6 +147,9 @@ pub struct ChallengeView {
     pub resend_in_secs: u64,
     /// Why no code is on its way (a failed send), in words for the person.
     pub notice: Option<String>,
+    /// For a passkey being proven: the WebAuthn request options (JSON) for
+    /// `public/passkey.js`.
+    pub ceremony: Option<String>,
 }
 
 /// One of a signed-in user's sessions.

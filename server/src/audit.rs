@@ -38,6 +38,7 @@ pub const KINDS: &[(&str, &str)] = &[
     (OIDC_CONSENT_DENIED, "Refused an application"),
     (OIDC_APP_REVOKED, "Revoked an application's access"),
     (ADMIN_CLIENT, "Application settings changed"),
+    (PASSKEY_REFUSED, "Passkey answer refused"),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -69,6 +70,7 @@ pub const OIDC_CONSENTED: &str = "oidc.consented";
 pub const OIDC_CONSENT_DENIED: &str = "oidc.consent_denied";
 pub const OIDC_APP_REVOKED: &str = "oidc.app_revoked";
 pub const ADMIN_CLIENT: &str = "admin.client";
+pub const PASSKEY_REFUSED: &str = "passkey.refused";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

@@ -94,7 +94,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "public_url",
         default: Some("http://127.0.0.1:3000"),
-        help: "URL people use; https:// makes cookies Secure",
+        help: "URL people use; https:// makes cookies Secure; passkeys need a domain name here, not an IP address",
     },
     Setting {
         key: "environment",

@@ -93,6 +93,7 @@ fn noun(method: MethodId) -> &'static str {
         MethodId::Sms => "phone",
         MethodId::Totp => "authenticator app",
         MethodId::RecoveryCode => "set of recovery codes",
+        MethodId::Passkey => "passkey",
     }
 }
 

@@ -14,6 +14,8 @@ mod hardening;
 mod mocks;
 #[path = "api/oidc.rs"]
 mod oidc;
+#[path = "api/passkey.rs"]
+mod passkey;
 #[path = "api/providers.rs"]
 mod providers;
 #[path = "api/recovery.rs"]
@@ -75,8 +77,9 @@ async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
     env.insert("TESSERA_PUBLIC_URL".into(), format!("http://{addr}"));
     env.insert("TESSERA_DB_MAX_CONNECTIONS".into(), "8".into());
     env.insert("TESSERA_SECRET_KEY".into(), hex::encode(SECRET_KEY));
+    // `{port}` in a value: the port the server listens on.
     for (k, v) in extra {
-        env.insert(k.to_string(), v.to_string());
+        env.insert(k.to_string(), v.replace("{port}", &addr.port().to_string()));
     }
     let config = tessera_server::config::from_sources(&env, None).expect("test configuration");
     let pool = tessera_server::connect(&config).await.expect("connect and migrate");

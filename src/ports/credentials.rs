@@ -42,6 +42,18 @@ pub trait TotpEnrollment: Send + Sync {
     async fn cancel_app(&self) -> Result<(), PortalError>;
 }
 
+/// Adding a passkey (a ceremony the browser answers); like
+/// [`SmsEnrollment`], it also serves a mandatory enrollment at sign-in.
+#[async_trait::async_trait]
+pub trait PasskeyEnrollment: Send + Sync {
+    /// Starts a registration ceremony (replacing an unfinished one).
+    async fn start_passkey(&self, nickname: &str) -> Result<(), PortalError>;
+    /// The browser's answer (JSON); success stores the passkey. The answer
+    /// is where to land when this finished a mandatory sign-in.
+    async fn finish_passkey(&self, response: &str) -> Result<Option<String>, PortalError>;
+    async fn cancel_passkey(&self) -> Result<(), PortalError>;
+}
+
 /// Recovery codes: a set of ten, shown once, a new set voiding the old.
 #[async_trait::async_trait]
 pub trait RecoveryCodes: Send + Sync {

@@ -10,7 +10,7 @@ mod signin;
 
 pub use account::Account;
 pub use admin::{Admin, UserAction};
-pub use credentials::{Credentials, RecoveryCodes, SmsEnrollment, TotpEnrollment};
+pub use credentials::{Credentials, PasskeyEnrollment, RecoveryCodes, SmsEnrollment, TotpEnrollment};
 pub use signin::{SignIn, SignInNext};
 
 use std::sync::Arc;
@@ -23,6 +23,7 @@ pub struct Ports {
     pub credentials: Arc<dyn Credentials>,
     pub sms: Arc<dyn SmsEnrollment>,
     pub totp: Arc<dyn TotpEnrollment>,
+    pub passkey: Arc<dyn PasskeyEnrollment>,
     pub recovery: Arc<dyn RecoveryCodes>,
     pub admin: Arc<dyn Admin>,
 }

@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod credentials;
+mod passkey;
 mod recovery;
 mod signin;
 mod sms;
@@ -14,6 +15,7 @@ mod totp;
 pub use account::*;
 pub use admin::*;
 pub use credentials::*;
+pub use passkey::*;
 pub use recovery::*;
 pub use signin::*;
 pub use sms::*;
@@ -25,7 +27,9 @@ pub(crate) mod backend {
     use leptos::prelude::*;
     use std::sync::Arc;
     use tessera::PortalError;
-    use tessera::ports::{Account, Admin, Credentials, Ports, RecoveryCodes, SignIn, SmsEnrollment, TotpEnrollment};
+    use tessera::ports::{
+        Account, Admin, Credentials, PasskeyEnrollment, Ports, RecoveryCodes, SignIn, SmsEnrollment, TotpEnrollment,
+    };
 
     /// The ports the server attached to this request.
     fn ports() -> Result<Ports, AppError> {
@@ -52,6 +56,10 @@ pub(crate) mod backend {
 
     pub fn totp() -> Result<Arc<dyn TotpEnrollment>, AppError> {
         ports().map(|p| p.totp)
+    }
+
+    pub fn passkey() -> Result<Arc<dyn PasskeyEnrollment>, AppError> {
+        ports().map(|p| p.passkey)
     }
 
     pub fn recovery() -> Result<Arc<dyn RecoveryCodes>, AppError> {

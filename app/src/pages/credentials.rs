@@ -4,11 +4,12 @@
 //! enrollments.
 
 use super::PageError;
+use super::methods::passkey::{AddPasskey, PasskeyCeremony};
 use super::methods::sms::{AddPhone, VerifyPhone};
 use super::methods::totp::{AddApp, AppSetup};
 use crate::api::{
-    CancelApp, CancelEnrollment, RemoveCredential, RenameCredential, ResendEnrollment, SetTwoFactor, SignOut, StartApp,
-    StartEnrollment, VerifyApp, VerifyEnrollment, get_credentials,
+    CancelApp, CancelEnrollment, CancelPasskey, FinishPasskey, RemoveCredential, RenameCredential, ResendEnrollment,
+    SetTwoFactor, SignOut, StartApp, StartEnrollment, StartPasskey, VerifyApp, VerifyEnrollment, get_credentials,
 };
 use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON};
 use leptos::prelude::*;
@@ -26,6 +27,9 @@ struct Actions {
     start_app: ServerAction<StartApp>,
     verify_app: ServerAction<VerifyApp>,
     cancel_app: ServerAction<CancelApp>,
+    start_passkey: ServerAction<StartPasskey>,
+    finish_passkey: ServerAction<FinishPasskey>,
+    cancel_passkey: ServerAction<CancelPasskey>,
     rename: ServerAction<RenameCredential>,
     remove: ServerAction<RemoveCredential>,
     switch: ServerAction<SetTwoFactor>,
@@ -41,6 +45,9 @@ impl Actions {
             start_app: ServerAction::new(),
             verify_app: ServerAction::new(),
             cancel_app: ServerAction::new(),
+            start_passkey: ServerAction::new(),
+            finish_passkey: ServerAction::new(),
+            cancel_passkey: ServerAction::new(),
             rename: ServerAction::new(),
             remove: ServerAction::new(),
             switch: ServerAction::new(),
@@ -55,6 +62,9 @@ impl Actions {
             + self.start_app.version().get()
             + self.verify_app.version().get()
             + self.cancel_app.version().get()
+            + self.start_passkey.version().get()
+            + self.finish_passkey.version().get()
+            + self.cancel_passkey.version().get()
             + self.rename.version().get()
             + self.remove.version().get()
             + self.switch.version().get()
@@ -79,20 +89,24 @@ pub fn CredentialsPage() -> impl IntoView {
     }
 }
 
-/// "You have 1 phone and 2 authenticator apps."
+/// "You have 1 phone, 2 authenticator apps and 1 passkey."
 fn summary(credentials: &[CredentialView]) -> String {
-    let phones = credentials.iter().filter(|c| c.method == MethodId::Sms).count();
-    let apps = credentials.iter().filter(|c| c.method == MethodId::Totp).count();
+    let count = |m: MethodId| credentials.iter().filter(|c| c.method == m).count();
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    match (phones, apps) {
-        (0, 0) => "You have no second-factor credentials yet.".into(),
-        (p, 0) => format!("You have {} for sign-in codes.", plural(p, "phone", "phones")),
-        (0, a) => format!("You have {}.", plural(a, "authenticator app", "authenticator apps")),
-        (p, a) => format!(
-            "You have {} and {}.",
-            plural(p, "phone", "phones"),
-            plural(a, "authenticator app", "authenticator apps")
-        ),
+    let parts: Vec<String> = [
+        (count(MethodId::Sms), "phone", "phones"),
+        (count(MethodId::Totp), "authenticator app", "authenticator apps"),
+        (count(MethodId::Passkey), "passkey", "passkeys"),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| plural(n, one, many))
+    .collect();
+    match parts.as_slice() {
+        [] => "You have no second-factor credentials yet.".into(),
+        [only] if count(MethodId::Sms) > 0 => format!("You have {only} for sign-in codes."),
+        [only] => format!("You have {only}."),
+        [init @ .., last] => format!("You have {} and {last}.", init.join(", ")),
     }
 }
 
@@ -104,6 +118,7 @@ fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
         minimum,
         pending,
         app_setup,
+        passkey_setup,
         enabled_methods,
     } = view;
     let count = counting(credentials.iter().map(|c| c.method));
@@ -130,7 +145,7 @@ fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
                     .collect_view()}
             </ul>
         </section>
-        <Enrollments pending app_setup enabled_methods=enabled_methods.clone() actions />
+        <Enrollments pending app_setup passkey_setup enabled_methods=enabled_methods.clone() actions />
         {(enabled_methods.contains(&MethodId::RecoveryCode) && !has_recovery).then(|| view! {
             <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6" aria-labelledby="recovery-heading">
                 <h2 id="recovery-heading" class="text-lg font-semibold">"Recovery codes"</h2>
@@ -149,11 +164,13 @@ fn Credentials(view: CredentialsView, actions: Actions) -> impl IntoView {
 fn Enrollments(
     pending: Option<tessera::views::PendingEnrollment>,
     app_setup: Option<tessera::views::TotpSetup>,
+    passkey_setup: Option<tessera::views::PasskeySetup>,
     enabled_methods: Vec<MethodId>,
     actions: Actions,
 ) -> impl IntoView {
     let sms = enabled_methods.contains(&MethodId::Sms);
     let totp = enabled_methods.contains(&MethodId::Totp);
+    let passkey = enabled_methods.contains(&MethodId::Passkey);
     view! {
         {sms.then(|| match pending {
             Some(pending) => view! {
@@ -166,7 +183,14 @@ fn Enrollments(
             Some(setup) => view! { <AppSetup setup verify=actions.verify_app cancel=actions.cancel_app /> }.into_any(),
             None => view! { <AddApp start=actions.start_app /> }.into_any(),
         })}
-        {(!sms && !totp).then(|| view! {
+        {passkey.then(|| match passkey_setup {
+            Some(setup) => view! {
+                <PasskeyCeremony setup finish=actions.finish_passkey cancel=actions.cancel_passkey />
+            }
+            .into_any(),
+            None => view! { <AddPasskey start=actions.start_passkey /> }.into_any(),
+        })}
+        {(!sms && !totp && !passkey).then(|| view! {
             <p class="mt-6 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900">
                 "Every second-factor method is turned off by the administrator, so nothing can be added now."
             </p>
@@ -199,6 +223,7 @@ fn CredentialItem(
         MethodId::Sms => ("phone", detail, "phone-number"),
         MethodId::Totp => ("app", "Authenticator app".to_owned(), "app-kind"),
         MethodId::RecoveryCode => ("recovery", detail, "recovery-left"),
+        MethodId::Passkey => ("passkey", "Passkey".to_owned(), "passkey-kind"),
     };
     // Recovery codes are a way back in, never the preferred way.
     let preferable = method.counts_toward_minimum() && !preferred;
@@ -312,6 +337,7 @@ pub fn EnrollStepPage() -> impl IntoView {
                         <Enrollments
                             pending=view.pending
                             app_setup=view.app_setup
+                            passkey_setup=view.passkey_setup
                             enabled_methods=view.enabled_methods
                             actions
                         />

@@ -3,6 +3,7 @@
 //! "Try another way" with every other usable credential, and a way out.
 
 use super::PageError;
+use super::methods::passkey::{Ceremony, CeremonyButton, NeedsJavaScript};
 use crate::api::{SendSignInCode, SignOut, VerifySignInCode, get_challenge};
 use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_BUTTON};
 use leptos::prelude::*;
@@ -41,6 +42,7 @@ fn another_way(option: &SignInOption) -> String {
         MethodId::Sms => format!("Text a code to “{}” ({})", option.nickname, option.masked),
         MethodId::Totp => format!("Use the authenticator app “{}”", option.nickname),
         MethodId::RecoveryCode => format!("Use a recovery code ({})", option.masked),
+        MethodId::Passkey => format!("Use the passkey “{}”", option.nickname),
     }
 }
 
@@ -59,12 +61,20 @@ fn Challenge(
         sent_to,
         resend_in_secs,
         notice,
+        ceremony,
     } = challenge;
     let prompt = match &proving {
         Some(p) if p.method == MethodId::RecoveryCode => view! {
             <p class="text-sm" data-testid="code-recovery">
                 {format!("Enter one of your recovery codes ({}). Each works once.", p.masked)}
             </p>
+        }
+        .into_any(),
+        Some(p) if p.method == MethodId::Passkey => view! {
+            <p class="text-sm" data-testid="use-passkey">
+                {format!("Use your passkey “{}”: press the button, then follow your browser.", p.nickname)}
+            </p>
+            <NeedsJavaScript />
         }
         .into_any(),
         Some(p) if p.method == MethodId::Totp => view! {
@@ -114,14 +124,31 @@ fn Challenge(
             </ActionForm>
         }
     });
+    // A passkey answers through the browser (`public/passkey.js` fills in
+    // the code field); every other method is typed.
+    let answer = match ceremony {
+        Some(options) => view! {
+            <ActionForm action=verify attr:class="mt-4 flex flex-col gap-4">
+                <CsrfField />
+                <FormAlert message=errors.alert() />
+                <FormAlert message=errors.field("code") />
+                <CeremonyButton field="code" kind=Ceremony::Get options label="Use my passkey" test_id="passkey-use" />
+            </ActionForm>
+        }
+        .into_any(),
+        None => view! {
+            <ActionForm action=verify attr:class="mt-4 flex flex-col gap-4" attr:novalidate=true>
+                <CsrfField />
+                <FormAlert message=errors.alert() />
+                <Field name="code" label="Code" autocomplete="one-time-code" inputmode="numeric" error=errors.field("code") />
+                <button type="submit" class=BUTTON disabled=move || verify.pending().get()>"Verify"</button>
+            </ActionForm>
+        }
+        .into_any(),
+    };
     view! {
         {prompt}
-        <ActionForm action=verify attr:class="mt-4 flex flex-col gap-4" attr:novalidate=true>
-            <CsrfField />
-            <FormAlert message=errors.alert() />
-            <Field name="code" label="Code" autocomplete="one-time-code" inputmode="numeric" error=errors.field("code") />
-            <button type="submit" class=BUTTON disabled=move || verify.pending().get()>"Verify"</button>
-        </ActionForm>
+        {answer}
         <div class="mt-6 flex flex-col gap-3 border-t border-slate-200 pt-4">
             <FormAlert message=send_errors.alert() />
             <FormAlert message=send_errors.field("code") />

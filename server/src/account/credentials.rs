@@ -57,6 +57,8 @@ pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<CredentialsVie
         minimum: min_credentials(ctx).await?,
         pending: methods::sms::enroll::pending(ctx, user).await?,
         app_setup: methods::totp::enroll::pending(ctx, user).await?,
+        // The session keeps a passkey being added; the web edge fills it in.
+        passkey_setup: None,
         enabled_methods: methods::enabled(pool).await.map_err(db("reading the methods"))?,
     })
 }

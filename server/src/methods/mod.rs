@@ -6,6 +6,7 @@
 //! line in [`REGISTRY`] (and its id in `tessera::method::MethodId`) + a
 //! migration for its table. Nothing here knows one method from another.
 
+pub mod passkey;
 pub mod recovery;
 pub mod sms;
 pub mod totp;
@@ -65,6 +66,86 @@ pub struct CodeSent {
     pub resend_in_secs: u64,
 }
 
+/// A browser ceremony a method started (a passkey's), kept server-side in
+/// the person's session until the browser answers: single use (the web
+/// edge takes it out of the session to answer it), bound to the session
+/// that keeps it and to the credential it proves.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeptCeremony {
+    /// Its own id: an answered one is recorded, and never answered again.
+    pub id: Uuid,
+    /// The credential it proves; none when the browser chooses (adding a
+    /// passkey, or a sign-in that starts with the passkey).
+    pub credential: Option<Uuid>,
+    /// When it started (Unix seconds).
+    pub issued_at: i64,
+    /// The method's own state of it (webauthn-rs's), never sent to the browser.
+    state: serde_json::Value,
+}
+
+impl KeptCeremony {
+    /// The method's state, as the method wrote it.
+    pub(crate) fn state<T: serde::de::DeserializeOwned>(&self) -> Result<T, PortalError> {
+        serde_json::from_value(self.state.clone()).map_err(|e| {
+            tracing::error!(error = %e, "a kept ceremony's state cannot be read");
+            PortalError::Unavailable
+        })
+    }
+}
+
+/// A ceremony started: what the page hands to the browser (JSON), and what
+/// the session keeps until the answer.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub options: String,
+    pub kept: KeptCeremony,
+}
+
+impl Started {
+    pub(crate) fn new(
+        ctx: &RequestContext,
+        credential: Option<Uuid>,
+        options: &impl serde::Serialize,
+        state: &impl serde::Serialize,
+    ) -> Result<Started, PortalError> {
+        let fail = |e: serde_json::Error| {
+            tracing::error!(error = %e, "writing a ceremony");
+            PortalError::Unavailable
+        };
+        Ok(Started {
+            options: serde_json::to_string(options).map_err(fail)?,
+            kept: KeptCeremony {
+                id: Uuid::new_v4(),
+                credential,
+                issued_at: ctx.now().unix_timestamp(),
+                state: serde_json::to_value(state).map_err(fail)?,
+            },
+        })
+    }
+}
+
+/// What the person answered at the second step.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// A code typed (or pasted) into the form.
+    Typed(&'a str),
+    /// The browser's answer to a ceremony, with the ceremony it answers.
+    Ceremony { kept: &'a KeptCeremony, response: &'a str },
+}
+
+impl<'a> Answer<'a> {
+    /// The code typed; a method proven by typing refuses anything else.
+    pub fn typed(self) -> Result<&'a str, PortalError> {
+        match self {
+            Answer::Typed(code) => Ok(code),
+            Answer::Ceremony { .. } => Err(PortalError::Validation(vec![FieldError::new(
+                "code",
+                "Enter the code: this method is not a passkey.",
+            )])),
+        }
+    }
+}
+
 /// A second-factor method. The sign-in service, the credential pages and the
 /// console reach a method only through this trait.
 #[async_trait::async_trait]
@@ -94,12 +175,23 @@ pub trait Method: Send + Sync {
         let _ = (ctx, user, credential, kind);
         Ok(())
     }
+    /// Starts a ceremony the browser answers for `credential` (a passkey's);
+    /// none (the default): the method is proven by typing.
+    async fn ceremony(
+        &self,
+        ctx: &RequestContext,
+        user: &UserRow,
+        credential: &Credential,
+    ) -> Result<Option<Started>, PortalError> {
+        let _ = (ctx, user, credential);
+        Ok(None)
+    }
     /// The sign-in code on its way to one of the user's credentials, if any.
     async fn code_on_its_way(&self, ctx: &RequestContext, user: &UserRow) -> Result<Option<CodeSent>, PortalError> {
         let _ = (ctx, user);
         Ok(None)
     }
-    /// Checks what the person typed for `credential`. On success the proof
+    /// Checks the person's answer for `credential`. On success the proof
     /// is used up inside the returned transaction (of two concurrent checks
     /// one wins); the caller finishes its work in it and commits.
     async fn verify(
@@ -107,7 +199,7 @@ pub trait Method: Send + Sync {
         ctx: &RequestContext,
         user: &UserRow,
         credential: &Credential,
-        typed: &str,
+        answer: Answer<'_>,
     ) -> Result<Verified, PortalError>;
     /// Clean-up outside Tessera before `credential` is deleted; when it
     /// fails nothing is deleted and the person can retry. By default there
@@ -119,7 +211,7 @@ pub trait Method: Send + Sync {
 }
 
 /// Every method Tessera has, in the order pages list them.
-pub const REGISTRY: &[&dyn Method] = &[&sms::Sms, &totp::Totp, &recovery::RecoveryCodes];
+pub const REGISTRY: &[&dyn Method] = &[&sms::Sms, &totp::Totp, &recovery::RecoveryCodes, &passkey::Passkey];
 
 /// A method by id.
 pub fn find(id: MethodId) -> Option<&'static dyn Method> {

@@ -20,7 +20,7 @@ use super::clients::Client;
 use super::error::OAuthError;
 use super::tokens::{self, GrantInfo, Issued, token_hash};
 use crate::context::RequestContext;
-use crate::methods::SendKind;
+use crate::methods::{Answer, SendKind};
 use crate::signin;
 use crate::store::{self, UserRow};
 use serde_json::json;
@@ -165,7 +165,7 @@ pub async fn start(
 /// failed send is logged, and the client may still finish with an app code.
 async fn challenge_preferred(ctx: &RequestContext, user: &UserRow) {
     let result = async {
-        let credential = signin::choose(ctx, user, None, None).await?;
+        let credential = signin::choose_typed(ctx, user).await?;
         signin::challenge(ctx, user, &credential, SendKind::First).await
     }
     .await;
@@ -283,8 +283,8 @@ pub async fn finish(
     let otp = otp
         .filter(|o| !o.trim().is_empty())
         .ok_or_else(|| OAuthError::InvalidRequest("The otp is missing.".into()))?;
-    let credential = signin::choose(ctx, &user, None, None).await.map_err(oauth)?;
-    let proof = signin::verify(ctx, &user, &credential, otp)
+    let credential = signin::choose_typed(ctx, &user).await.map_err(oauth)?;
+    let proof = signin::verify(ctx, &user, &credential, Answer::Typed(otp))
         .await
         .map_err(code_refused)?;
     consume(ctx, &hash).await?;

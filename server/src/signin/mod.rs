@@ -7,7 +7,7 @@
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
-use crate::methods::{self, Credential, SendKind};
+use crate::methods::{self, Answer, Credential, SendKind, Started};
 use crate::settings;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
@@ -305,6 +305,16 @@ pub async fn choose(
     }
 }
 
+/// The credential a client without a browser proves (the password grant):
+/// the first option proven by typing a code.
+pub async fn choose_typed(ctx: &RequestContext, user: &UserRow) -> Result<Credential, PortalError> {
+    options(ctx, user, None)
+        .await?
+        .into_iter()
+        .find(|c| c.method.typed())
+        .ok_or(PortalError::MethodUnavailable(MethodId::Passkey))
+}
+
 /// Starts proving `credential` (a code goes out for SMS).
 pub async fn challenge(
     ctx: &RequestContext,
@@ -316,15 +326,26 @@ pub async fn challenge(
     method.challenge(ctx, user, credential, kind).await
 }
 
-/// Checks what the person typed for `credential`; the answer is the proof.
+/// Starts the ceremony a credential proven in the browser needs (a
+/// passkey's); none for a typed one.
+pub async fn ceremony(
+    ctx: &RequestContext,
+    user: &UserRow,
+    credential: &Credential,
+) -> Result<Option<Started>, PortalError> {
+    let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
+    method.ceremony(ctx, user, credential).await
+}
+
+/// Checks the person's answer for `credential`; the result is the proof.
 pub async fn verify(
     ctx: &RequestContext,
     user: &UserRow,
     credential: &Credential,
-    typed: &str,
+    answer: Answer<'_>,
 ) -> Result<Proof, PortalError> {
     let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
-    let methods::Verified { mut tx, notices } = method.verify(ctx, user, credential, typed).await?;
+    let methods::Verified { mut tx, notices } = method.verify(ctx, user, credential, answer).await?;
     let now = ctx.now();
     methods::mark_used(&mut tx, credential.id, now).await?;
     tx.commit().await.map_err(db("committing a sign-in"))?;

@@ -431,6 +431,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         credentials: portal.clone(),
         sms: portal.clone(),
         totp: portal.clone(),
+        passkey: portal.clone(),
         recovery: portal.clone(),
         admin: portal,
     });

@@ -10,7 +10,8 @@ use crate::audit::{self, Event};
 use crate::clock::human;
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
-use crate::methods::{self, Enrolling, SendKind};
+use crate::methods::passkey::register::PasskeySetup;
+use crate::methods::{self, Answer, Enrolling, SendKind};
 use crate::secrets::Sealer;
 use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
@@ -18,7 +19,8 @@ use std::collections::BTreeMap;
 use tessera::PortalError;
 use tessera::method::{Factor, MethodId, Proof};
 use tessera::ports::{
-    Account, Admin, Credentials, RecoveryCodes, SignIn, SignInNext, SmsEnrollment, TotpEnrollment, UserAction,
+    Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, SignIn, SignInNext, SmsEnrollment, TotpEnrollment,
+    UserAction,
 };
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
@@ -294,7 +296,22 @@ impl SignIn for RequestPortal {
             nickname: c.nickname.clone(),
             masked: c.masked.clone(),
         };
+        // A passkey being proven: a fresh ceremony for the page's button.
+        let ceremony = match options.first() {
+            Some(first) => match signin::ceremony(&self.ctx, &user, first).await? {
+                Some(started) => {
+                    self.session
+                        .set_ceremony(&started.kept)
+                        .await
+                        .map_err(sess("keeping the passkey ceremony"))?;
+                    Some(started.options)
+                }
+                None => None,
+            },
+            None => None,
+        };
         Ok(ChallengeView {
+            ceremony,
             proving: options.first().map(option),
             others: options.iter().skip(1).map(option).collect(),
             sent_to: sent
@@ -318,7 +335,16 @@ impl SignIn for RequestPortal {
         let (user, auth) = self.pending().await?;
         let demand = self.demand().await?;
         let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref(), demand).await?;
-        let proof = signin::verify(&self.ctx, &user, &credential, code).await?;
+        let kept = self
+            .session
+            .take_ceremony(credential.id)
+            .await
+            .map_err(sess("reading the passkey ceremony"))?;
+        let answer = match &kept {
+            Some(kept) => Answer::Ceremony { kept, response: code },
+            None => Answer::Typed(code),
+        };
+        let proof = signin::verify(&self.ctx, &user, &credential, answer).await?;
         let mut proven = auth.proven().to_vec();
         proven.push(proof);
         let state = signin::finish(&self.ctx, &user, proven).await?;
@@ -438,6 +464,10 @@ impl Credentials for RequestPortal {
     async fn credentials(&self) -> Result<CredentialsView, PortalError> {
         let (user, enrolling) = self.enroller().await?;
         let mut view = credentials::view(&self.ctx, &user).await?;
+        view.passkey_setup = self.passkey_setup().await?.map(|setup| tessera::views::PasskeySetup {
+            nickname: setup.nickname,
+            options: setup.options,
+        });
         // Enrolling to finish a sign-in an application asked a method of:
         // only the methods that give it are offered.
         if enrolling == Enrolling::ToFinishSignIn
@@ -505,6 +535,59 @@ impl TotpEnrollment for RequestPortal {
     async fn cancel_app(&self) -> Result<(), PortalError> {
         let (user, _) = self.enroller().await?;
         methods::totp::enroll::cancel(&self.ctx, &user).await
+    }
+}
+
+impl RequestPortal {
+    /// The passkey being added, while its ceremony can still be answered.
+    async fn passkey_setup(&self) -> Result<Option<PasskeySetup>, PortalError> {
+        let setup = self
+            .session
+            .passkey_setup()
+            .await
+            .map_err(sess("reading the passkey being added"))?;
+        let now = self.ctx.now().unix_timestamp();
+        Ok(setup.filter(|s| now - s.kept.issued_at <= methods::passkey::CEREMONY_SECS))
+    }
+}
+
+#[async_trait::async_trait]
+impl PasskeyEnrollment for RequestPortal {
+    async fn start_passkey(&self, nickname: &str) -> Result<(), PortalError> {
+        let (user, _) = self.enroller_after_step_up().await?;
+        let setup = methods::passkey::register::start(&self.ctx, &user, nickname).await?;
+        self.session
+            .set_passkey_setup(&setup)
+            .await
+            .map_err(sess("keeping the passkey being added"))
+    }
+
+    async fn finish_passkey(&self, response: &str) -> Result<Option<String>, PortalError> {
+        let (user, enrolling) = self.enroller_after_step_up().await?;
+        let Some(setup) = self
+            .session
+            .passkey_setup()
+            .await
+            .map_err(sess("reading the passkey being added"))?
+        else {
+            return Err(methods::passkey::refuse(
+                "No passkey is being added (or it lapsed). Start again.",
+            ));
+        };
+        methods::passkey::register::finish(&self.ctx, &user, &setup, response, enrolling).await?;
+        self.session
+            .clear_passkey_setup()
+            .await
+            .map_err(sess("clearing the passkey being added"))?;
+        self.after_enrollment(&user, enrolling, MethodId::Passkey).await
+    }
+
+    async fn cancel_passkey(&self) -> Result<(), PortalError> {
+        self.enroller().await?;
+        self.session
+            .clear_passkey_setup()
+            .await
+            .map_err(sess("clearing the passkey being added"))
     }
 }
 

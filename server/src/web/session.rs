@@ -2,6 +2,8 @@
 //! is named once, here, behind a method that says what it holds.
 
 use super::csrf::{self, CsrfToken};
+use crate::methods::KeptCeremony;
+use crate::methods::passkey::register::PasskeySetup;
 use crate::oidc::authorize::AuthorizationRequest;
 use tessera::method::MethodId;
 use tessera::signin::AuthState;
@@ -32,6 +34,10 @@ const MAX_AUTHORIZATION_REQUESTS: usize = 5;
 /// The second-factor method the application being signed in to asked
 /// for (its `acr`), until the sign-in finishes.
 const DEMANDED_METHOD: &str = "demanded_method";
+/// The second step's passkey ceremony, until the browser answers it.
+const CEREMONY: &str = "passkey_ceremony";
+/// A passkey being added, until the browser answers.
+const PASSKEY_SETUP: &str = "passkey_setup";
 
 #[derive(Clone)]
 pub struct TypedSession(Session);
@@ -114,6 +120,36 @@ impl TypedSession {
 
     pub async fn clear_fresh_recovery_codes(&self) -> Result<(), Error> {
         self.0.remove_value(FRESH_RECOVERY_CODES).await.map(|_| ())
+    }
+
+    /// Keeps the second step's ceremony (replacing an earlier one).
+    pub async fn set_ceremony(&self, kept: &KeptCeremony) -> Result<(), Error> {
+        self.0.insert(CEREMONY, kept).await
+    }
+
+    /// The second step's ceremony for `credential`, removed from the
+    /// session: it is answered once.
+    pub async fn take_ceremony(&self, credential: Uuid) -> Result<Option<KeptCeremony>, Error> {
+        let kept: Option<KeptCeremony> = self.0.get(CEREMONY).await?;
+        match kept {
+            Some(kept) if kept.credential == Some(credential) => {
+                self.0.remove_value(CEREMONY).await?;
+                Ok(Some(kept))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub async fn set_passkey_setup(&self, setup: &PasskeySetup) -> Result<(), Error> {
+        self.0.insert(PASSKEY_SETUP, setup).await
+    }
+
+    pub async fn passkey_setup(&self) -> Result<Option<PasskeySetup>, Error> {
+        self.0.get(PASSKEY_SETUP).await
+    }
+
+    pub async fn clear_passkey_setup(&self) -> Result<(), Error> {
+        self.0.remove_value(PASSKEY_SETUP).await.map(|_| ())
     }
 
     pub async fn set_fresh_client_secret(&self, client_id: &str, made_at: i64, sealed: Vec<u8>) -> Result<(), Error> {

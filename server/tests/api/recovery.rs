@@ -451,7 +451,8 @@ async fn the_console_lists_every_method_by_name() {
         [
             ("sms", "SMS one-time codes", true),
             ("totp", "Authenticator apps", true),
-            ("recovery_code", "Recovery codes", true)
+            ("recovery_code", "Recovery codes", true),
+            ("passkey", "Passkeys and security keys", false)
         ]
     );
     assert!(methods[2]["description"].as_str().unwrap().contains("single-use codes"));

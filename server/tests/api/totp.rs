@@ -382,7 +382,7 @@ async fn without_a_preferred_credential_the_policys_default_method_goes_first() 
         .iter()
         .map(|m| m[0].as_str().unwrap())
         .collect();
-    assert_eq!(choices, ["sms", "totp"], "recovery codes are no default");
+    assert_eq!(choices, ["sms", "totp", "passkey"], "recovery codes are no default");
     let version = policy["version"].as_i64().unwrap().to_string();
     let a = admin
         .post(

@@ -3,7 +3,7 @@
 //! MAC bound to its set, and works once (SECURITY.md 37). A new set voids
 //! the old one. Sets never count toward the minimum (38).
 
-use super::{Credential, Enrolling, Method, NewCredential, Verified, wrong_codes};
+use super::{Answer, Credential, Enrolling, Method, NewCredential, Verified, wrong_codes};
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::db;
@@ -165,8 +165,9 @@ impl Method for RecoveryCodes {
         ctx: &RequestContext,
         user: &UserRow,
         credential: &Credential,
-        typed: &str,
+        answer: Answer<'_>,
     ) -> Result<Verified, PortalError> {
+        let typed = answer.typed()?;
         wrong_codes::check_cap(ctx, user.id).await?;
         let code = tessera::recovery::read(typed).map_err(|e| PortalError::Validation(vec![e]))?;
         let mac = CodeMac::seal(&ctx.state.code_key, credential.id, &code);

@@ -9,7 +9,7 @@ pub mod plugin_settings;
 pub mod plugins;
 pub mod providers;
 
-use super::{CodeSent, Credential, Method, SendKind, Verified};
+use super::{Answer, CodeSent, Credential, Method, SendKind, Verified};
 use crate::context::RequestContext;
 use crate::errors::db;
 use crate::state::AppState;
@@ -146,8 +146,9 @@ impl Method for Sms {
         ctx: &RequestContext,
         user: &UserRow,
         credential: &Credential,
-        typed: &str,
+        answer: Answer<'_>,
     ) -> Result<Verified, PortalError> {
+        let typed = answer.typed()?;
         let (_, tx) = challenge::check_code(ctx, user, Purpose::Login, Some(credential.id), typed).await?;
         Ok(Verified {
             tx,

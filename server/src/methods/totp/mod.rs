@@ -5,7 +5,7 @@
 pub mod enroll;
 pub mod rfc6238;
 
-use super::{Credential, Method, Verified, wrong_codes};
+use super::{Answer, Credential, Method, Verified, wrong_codes};
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::db;
@@ -111,8 +111,9 @@ impl Method for Totp {
         ctx: &RequestContext,
         user: &UserRow,
         credential: &Credential,
-        typed: &str,
+        answer: Answer<'_>,
     ) -> Result<Verified, PortalError> {
+        let typed = answer.typed()?;
         // Wrong codes share the per-account cap with SMS (SECURITY.md 36).
         wrong_codes::check_cap(ctx, user.id).await?;
         let code = tessera::totp::read_code(typed).map_err(|e| PortalError::Validation(vec![e]))?;
