@@ -11,7 +11,7 @@ export default defineConfig({
   timeout: 30_000,
   reporter: [["list"]],
   use: {
-    baseURL: process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100",
+    baseURL: process.env.TESSERA_E2E_URL ?? "http://localhost:3100",
     screenshot: "only-on-failure",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

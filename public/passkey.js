@@ -39,12 +39,23 @@
     };
   }
 
-  async function get(options) {
+  // The username field's autofill request, pending until a passkey is
+  // picked there or a button asks the browser itself.
+  var autofill = null;
+
+  async function get(options, conditional) {
     var pk = options.publicKey;
     pk.challenge = toBytes(pk.challenge);
     pk.allowCredentials = withIds(pk.allowCredentials);
     var request = { publicKey: pk };
-    if (options.mediation) request.mediation = options.mediation;
+    if (conditional) {
+      autofill = new AbortController();
+      request.mediation = "conditional";
+      request.signal = autofill.signal;
+    } else if (autofill) {
+      autofill.abort();
+      autofill = null;
+    }
     var cred = await navigator.credentials.get(request);
     return {
       id: cred.id,
@@ -65,6 +76,35 @@
     if (status) status.textContent = words;
   }
 
+  // The sign-in page offers its passkeys in the username field's autofill
+  // (conditional mediation), where the browser can.
+  async function offerAutofill() {
+    var form = document.querySelector("form[data-passkey-autofill]");
+    var button = form && form.querySelector("button[data-passkey]");
+    var field = form && form.querySelector("input[data-passkey-answer]");
+    if (!button || !field || autofill || !window.PublicKeyCredential) return;
+    if (!PublicKeyCredential.isConditionalMediationAvailable) return;
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+    try {
+      var answer = await get(JSON.parse(button.getAttribute("data-passkey-options")), true);
+      autofill = null;
+      field.value = JSON.stringify(answer);
+      form.requestSubmit();
+    } catch (e) {
+      autofill = null; // aborted for a button, or refused: the button stays
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", offerAutofill);
+  } else {
+    offerAutofill();
+  }
+  // A sign-in page reached without a page load (the app's own navigation).
+  document.addEventListener("focusin", function (event) {
+    var ac = event.target && event.target.getAttribute && event.target.getAttribute("autocomplete");
+    if (ac && ac.indexOf("webauthn") !== -1) offerAutofill();
+  });
+
   document.addEventListener("click", async function (event) {
     var button = event.target.closest && event.target.closest("button[data-passkey]");
     if (!button) return;
@@ -80,7 +120,7 @@
     button.disabled = true;
     try {
       var options = JSON.parse(button.getAttribute("data-passkey-options"));
-      var answer = button.getAttribute("data-passkey") === "create" ? await create(options) : await get(options);
+      var answer = button.getAttribute("data-passkey") === "create" ? await create(options) : await get(options, false);
       field.value = JSON.stringify(answer);
       say(form, "");
       button.disabled = false;

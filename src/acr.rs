@@ -105,12 +105,20 @@ impl Acr {
     /// `second_factor_owed`: whether the user's own settings demand a second
     /// factor (for [`Acr::UsersSettings`]).
     pub fn satisfied_by(self, proven: &[Proof], second_factor_owed: bool) -> bool {
-        let password = proven.iter().any(|p| p.factor == Factor::Password);
+        // The password, or a method that is a whole sign-in by itself (a
+        // passkey that verified the person).
+        let first = proven.iter().any(|p| match p.factor {
+            Factor::Password => true,
+            Factor::Method(m) => m.multi_factor(),
+            Factor::TrustedBrowser => false,
+        });
         let strongest = strongest_method(proven).map(MethodId::assurance);
+        // A trusted browser stands in for the user's own second factor only.
+        let trusted = proven.iter().any(|p| p.factor == Factor::TrustedBrowser);
         match self {
-            Acr::Password => password,
-            Acr::UsersSettings => password && (!second_factor_owed || strongest.is_some()),
-            Acr::Method(asked) => password && strongest.is_some_and(|got| got >= asked.assurance()),
+            Acr::Password => first,
+            Acr::UsersSettings => first && (!second_factor_owed || strongest.is_some() || trusted),
+            Acr::Method(asked) => first && strongest.is_some_and(|got| got >= asked.assurance()),
         }
     }
 
@@ -126,7 +134,7 @@ impl Acr {
 fn strongest_method(proven: &[Proof]) -> Option<MethodId> {
     let methods = proven.iter().filter_map(|p| match p.factor {
         Factor::Method(m) => Some(m),
-        Factor::Password => None,
+        Factor::Password | Factor::TrustedBrowser => None,
     });
     methods.fold(None, |best: Option<MethodId>, m| match best {
         Some(b) if b.assurance() >= m.assurance() => Some(b),
@@ -172,6 +180,34 @@ mod tests {
         assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[sms], false));
         assert!(!Acr::Password.satisfied_by(&[], false));
         assert!(Acr::Password.satisfied_by(&[pwd], true));
+    }
+
+    #[test]
+    fn a_passkey_alone_is_a_whole_sign_in_and_no_other_method_is() {
+        let passkey = proof(Factor::Method(MethodId::Passkey));
+        let app = proof(Factor::Method(MethodId::Totp));
+        for acr in [
+            Acr::Password,
+            Acr::UsersSettings,
+            Acr::Method(MethodId::Sms),
+            Acr::Method(MethodId::Totp),
+            Acr::Method(MethodId::Passkey),
+        ] {
+            assert!(acr.satisfied_by(&[passkey], true), "{acr:?}");
+            assert!(!acr.satisfied_by(&[app], true), "{acr:?}");
+        }
+        assert_eq!(Acr::stated(&[passkey]), Acr::Method(MethodId::Passkey));
+    }
+
+    #[test]
+    fn a_trusted_browser_stands_in_for_the_users_own_second_factor_only() {
+        let pwd = proof(Factor::Password);
+        let trusted = proof(Factor::TrustedBrowser);
+        assert!(Acr::UsersSettings.satisfied_by(&[pwd, trusted], true));
+        assert!(!Acr::UsersSettings.satisfied_by(&[trusted], true), "never the password");
+        assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[pwd, trusted], false));
+        assert_eq!(Acr::stated(&[pwd, trusted]), Acr::Password);
+        assert_eq!(crate::method::amr(&[pwd, trusted]), ["pwd"]);
     }
 
     #[test]

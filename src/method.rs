@@ -60,6 +60,14 @@ impl MethodId {
         }
     }
 
+    /// Whether one proof of it is a whole sign-in (NIST SP 800-63B's
+    /// multi-factor authenticator): a passkey that verified the person
+    /// (its PIN, fingerprint or face) is something they have and something
+    /// they know or are. Passkeys are always asked to verify (SECURITY.md 40).
+    pub fn multi_factor(self) -> bool {
+        self == MethodId::Passkey
+    }
+
     /// Whether it is proven by typing a code (a passkey is proven by the
     /// browser, so a client without one cannot use it).
     pub fn typed(self) -> bool {
@@ -93,14 +101,21 @@ pub enum Assurance {
 pub enum Factor {
     Password,
     Method(MethodId),
+    /// A browser the person trusted at an earlier second step (SECURITY.md
+    /// 41): it stands in for the second factor of the user's own settings,
+    /// never for a method an application asks for.
+    TrustedBrowser,
 }
 
 impl Factor {
-    /// Its `amr` value (RFC 8176: `pwd` for a password).
-    pub fn amr(self) -> &'static str {
+    /// Its `amr` value (RFC 8176: `pwd` for a password); none for a trusted
+    /// browser, which RFC 8176 has no value for (a bearer cookie, not a
+    /// proof of possession).
+    pub fn amr(self) -> Option<&'static str> {
         match self {
-            Factor::Password => "pwd",
-            Factor::Method(m) => m.amr(),
+            Factor::Password => Some("pwd"),
+            Factor::Method(m) => Some(m.amr()),
+            Factor::TrustedBrowser => None,
         }
     }
 }
@@ -116,8 +131,7 @@ pub struct Proof {
 /// The `amr` claim for a list of proofs: each value once, in the order proven.
 pub fn amr(proofs: &[Proof]) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for p in proofs {
-        let v = p.factor.amr();
+    for v in proofs.iter().filter_map(|p| p.factor.amr()) {
         if !out.contains(&v) {
             out.push(v);
         }

@@ -59,6 +59,31 @@ impl MissingMethod {
     }
 }
 
+/// Whether a passkey alone (with user verification) may sign in, without
+/// the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Passwordless {
+    Allowed,
+    Forbidden,
+}
+
+impl Passwordless {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Passwordless::Allowed => "allowed",
+            Passwordless::Forbidden => "forbidden",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Passwordless> {
+        match s {
+            "allowed" => Some(Passwordless::Allowed),
+            "forbidden" => Some(Passwordless::Forbidden),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub min_credentials: u32,
@@ -86,6 +111,11 @@ pub struct Policy {
     pub totp_drift_steps: u32,
     /// Codes in a new set of recovery codes (10-20).
     pub recovery_code_count: u32,
+    pub passwordless: Passwordless,
+    /// Days a trusted browser skips the second factor (0: never offered).
+    pub trusted_browser_days: u32,
+    /// Hours a self-service reset of two-factor sign-in waits (0: off).
+    pub recovery_wait_hours: u32,
 }
 
 impl Default for Policy {
@@ -109,6 +139,9 @@ impl Default for Policy {
             missing_method: MissingMethod::Refuse,
             totp_drift_steps: crate::totp::DRIFT_STEPS as u32,
             recovery_code_count: crate::recovery::SET_SIZE as u32,
+            passwordless: Passwordless::Allowed,
+            trusted_browser_days: 30,
+            recovery_wait_hours: 24,
         }
     }
 }
@@ -127,6 +160,18 @@ pub const NUMBER_FIELDS: &[(&str, &str, u32, u32)] = &[
     ("max_sends_per_hour", "Codes per hour in all", 1, 1_000_000),
     ("totp_drift_steps", "Steps of clock drift either way (30 s each)", 0, 1),
     ("recovery_code_count", "Codes in a set", 10, 20),
+    (
+        "trusted_browser_days",
+        "Days a trusted browser skips the second step (0: never offer it)",
+        0,
+        365,
+    ),
+    (
+        "recovery_wait_hours",
+        "Hours a reset by email waits (0: no reset by email)",
+        0,
+        720,
+    ),
 ];
 
 /// The form's sections: what applies to every method, then each method's.
@@ -148,6 +193,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ),
     ("Authenticator apps", &["totp_drift_steps"]),
     ("Recovery codes", &["recovery_code_count"]),
+    ("Trusted browsers", &["trusted_browser_days"]),
+    ("Lost every factor", &["recovery_wait_hours"]),
 ];
 
 /// Longest list of allowed countries a form may carry.
@@ -188,6 +235,9 @@ impl Policy {
         f.insert("missing_method".into(), self.missing_method.as_str().into());
         f.insert("totp_drift_steps".into(), self.totp_drift_steps.to_string());
         f.insert("recovery_code_count".into(), self.recovery_code_count.to_string());
+        f.insert("passwordless".into(), self.passwordless.as_str().into());
+        f.insert("trusted_browser_days".into(), self.trusted_browser_days.to_string());
+        f.insert("recovery_wait_hours".into(), self.recovery_wait_hours.to_string());
         f
     }
 
@@ -277,6 +327,13 @@ impl Policy {
                 "Choose to refuse the application or to enroll the method.",
             ));
         }
+        let passwordless = Passwordless::parse(value("passwordless"));
+        if passwordless.is_none() {
+            errors.push(FieldError::new(
+                "passwordless",
+                "Choose whether a passkey alone may sign in.",
+            ));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -299,6 +356,9 @@ impl Policy {
             missing_method: missing_method.unwrap_or(MissingMethod::Refuse),
             totp_drift_steps: numbers["totp_drift_steps"],
             recovery_code_count: numbers["recovery_code_count"],
+            passwordless: passwordless.unwrap_or(Passwordless::Allowed),
+            trusted_browser_days: numbers["trusted_browser_days"],
+            recovery_wait_hours: numbers["recovery_wait_hours"],
         })
     }
 
@@ -366,6 +426,7 @@ mod tests {
             ("default_method", "carrier-pigeon"),
             ("default_acr", "otp"),
             ("missing_method", "maybe"),
+            ("passwordless", "sometimes"),
         ]);
         let errors = Policy::from_form(&Policy::default(), &f, known, &["sms"]).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -379,7 +440,8 @@ mod tests {
                 "mode",
                 "default_method",
                 "default_acr",
-                "missing_method"
+                "missing_method",
+                "passwordless"
             ]
         );
         // Only the unknown code is named; the known ones were fine.
@@ -460,7 +522,8 @@ mod tests {
                     "min_credentials", "code_digits", "code_lifetime_minutes", "max_attempts",
                     "resend_cooldown_secs", "max_sends_per_number", "max_sends_per_ip",
                     "max_sends_per_account", "max_sends_per_country", "max_sends_per_hour",
-                    "allowed_countries", "mode", "default_method", "default_acr", "missing_method", "other",
+                    "allowed_countries", "mode", "default_method", "default_acr", "missing_method", "passwordless",
+                    "trusted_browser_days", "recovery_wait_hours", "other",
                 ]).prop_map(str::to_owned),
                 "(-?[0-9]{1,12}|[A-Za-z ,;]{0,20}|optional|mandatory|sms|.{0,30})",
                 0..14,

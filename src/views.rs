@@ -150,6 +150,8 @@ pub struct ChallengeView {
     /// For a passkey being proven: the WebAuthn request options (JSON) for
     /// `public/passkey.js`.
     pub ceremony: Option<String>,
+    /// Days "Don't ask again on this browser" lasts; 0: not offered.
+    pub trust_days: u32,
 }
 
 /// One of a signed-in user's sessions.
@@ -163,6 +165,21 @@ pub struct SessionInfo {
     pub signed_in_at: String,
     pub last_seen: String,
     /// The session this list is shown in.
+    pub current: bool,
+}
+
+/// A browser trusted to skip the second step (SECURITY.md 41).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedBrowserInfo {
+    pub id: String,
+    /// Browser and system, from the user agent when it was trusted.
+    pub device: String,
+    /// Where it was last seen.
+    pub ip: String,
+    pub trusted_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+    /// The browser this list is shown in.
     pub current: bool,
 }
 
@@ -295,6 +312,8 @@ pub struct UserDetail {
     pub locked: bool,
     /// Masked: the administrator sees which phones, not the numbers.
     pub credentials: Vec<MaskedCredential>,
+    /// Browsers that skip the second step.
+    pub trusted_browsers: Vec<TrustedBrowserInfo>,
     pub activity: Vec<AuditEntry>,
 }
 

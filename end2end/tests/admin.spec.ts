@@ -79,7 +79,7 @@ test("an admin switches SMS to Twilio, the next enrollment goes through it, and 
 
   // A user enrolls a phone: the code arrives at the Twilio mock, not the outbox.
   const context = await browser.newContext({
-    baseURL: process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100",
+    baseURL: process.env.TESSERA_E2E_URL ?? "http://localhost:3100",
     javaScriptEnabled: jsOn(info),
   });
   const userPage = await context.newPage();

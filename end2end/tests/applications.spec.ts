@@ -5,7 +5,7 @@ import { RelyingParty } from "./relying_party";
 // An administrator registers an application in the console (not
 // first-party); a person allows it on the consent screen, finds it on their
 // Applications page and revokes it, then refuses it. JavaScript on and off.
-const issuer = process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100";
+const issuer = process.env.TESSERA_E2E_URL ?? "http://localhost:3100";
 const rpPort = Number(process.env.E2E_RP_PORT ?? 3102) + 1;
 const person = (info: TestInfo) => ({
   username: jsOn(info) ? "consent-js" : "consent-nojs",

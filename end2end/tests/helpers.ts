@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { type Browser, expect, type Page, type TestInfo } from "@playwright/test";
+import { type Browser, type BrowserContext, expect, type Page, type TestInfo } from "@playwright/test";
 
 export const admin = {
   username: process.env.E2E_ADMIN_USERNAME ?? "admin",
@@ -34,7 +34,7 @@ export async function signIn(page: Page, info: TestInfo, who: { username: string
   await open(page, info, "/signin");
   await page.getByLabel("Username").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
   if (jsOn(info)) {
@@ -47,18 +47,32 @@ export async function passwordStep(page: Page, info: TestInfo, who: { username: 
   await open(page, info, "/signin");
   await page.getByLabel("Username").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
-/** The newest code sent to a number, read by an administrator on the Outbox page. */
-export async function codeFromOutbox(browser: Browser, phone: string, notThis?: string): Promise<string> {
-  const context = await browser.newContext({ baseURL: process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100" });
+/** A browser context of its own, signed in as the administrator (close it when done). */
+export async function adminPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ baseURL: process.env.TESSERA_E2E_URL ?? "http://localhost:3100" });
   const page = await context.newPage();
   await page.goto("/signin");
   await page.getByLabel("Username").fill(admin.username);
   await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/$/);
+  return { context, page };
+}
+
+/** On the credentials page: turns 2FA on, then signs out. */
+export async function twoFactorOnThenSignOut(page: Page) {
+  await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
+  await expect(page.getByTestId("two-factor-switch-state")).toContainText("is on");
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+}
+
+/** The newest code sent to a number, read by an administrator on the Outbox page. */
+export async function codeFromOutbox(browser: Browser, phone: string, notThis?: string): Promise<string> {
+  const { context, page } = await adminPage(browser);
   const tail = phone.slice(-2);
   let code = "";
   for (let i = 0; i < 20 && (code === "" || code === notThis); i++) {

@@ -5,7 +5,7 @@ import { RelyingParty } from "./relying_party";
 // An application signs people in through Tessera (OpenID Connect), with
 // JavaScript on and off: the portal's own sign-in pages, the method the
 // application asks for, single sign-on, and signing out from the application.
-const issuer = process.env.TESSERA_E2E_URL ?? "http://127.0.0.1:3100";
+const issuer = process.env.TESSERA_E2E_URL ?? "http://localhost:3100";
 const rp = new RelyingParty(
   issuer,
   process.env.E2E_RP_CLIENT_ID ?? "e2e-rp",
@@ -36,7 +36,7 @@ test("an application signs a person in with the password, then with the SMS code
   if (jsOn(info)) await expect(page.locator("body[data-hydrated=true]")).toBeAttached({ timeout: 15_000 });
   await page.getByLabel("Username").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByTestId("rp-user")).toHaveText(who.username);
   await expect(page.getByTestId("rp-acr")).toHaveText("password");
   await expect(page.getByTestId("rp-amr")).toHaveText("pwd");

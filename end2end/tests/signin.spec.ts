@@ -24,7 +24,7 @@ test.describe("sign-in", () => {
   test("empty fields get an error beside each field", async ({ page }, info) => {
     expected = [422];
     await open(page, info, "/signin");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByText("Enter your username.")).toBeVisible();
     await expect(page.getByText("Enter your password.")).toBeVisible();
     await expect(page.getByLabel("Username")).toHaveAttribute("aria-invalid", "true");
@@ -35,14 +35,14 @@ test.describe("sign-in", () => {
     await open(page, info, "/signin");
     await page.getByLabel("Username").fill(user.username);
     await page.getByLabel("Password").fill("definitely-not-it");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByRole("alert")).toHaveText("Incorrect username or password.");
     await expect(page).toHaveURL(/\/signin/);
 
     await open(page, info, "/signin");
     await page.getByLabel("Username").fill("no-such-person");
     await page.getByLabel("Password").fill("definitely-not-it");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect(page.getByRole("alert")).toHaveText("Incorrect username or password.");
   });
 

@@ -39,6 +39,8 @@ pub const KINDS: &[(&str, &str)] = &[
     (OIDC_APP_REVOKED, "Revoked an application's access"),
     (ADMIN_CLIENT, "Application settings changed"),
     (PASSKEY_REFUSED, "Passkey answer refused"),
+    (BROWSER_TRUSTED, "Browser trusted to skip the second step"),
+    (BROWSERS_FORGOTTEN, "Trusted browsers forgotten"),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -71,6 +73,8 @@ pub const OIDC_CONSENT_DENIED: &str = "oidc.consent_denied";
 pub const OIDC_APP_REVOKED: &str = "oidc.app_revoked";
 pub const ADMIN_CLIENT: &str = "admin.client";
 pub const PASSKEY_REFUSED: &str = "passkey.refused";
+pub const BROWSER_TRUSTED: &str = "browser.trusted";
+pub const BROWSERS_FORGOTTEN: &str = "browser.forgotten";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

@@ -35,6 +35,11 @@ pub enum Notice<'a> {
     RecoveryCodeUsed {
         left: u32,
     },
+    /// A browser was trusted to skip the second step for `days`.
+    BrowserTrusted {
+        device: &'a str,
+        days: u32,
+    },
 }
 
 impl Notice<'_> {
@@ -45,6 +50,7 @@ impl Notice<'_> {
             Notice::TwoFactorOff => "two_factor_off",
             Notice::PasswordChanged => "password_changed",
             Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Notice::BrowserTrusted { .. } => "browser_trusted",
         }
     }
 
@@ -55,6 +61,7 @@ impl Notice<'_> {
             Notice::TwoFactorOff => "Two-factor authentication was turned off",
             Notice::PasswordChanged => "Your password was changed",
             Notice::RecoveryCodeUsed { .. } => "A recovery code was used to sign in",
+            Notice::BrowserTrusted { .. } => "A browser no longer asks for your second factor",
         }
     }
 
@@ -82,6 +89,9 @@ impl Notice<'_> {
                 } else {
                     ""
                 }
+            ),
+            Notice::BrowserTrusted { device, days } => format!(
+                "{device} was trusted at sign-in: for {days} days it signs in to your account with the password alone. You can forget it on your Sessions page."
             ),
         }
     }

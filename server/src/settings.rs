@@ -4,7 +4,7 @@
 //! from and fails when another admin saved in between.
 
 use sqlx::{FromRow, PgExecutor, PgPool};
-use tessera::policy::{MissingMethod, Mode, Policy};
+use tessera::policy::{MissingMethod, Mode, Passwordless, Policy};
 
 #[derive(FromRow)]
 struct PolicyRow {
@@ -25,6 +25,9 @@ struct PolicyRow {
     missing_method: String,
     totp_drift_steps: i32,
     recovery_code_count: i32,
+    passwordless: String,
+    trusted_browser_days: i32,
+    recovery_wait_hours: i32,
     version: i64,
 }
 
@@ -34,7 +37,7 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
         "SELECT min_credentials, code_digits, code_lifetime_secs, max_attempts, resend_cooldown_secs,
                 max_sends_per_number, max_sends_per_ip, max_sends_per_account, max_sends_per_country,
                 max_sends_per_hour, allowed_countries, mode, default_method, default_acr, missing_method, totp_drift_steps,
-                recovery_code_count, version FROM policy",
+                recovery_code_count, passwordless, trusted_browser_days, recovery_wait_hours, version FROM policy",
     )
     .fetch_optional(db)
     .await?;
@@ -61,6 +64,9 @@ pub async fn policy(db: impl PgExecutor<'_>) -> sqlx::Result<(Policy, i64)> {
             missing_method: MissingMethod::parse(&r.missing_method).unwrap_or(MissingMethod::Refuse),
             totp_drift_steps: n(r.totp_drift_steps),
             recovery_code_count: n(r.recovery_code_count),
+            passwordless: Passwordless::parse(&r.passwordless).unwrap_or(Passwordless::Forbidden),
+            trusted_browser_days: n(r.trusted_browser_days),
+            recovery_wait_hours: n(r.recovery_wait_hours),
         },
         r.version,
     ))
@@ -74,7 +80,8 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
                 resend_cooldown_secs = $5, max_sends_per_number = $6, allowed_countries = $7, mode = $8,
                 default_method = $9, max_sends_per_ip = $11, max_sends_per_account = $12,
                 max_sends_per_country = $13, max_sends_per_hour = $14, totp_drift_steps = $15,
-                recovery_code_count = $16, default_acr = $17, missing_method = $18, version = version + 1
+                recovery_code_count = $16, default_acr = $17, missing_method = $18,
+                passwordless = $19, trusted_browser_days = $20, recovery_wait_hours = $21, version = version + 1
          WHERE version = $10",
     )
     .bind(i(p.min_credentials))
@@ -95,6 +102,9 @@ pub async fn save_policy(db: impl PgExecutor<'_>, p: &Policy, version: i64) -> s
     .bind(i(p.recovery_code_count))
     .bind(&p.default_acr)
     .bind(p.missing_method.as_str())
+    .bind(p.passwordless.as_str())
+    .bind(i(p.trusted_browser_days))
+    .bind(i(p.recovery_wait_hours))
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)

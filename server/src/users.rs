@@ -63,13 +63,19 @@ pub async fn set_password(pool: &PgPool, clock: &dyn Clock, username: &str, pass
         .await?
         .rows_affected();
     crate::account::app_tokens::revoke_for_user(&mut *tx, id, now).await?;
+    // And no browser skips the second step on the old password's trust (41).
+    let untrusted = sqlx::query("DELETE FROM trusted_browsers WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     let origin = audit::Origin {
         ip: "command line".into(),
         user_agent: None,
     };
     let event = audit::Event::new(audit::PASSWORD_CHANGED)
         .subject(audit::Who { id, name: &name })
-        .details(serde_json::json!({"by": "command line", "sessions_ended": ended}));
+        .details(serde_json::json!({"by": "command line", "sessions_ended": ended, "browsers_forgotten": untrusted}));
     audit::record(&mut *tx, now, &origin, event).await?;
     tx.commit().await?;
     Ok(())

@@ -24,6 +24,8 @@ mod recovery;
 mod sms;
 #[path = "api/totp.rs"]
 mod totp;
+#[path = "api/trusted.rs"]
+mod trusted;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -141,6 +143,8 @@ impl TestApp {
             base: self.base.clone(),
             cookie: None,
             last_set_cookie: None,
+            trust: None,
+            last_trust_cookie: None,
             forwarded_for: None,
         }
     }
@@ -201,6 +205,10 @@ struct Browser {
     last_set_cookie: Option<String>,
     /// Sent as `X-Forwarded-For` on every request.
     forwarded_for: Option<String>,
+    /// The trusted-browser cookie's value, kept like a browser keeps it.
+    trust: Option<String>,
+    /// The last `Set-Cookie` of the trusted-browser cookie, whole.
+    last_trust_cookie: Option<String>,
 }
 
 struct Answer {
@@ -212,9 +220,17 @@ struct Answer {
 
 impl Browser {
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
-        let req = match &self.cookie {
-            Some(c) => req.header("cookie", format!("tessera_session={c}")),
-            None => req,
+        let cookies: Vec<String> = [
+            self.cookie.as_ref().map(|c| format!("tessera_session={c}")),
+            self.trust.as_ref().map(|t| format!("tessera_trust={t}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let req = if cookies.is_empty() {
+            req
+        } else {
+            req.header("cookie", cookies.join("; "))
         };
         let req = match &self.forwarded_for {
             Some(chain) => req.header("x-forwarded-for", chain),
@@ -228,6 +244,9 @@ impl Browser {
                 let removed = sc.contains("Max-Age=0") || value.is_empty();
                 self.cookie = if removed { None } else { Some(value) };
                 self.last_set_cookie = Some(sc);
+            } else if let Some(rest) = sc.strip_prefix("tessera_trust=") {
+                self.trust = Some(rest.split(';').next().unwrap().to_owned());
+                self.last_trust_cookie = Some(sc);
             }
         }
         let status = res.status().as_u16();

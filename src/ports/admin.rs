@@ -63,6 +63,9 @@ pub trait Admin: Send + Sync {
     async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError>;
     async fn user(&self, username: &str) -> Result<UserDetail, PortalError>;
     async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError>;
+    /// Forgets every browser the account trusted: each asks for the second
+    /// factor again.
+    async fn forget_user_browsers(&self, username: &str) -> Result<(), PortalError>;
     async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError>;
     /// The outbox plugin's messages, newest first (numbers masked).
     async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortalError>;

@@ -11,7 +11,7 @@ mod signin;
 pub use account::Account;
 pub use admin::{Admin, UserAction};
 pub use credentials::{Credentials, PasskeyEnrollment, RecoveryCodes, SmsEnrollment, TotpEnrollment};
-pub use signin::{SignIn, SignInNext};
+pub use signin::{RememberBrowser, SignIn, SignInNext};
 
 use std::sync::Arc;
 

@@ -21,13 +21,29 @@ pub trait SignIn: Send + Sync {
     /// Checks the code for the credential being proven; success rotates the
     /// session id and signs in. The answer is where to land (home, or the
     /// page that asked for a fresh sign-in).
-    async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError>;
+    /// `remember`: whether this browser is to skip the second step from now
+    /// on (when the policy offers it).
+    async fn verify_sign_in_code(&self, code: &str, remember: RememberBrowser) -> Result<String, PortalError>;
+    /// Starts a sign-in with a passkey the browser finds (the sign-in
+    /// page's button and autofill): the WebAuthn options (JSON), or none
+    /// when passkeys alone may not sign in.
+    async fn passkey_sign_in(&self) -> Result<Option<String>, PortalError>;
+    /// The browser's answer to it; success signs in (the session id
+    /// rotates). The answer is where to land.
+    async fn sign_in_with_passkey(&self, response: &str) -> Result<String, PortalError>;
     /// Signing in again while signed in (step-up, SECURITY.md 24): the
     /// password, then the second factor when it is on. `next` is the page to
     /// land on afterwards.
     async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError>;
     /// Ends the session server-side.
     async fn sign_out(&self) -> Result<(), PortalError>;
+}
+
+/// The second step's "Don't ask again on this browser" box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RememberBrowser {
+    Yes,
+    No,
 }
 
 /// Where a correct password leads.

@@ -5,7 +5,7 @@ use super::backend;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use tessera::views::{ApplicationInfo, HomeStatus, SessionInfo};
+use tessera::views::{ApplicationInfo, HomeStatus, SessionInfo, TrustedBrowserInfo};
 
 #[server(endpoint = "sessions", input = GetUrl)]
 pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
@@ -16,6 +16,27 @@ pub async fn get_sessions() -> Result<Vec<SessionInfo>, AppError> {
 pub async fn end_session(#[server(default)] id: String, #[server(default)] csrf_token: String) -> Result<(), AppError> {
     let _ = csrf_token;
     backend::account()?.end_session(&id).await.map_err(backend::fail)
+}
+
+#[server(endpoint = "trusted_browsers", input = GetUrl)]
+pub async fn get_trusted_browsers() -> Result<Vec<TrustedBrowserInfo>, AppError> {
+    backend::account()?.trusted_browsers().await.map_err(backend::fail)
+}
+
+/// Forgets the trusted browser `id`, or every one when `id` is `all`.
+#[server(endpoint = "trusted_browsers/forget")]
+pub async fn forget_trusted_browser(
+    #[server(default)] id: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let account = backend::account()?;
+    if id == "all" {
+        account.forget_trusted_browsers().await
+    } else {
+        account.forget_trusted_browser(&id).await
+    }
+    .map_err(backend::fail)
 }
 
 #[server(endpoint = "applications", input = GetUrl)]

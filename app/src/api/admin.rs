@@ -34,6 +34,19 @@ pub async fn get_user(#[server(default)] username: String) -> Result<UserDetail,
     backend::admin()?.user(&username).await.map_err(backend::fail)
 }
 
+/// Forgets every browser the account trusted.
+#[server(endpoint = "admin/user_forget_browsers")]
+pub async fn forget_user_browsers(
+    #[server(default)] username: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::admin()?
+        .forget_user_browsers(&username)
+        .await
+        .map_err(backend::fail)
+}
+
 /// `action`: reset_2fa, lock, unlock, make_admin or revoke_admin.
 #[server(endpoint = "admin/user_action")]
 pub async fn user_action(

@@ -35,6 +35,28 @@ pub async fn sign_in(
     Ok(())
 }
 
+/// The options of a sign-in with a passkey alone, when allowed (the sign-in
+/// page's button and autofill).
+#[server(endpoint = "signin/passkey_options", input = GetUrl)]
+pub async fn get_passkey_sign_in() -> Result<Option<String>, AppError> {
+    backend::signin()?.passkey_sign_in().await.map_err(backend::fail)
+}
+
+/// The browser's answer (`public/passkey.js` fills in `response`).
+#[server(endpoint = "signin/passkey")]
+pub async fn sign_in_with_passkey(
+    #[server(default)] response: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let to = backend::signin()?
+        .sign_in_with_passkey(&response)
+        .await
+        .map_err(backend::fail)?;
+    leptos_axum::redirect(&to);
+    Ok(())
+}
+
 #[server(endpoint = "signin/challenge", input = GetUrl)]
 pub async fn get_challenge() -> Result<ChallengeView, AppError> {
     backend::signin()?.challenge().await.map_err(backend::fail)
@@ -58,11 +80,17 @@ pub async fn send_sign_in_code(
 #[server(endpoint = "signin/verify_code")]
 pub async fn verify_sign_in_code(
     #[server(default)] code: String,
+    #[server(default)] remember: String,
     #[server(default)] csrf_token: String,
 ) -> Result<(), AppError> {
     let _ = csrf_token;
+    let remember = if remember == "true" {
+        tessera::ports::RememberBrowser::Yes
+    } else {
+        tessera::ports::RememberBrowser::No
+    };
     let to = backend::signin()?
-        .verify_sign_in_code(&code)
+        .verify_sign_in_code(&code, remember)
         .await
         .map_err(backend::fail)?;
     leptos_axum::redirect(&to);

@@ -62,7 +62,19 @@ fn Challenge(
         resend_in_secs,
         notice,
         ceremony,
+        trust_days,
     } = challenge;
+    // "Don't ask again on this browser", in either form, when offered.
+    let remember = move || {
+        (trust_days > 0).then(|| {
+            view! {
+                <label class="flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="remember" value="true" />
+                    {format!("Don't ask again on this browser for {trust_days} days")}
+                </label>
+            }
+        })
+    };
     let prompt = match &proving {
         Some(p) if p.method == MethodId::RecoveryCode => view! {
             <p class="text-sm" data-testid="code-recovery">
@@ -132,6 +144,7 @@ fn Challenge(
                 <CsrfField />
                 <FormAlert message=errors.alert() />
                 <FormAlert message=errors.field("code") />
+                {remember()}
                 <CeremonyButton field="code" kind=Ceremony::Get options label="Use my passkey" test_id="passkey-use" />
             </ActionForm>
         }
@@ -141,6 +154,7 @@ fn Challenge(
                 <CsrfField />
                 <FormAlert message=errors.alert() />
                 <Field name="code" label="Code" autocomplete="one-time-code" inputmode="numeric" error=errors.field("code") />
+                {remember()}
                 <button type="submit" class=BUTTON disabled=move || verify.pending().get()>"Verify"</button>
             </ActionForm>
         }

@@ -3,6 +3,7 @@
 //! switch with the preferred credential. Every query names the user, so
 //! nobody reaches another account's credentials (SECURITY.md 25).
 
+use super::trusted_browsers::{self, Voided};
 use crate::audit::{self, Event};
 use crate::clock::human;
 use crate::context::{RequestContext, who};
@@ -158,6 +159,16 @@ pub async fn remove(ctx: &RequestContext, user: &UserRow, id: &str, confirm: boo
             .details(serde_json::json!({"reason": "last credential removed"}));
         ctx.audit_in(&mut tx, event).await?;
     }
+    // With no factor left, no browser skips a second step any more (41).
+    let left = counting(
+        kinds
+            .iter()
+            .filter(|(c, _)| *c != id)
+            .filter_map(|(_, m)| MethodId::parse(m)),
+    );
+    if left == 0 {
+        trusted_browsers::forget_all(ctx, &mut tx, user, Voided::LastCredentialRemoved).await?;
+    }
     if preferred == Some(id) || preferred.is_none() {
         let next = kinds.iter().map(|(c, _)| *c).find(|c| *c != id);
         sqlx::query("UPDATE users SET preferred_credential_id = $2 WHERE id = $1")
@@ -231,6 +242,8 @@ pub async fn switch_two_factor(
         ctx.audit_in(&mut tx, Event::by_self(kind, who(user))).await?;
     }
     let notice = if was_on && !enabled {
+        // Turned back on later, it must not find browsers trusted before.
+        trusted_browsers::forget_all(ctx, &mut tx, user, Voided::TwoFactorOff).await?;
         Some(ctx.notify_in(&mut tx, user, Notice::TwoFactorOff).await?)
     } else {
         None

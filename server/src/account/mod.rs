@@ -5,3 +5,4 @@ pub mod app_tokens;
 pub mod credentials;
 pub mod password_change;
 pub mod sessions;
+pub mod trusted_browsers;

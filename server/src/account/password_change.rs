@@ -1,6 +1,7 @@
 //! Changing one's password: the current one, a new one that meets the
 //! rules, every other session ended, the owner told.
 
+use super::trusted_browsers::Voided;
 use crate::audit::{self, Event, Who};
 use crate::context::RequestContext;
 use crate::errors::{db, internal};
@@ -86,6 +87,8 @@ pub async fn change(
     super::app_tokens::revoke_for_user(&mut *tx, user.id, now)
         .await
         .map_err(db("revoking application tokens"))?;
+    // And every trusted browser (41).
+    super::trusted_browsers::forget_all(ctx, &mut tx, user, Voided::PasswordChanged).await?;
     let who = Who {
         id: user.id,
         name: &user.username,

@@ -6,6 +6,7 @@
 
 mod clients;
 
+use crate::account::trusted_browsers::{self, Voided};
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
 use crate::context::RequestContext;
@@ -562,7 +563,9 @@ impl Console<'_> {
             .await
             .map_err(db("listing credentials"))?;
         let activity = activity(pool, user.id, 20).await?;
+        let trusted_browsers = trusted_browsers::list(self.ctx, user.id, None).await?;
         Ok(UserDetail {
+            trusted_browsers,
             locked: user.locked_at.is_some(),
             credentials: credentials
                 .into_iter()
@@ -577,6 +580,27 @@ impl Console<'_> {
             activity,
             summary: summary(user),
         })
+    }
+
+    pub async fn forget_user_browsers(&self, username: &str) -> Result<(), PortalError> {
+        let who = self.admin()?;
+        let target = self.find_account(username).await?;
+        let mut tx = self
+            .ctx
+            .pool()
+            .begin()
+            .await
+            .map_err(db("forgetting trusted browsers"))?;
+        let gone = trusted_browsers::forget_all(self.ctx, &mut tx, &target, Voided::ByAdministrator).await?;
+        let event = Event::new(audit::ADMIN_USER)
+            .actor(who)
+            .subject(Who {
+                id: target.id,
+                name: &target.username,
+            })
+            .details(json!({"action": "forget_browsers", "browsers_forgotten": gone}));
+        self.ctx.audit_in(&mut tx, event).await?;
+        tx.commit().await.map_err(db("forgetting trusted browsers"))
     }
 
     pub async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError> {
@@ -700,6 +724,7 @@ impl Console<'_> {
                     .await
                     .map_err(db("clearing credentials"))?;
             }
+            trusted_browsers::forget_all(self.ctx, &mut tx, &target, Voided::TwoFactorReset).await?;
         }
         if action == UserAction::Lock {
             // Its sessions end now, on every server.

@@ -7,7 +7,7 @@
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
-use crate::methods::{self, Answer, Credential, SendKind, Started};
+use crate::methods::{self, Answer, Credential, KeptCeremony, SendKind, Started};
 use crate::settings;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
@@ -354,6 +354,28 @@ pub async fn verify(
         factor: Factor::Method(credential.method),
         at: now.unix_timestamp(),
     })
+}
+
+/// A sign-in with a passkey alone (the browser found it): the account it
+/// belongs to, signed in with the passkey proven (it verified the person,
+/// SECURITY.md 40).
+pub async fn passkey(
+    ctx: &RequestContext,
+    kept: &KeptCeremony,
+    response: &str,
+) -> Result<(UserRow, AuthState), PortalError> {
+    let (user, credential, methods::Verified { mut tx, notices }) =
+        methods::passkey::passwordless::finish(ctx, kept, response).await?;
+    let now = ctx.now();
+    methods::mark_used(&mut tx, credential, now).await?;
+    tx.commit().await.map_err(db("committing a sign-in"))?;
+    crate::notify::deliver(&ctx.state, notices);
+    let proven = vec![Proof {
+        factor: Factor::Method(MethodId::Passkey),
+        at: now.unix_timestamp(),
+    }];
+    let state = finish(ctx, &user, proven).await?;
+    Ok((user, state))
 }
 
 /// The pipeline's last step: the account's sign-in is recorded and audited,

@@ -10,6 +10,7 @@ pub mod portal;
 pub mod session;
 
 use crate::account::sessions;
+use crate::account::trusted_browsers::{self, TrustToken};
 use crate::audit::Origin;
 use crate::client_ip::{self, ClientIp};
 use crate::context::RequestContext;
@@ -414,6 +415,15 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         }
     };
 
+    let trust = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(tower_sessions::cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == trusted_browsers::COOKIE)
+        .and_then(|c| TrustToken::from_cookie(c.value()));
     let mut req = req;
     let portal = Arc::new(RequestPortal {
         ctx: RequestContext {
@@ -423,8 +433,11 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         session,
         user,
         auth,
+        trust,
+        set_cookie: std::sync::Mutex::new(None),
     });
     req.extensions_mut().insert(portal.clone());
+    let answered = portal.clone();
     req.extensions_mut().insert(Ports {
         signin: portal.clone(),
         account: portal.clone(),
@@ -435,7 +448,12 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         recovery: portal.clone(),
         admin: portal,
     });
-    next.run(req).await
+    let mut res = next.run(req).await;
+    let cookie = answered.set_cookie.lock().ok().and_then(|mut c| c.take());
+    if let Some(value) = cookie.and_then(|c| http::HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, value);
+    }
+    res
 }
 
 /// The idle timeout slides with use: the store only pushes a session's expiry

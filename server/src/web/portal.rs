@@ -4,6 +4,7 @@
 //! id, its row in the user's list of sessions, the step-up check.
 
 use super::session::TypedSession;
+use crate::account::trusted_browsers::{self, TrustToken};
 use crate::account::{app_tokens, credentials, password_change, sessions};
 use crate::admin::{self, Console};
 use crate::audit::{self, Event};
@@ -13,20 +14,21 @@ use crate::errors::{db, internal};
 use crate::methods::passkey::register::PasskeySetup;
 use crate::methods::{self, Answer, Enrolling, SendKind};
 use crate::secrets::Sealer;
+use crate::settings;
 use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
 use std::collections::BTreeMap;
 use tessera::PortalError;
 use tessera::method::{Factor, MethodId, Proof};
 use tessera::ports::{
-    Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, SignIn, SignInNext, SmsEnrollment, TotpEnrollment,
-    UserAction,
+    Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, RememberBrowser, SignIn, SignInNext, SmsEnrollment,
+    TotpEnrollment, UserAction,
 };
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
     ApplicationInfo, AuditFilter, AuditPage, ChallengeView, ClientDetail, ClientForm, ClientSummary, CredentialsView,
     HomeStatus, MethodView, NewClientForm, OutboxMessage, PolicyView, ProviderView, RecoveryView, SessionInfo,
-    SessionView, SignInOption, UserDetail, UserSummary, Viewer,
+    SessionView, SignInOption, TrustedBrowserInfo, UserDetail, UserSummary, Viewer,
 };
 
 pub struct RequestPortal {
@@ -35,6 +37,11 @@ pub struct RequestPortal {
     /// The signed-in user (already loaded and checked by the middleware).
     pub user: Option<UserRow>,
     pub auth: Option<AuthState>,
+    /// This browser's trust token, if its cookie carries one.
+    pub trust: Option<TrustToken>,
+    /// A `Set-Cookie` value for the answer (a browser just trusted); the
+    /// middleware adds it.
+    pub set_cookie: std::sync::Mutex<Option<String>>,
 }
 
 /// A session store failure, logged; the person sees `Unavailable`.
@@ -273,6 +280,15 @@ impl SignIn for RequestPortal {
 
     async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError> {
         let step = signin::password(&self.ctx, username, password, self.demand().await?).await?;
+        if step.next == NextStep::SecondFactor
+            && let Some(state) = self.trusted_sign_in(&step).await?
+        {
+            self.signed_in_as(&step.user, &state).await?;
+            tracing::info!(user_id = %step.user.id, "password accepted; a trusted browser skips the second factor");
+            return Ok(SignInNext::SignedIn {
+                to: self.take_return_path().await?,
+            });
+        }
         self.enter(step).await
     }
 
@@ -323,6 +339,7 @@ impl SignIn for RequestPortal {
                 .send_notice()
                 .await
                 .map_err(sess("reading the send notice"))?,
+            trust_days: self.policy().await?.trusted_browser_days,
         })
     }
 
@@ -331,13 +348,13 @@ impl SignIn for RequestPortal {
         self.prove_next(&user, auth, credential, SendKind::Again).await
     }
 
-    async fn verify_sign_in_code(&self, code: &str) -> Result<String, PortalError> {
+    async fn verify_sign_in_code(&self, code: &str, remember: RememberBrowser) -> Result<String, PortalError> {
         let (user, auth) = self.pending().await?;
         let demand = self.demand().await?;
         let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref(), demand).await?;
         let kept = self
             .session
-            .take_ceremony(credential.id)
+            .take_ceremony(Some(credential.id))
             .await
             .map_err(sess("reading the passkey ceremony"))?;
         let answer = match &kept {
@@ -348,6 +365,36 @@ impl SignIn for RequestPortal {
         let mut proven = auth.proven().to_vec();
         proven.push(proof);
         let state = signin::finish(&self.ctx, &user, proven).await?;
+        self.signed_in_as(&user, &state).await?;
+        if remember == RememberBrowser::Yes {
+            self.trust_this_browser(&user).await?;
+        }
+        self.take_return_path().await
+    }
+
+    async fn passkey_sign_in(&self) -> Result<Option<String>, PortalError> {
+        let Some(started) = methods::passkey::passwordless::start(&self.ctx).await? else {
+            return Ok(None);
+        };
+        self.session
+            .set_ceremony(&started.kept)
+            .await
+            .map_err(sess("keeping the passkey ceremony"))?;
+        Ok(Some(started.options))
+    }
+
+    async fn sign_in_with_passkey(&self, response: &str) -> Result<String, PortalError> {
+        let Some(kept) = self
+            .session
+            .take_ceremony(None)
+            .await
+            .map_err(sess("reading the passkey ceremony"))?
+        else {
+            return Err(methods::passkey::refuse(
+                "This passkey request has expired. Press the button to try again.",
+            ));
+        };
+        let (user, state) = signin::passkey(&self.ctx, &kept, response).await?;
         self.signed_in_as(&user, &state).await?;
         self.take_return_path().await
     }
@@ -429,6 +476,26 @@ impl Account for RequestPortal {
             self.session.flush().await.map_err(sess("ending this session"))?;
         }
         Ok(())
+    }
+
+    async fn trusted_browsers(&self) -> Result<Vec<TrustedBrowserInfo>, PortalError> {
+        trusted_browsers::list(&self.ctx, self.me()?.id, self.trust.as_ref()).await
+    }
+
+    async fn forget_trusted_browser(&self, id: &str) -> Result<(), PortalError> {
+        trusted_browsers::forget(&self.ctx, self.me()?, id).await
+    }
+
+    async fn forget_trusted_browsers(&self) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let mut tx = self
+            .ctx
+            .pool()
+            .begin()
+            .await
+            .map_err(db("forgetting trusted browsers"))?;
+        trusted_browsers::forget_all(&self.ctx, &mut tx, user, trusted_browsers::Voided::ByOwner).await?;
+        tx.commit().await.map_err(db("forgetting trusted browsers"))
     }
 
     async fn applications(&self) -> Result<Vec<ApplicationInfo>, PortalError> {
@@ -539,6 +606,58 @@ impl TotpEnrollment for RequestPortal {
 }
 
 impl RequestPortal {
+    /// The policy in force.
+    async fn policy(&self) -> Result<tessera::policy::Policy, PortalError> {
+        Ok(settings::policy(self.ctx.pool())
+            .await
+            .map_err(db("reading the policy"))?
+            .0)
+    }
+
+    /// A browser this account trusted skips the second factor of the
+    /// user's own settings (SECURITY.md 41): never the password, never a
+    /// method an application asks for, and not once the policy stops
+    /// offering it. The signed-in state, when it does.
+    async fn trusted_sign_in(&self, step: &Step) -> Result<Option<AuthState>, PortalError> {
+        let Some(token) = &self.trust else {
+            return Ok(None);
+        };
+        if self.demand().await?.is_some() || self.policy().await?.trusted_browser_days == 0 {
+            return Ok(None);
+        }
+        if !trusted_browsers::recognizes(&self.ctx, step.user.id, token).await? {
+            return Ok(None);
+        }
+        let mut proven = step.state.proven().to_vec();
+        proven.push(Proof {
+            factor: Factor::TrustedBrowser,
+            at: self.ctx.now().unix_timestamp(),
+        });
+        signin::finish(&self.ctx, &step.user, proven).await.map(Some)
+    }
+
+    /// Trusts this browser for the policy's days (when it offers it): the
+    /// cookie goes out with the answer.
+    async fn trust_this_browser(&self, user: &UserRow) -> Result<(), PortalError> {
+        let days = self.policy().await?.trusted_browser_days;
+        if days == 0 {
+            return Ok(());
+        }
+        let (token, notice) = trusted_browsers::trust(&self.ctx, user, days).await?;
+        crate::notify::deliver(&self.ctx.state, [notice]);
+        let cookie = tower_sessions::cookie::Cookie::build((trusted_browsers::COOKIE, token.reveal().to_owned()))
+            .path("/")
+            .http_only(true)
+            .secure(self.ctx.state.config.https())
+            .same_site(tower_sessions::cookie::SameSite::Lax)
+            .max_age(time::Duration::days(i64::from(days)))
+            .build();
+        if let Ok(mut slot) = self.set_cookie.lock() {
+            *slot = Some(cookie.to_string());
+        }
+        Ok(())
+    }
+
     /// The passkey being added, while its ceremony can still be answered.
     async fn passkey_setup(&self) -> Result<Option<PasskeySetup>, PortalError> {
         let setup = self
@@ -773,6 +892,10 @@ impl Admin for RequestPortal {
 
     async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError> {
         self.console().user_action(username, action).await
+    }
+
+    async fn forget_user_browsers(&self, username: &str) -> Result<(), PortalError> {
+        self.console().forget_user_browsers(username).await
     }
 
     async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError> {

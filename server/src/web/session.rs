@@ -34,7 +34,8 @@ const MAX_AUTHORIZATION_REQUESTS: usize = 5;
 /// The second-factor method the application being signed in to asked
 /// for (its `acr`), until the sign-in finishes.
 const DEMANDED_METHOD: &str = "demanded_method";
-/// The second step's passkey ceremony, until the browser answers it.
+/// A passkey ceremony of a sign-in (the second step's, or one that starts
+/// with the passkey), until the browser answers it.
 const CEREMONY: &str = "passkey_ceremony";
 /// A passkey being added, until the browser answers.
 const PASSKEY_SETUP: &str = "passkey_setup";
@@ -127,12 +128,12 @@ impl TypedSession {
         self.0.insert(CEREMONY, kept).await
     }
 
-    /// The second step's ceremony for `credential`, removed from the
-    /// session: it is answered once.
-    pub async fn take_ceremony(&self, credential: Uuid) -> Result<Option<KeptCeremony>, Error> {
+    /// The ceremony for `credential` (none: a sign-in with a passkey the
+    /// browser finds), removed from the session: it is answered once.
+    pub async fn take_ceremony(&self, credential: Option<Uuid>) -> Result<Option<KeptCeremony>, Error> {
         let kept: Option<KeptCeremony> = self.0.get(CEREMONY).await?;
         match kept {
-            Some(kept) if kept.credential == Some(credential) => {
+            Some(kept) if kept.credential == credential => {
                 self.0.remove_value(CEREMONY).await?;
                 Ok(Some(kept))
             }

@@ -462,3 +462,145 @@ async fn sec_39_one_answer_sent_twice_at_once_signs_in_once_even_without_a_count
         3
     );
 }
+
+/// The administrator sets the policy's passwordless choice.
+async fn set_passwordless(app: &TestApp, choice: &str) {
+    let mut admin = signed_in(app, ADMIN).await;
+    let (_, policy) = admin.get_json("admin/policy").await;
+    let version = policy["version"].to_string();
+    let a = admin
+        .post(
+            "admin/policy_save",
+            &[("fields[passwordless]", choice), ("version", &version)],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+impl Browser {
+    /// The sign-in page's passkey ceremony, if it offers one.
+    async fn passwordless_options(&mut self) -> Option<Value> {
+        let (status, options) = self.get_json("signin/passkey_options").await;
+        assert_eq!(status, 200, "{options}");
+        options.as_str().map(|o| serde_json::from_str(o).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_passkey_alone_signs_in_with_user_verification_where_the_policy_allows() {
+    let app = passkey_app().await;
+    let mut key = alice_with_passkey(&app).await;
+    let mut c = app.browser();
+    // The sign-in page offers it: a button and the username field's autofill.
+    let page = c.page("/signin").await.body;
+    assert!(
+        page.contains("Sign in with a passkey") && page.contains("username webauthn"),
+        "the sign-in page"
+    );
+    let options = c.passwordless_options().await.expect("offered");
+    let pk = &options["publicKey"];
+    assert_eq!(pk["userVerification"], "required");
+    assert!(
+        pk["allowCredentials"].as_array().is_none_or(Vec::is_empty),
+        "the browser finds the key"
+    );
+    assert!(unb64(pk["challenge"].as_str().unwrap()).len() >= 16);
+
+    let a = c
+        .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/"), "{}", a.body);
+    let (_, home) = c.get_json("home").await;
+    assert!(home.to_string().contains("alice"), "{home}");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_events WHERE event = 'code.verified' AND details->>'purpose' = 'passwordless'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'signin.succeeded'")
+            .await,
+        3
+    );
+
+    // Bad answers: refused plainly, nobody signed in.
+    let mut d = app.browser();
+    let refused = |a: &Answer, words: &str| {
+        assert_eq!(a.status, 422, "{}", a.body);
+        assert!(field_error(a, "code").contains(words), "{}", a.body);
+    };
+    // No ceremony yet (the page was not loaded).
+    let a = d
+        .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
+        .await;
+    refused(&a, "expired");
+    // A key that is no account's here.
+    let options = d.passwordless_options().await.unwrap();
+    let mut stranger = SoftKey::new(&origin(&app));
+    stranger.user_handle = key.user_handle.clone();
+    let a = d
+        .post(
+            "signin/passkey",
+            &[("response", &stranger.assert(&options).to_string())],
+        )
+        .await;
+    refused(&a, "not registered here");
+    // Alice's key naming Bob's account.
+    app.add_account("bob", "bob-password-1", tessera::account::Role::User)
+        .await;
+    let bob: uuid::Uuid = sqlx::query_scalar("SELECT id FROM users WHERE username = 'bob'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let options = d.passwordless_options().await.unwrap();
+    let alices = key.user_handle.replace(bob.as_bytes().to_vec());
+    let a = d
+        .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
+        .await;
+    key.user_handle = alices;
+    refused(&a, "not registered here");
+    // Without user verification (a key that only saw someone touch it).
+    let options = d.passwordless_options().await.unwrap();
+    key.verifies_user = false;
+    let a = d
+        .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
+        .await;
+    key.verifies_user = true;
+    refused(&a, "did not check that it is you");
+    assert_eq!(d.get_json("home").await.0, 401, "nobody signed in");
+    assert!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'passkey.refused'")
+            .await
+            >= 2
+    );
+
+    // A locked account: said only after a valid proof, and not signed in.
+    sqlx::query("UPDATE users SET locked_at = now() WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let options = d.passwordless_options().await.unwrap();
+    let a = d
+        .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
+        .await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.body.contains("AccountLocked"), "{}", a.body);
+    sqlx::query("UPDATE users SET locked_at = NULL WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    // Forbidden by the policy: not offered, and an answer to a ceremony
+    // started before is refused.
+    let options = d.passwordless_options().await.unwrap();
+    set_passwordless(&app, "forbidden").await;
+    let a = d
+        .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
+        .await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(d.passwordless_options().await, None);
+    assert!(!d.page("/signin").await.body.contains("Sign in with a passkey"));
+    assert_eq!(d.get_json("home").await.0, 401, "nobody signed in");
+}

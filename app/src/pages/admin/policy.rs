@@ -80,6 +80,12 @@ fn PolicyForm(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl IntoVi
                     ("refuse".into(), "Refuse: the application is told the requirement is not met".into()),
                     ("enroll".into(), "Enroll it during the sign-in".into()),
                 ] />
+            <PolicyChoice name="passwordless"
+                label="Signing in with a passkey alone (no password; the passkey checks it is the person)"
+                selected=value("passwordless") error=errors.field("passwordless") options=vec![
+                    ("allowed".into(), "Allowed, when passkeys are on".into()),
+                    ("forbidden".into(), "Forbidden: the password first, always".into()),
+                ] />
             <FormAlert message=errors.alert() />
             <Saved show=done text="Saved. It applies from the next request." />
             <div><button type="submit" class=BUTTON>"Save policy"</button></div>

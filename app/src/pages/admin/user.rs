@@ -3,7 +3,7 @@
 
 use super::AdminNav;
 use super::audit::AuditTable;
-use crate::api::{UserAction, get_user};
+use crate::api::{ForgetUserBrowsers, UserAction, get_user};
 use crate::components::{CsrfField, FormAlert, FormErrors, QUIET_BUTTON, Saved};
 use crate::pages::PageError;
 use leptos::prelude::*;
@@ -15,15 +15,19 @@ use tessera::views::UserDetail;
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let action = ServerAction::<UserAction>::new();
+    let forget = ServerAction::<ForgetUserBrowsers>::new();
     let username = move || params.read().get("username").unwrap_or_default();
-    let data = Resource::new(move || (username(), action.version().get()), |(u, _)| get_user(u));
+    let data = Resource::new(
+        move || (username(), action.version().get() + forget.version().get()),
+        |(u, _)| get_user(u),
+    );
     view! {
         <Title text="Account" />
         <AdminNav />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(detail) => view! { <Detail detail action /> }.into_any(),
+                    Ok(detail) => view! { <Detail detail action forget /> }.into_any(),
                     Err(error) => view! { <PageError error /> }.into_any(),
                 }
             })}
@@ -32,11 +36,16 @@ pub fn UserPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: UserDetail, action: ServerAction<UserAction>) -> impl IntoView {
+fn Detail(
+    detail: UserDetail,
+    action: ServerAction<UserAction>,
+    forget: ServerAction<ForgetUserBrowsers>,
+) -> impl IntoView {
     let UserDetail {
         summary,
         locked,
         credentials,
+        trusted_browsers,
         activity,
     } = detail;
     let has_credentials = !credentials.is_empty();
@@ -54,6 +63,9 @@ fn Detail(detail: UserDetail, action: ServerAction<UserAction>) -> impl IntoView
             </ActionForm>
         }
     };
+    let forget_errors = FormErrors::new(move || forget.value().get().and_then(Result::err));
+    let forgotten = Signal::derive(move || matches!(forget.value().get(), Some(Ok(()))));
+    let forget_for = summary.username.clone();
     view! {
         <h1 class="text-2xl font-semibold" data-testid="account-username">{summary.username.clone()}</h1>
         <p class="mt-1 text-sm text-slate-600">
@@ -100,6 +112,30 @@ fn Detail(detail: UserDetail, action: ServerAction<UserAction>) -> impl IntoView
                             </li>
                         }).collect_view()}
                     </ul>
+                }.into_any()
+            }}
+        </section>
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6">
+            <h2 class="text-lg font-semibold">"Trusted browsers"</h2>
+            <FormAlert message=forget_errors.alert() />
+            <Saved show=forgotten text="Forgotten: each asks for the second factor again." />
+            {if trusted_browsers.is_empty() {
+                view! { <p class="mt-2 text-sm">"No browser skips the second step."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-2 flex flex-col gap-2 text-sm" data-testid="account-trusted-browsers">
+                        {trusted_browsers.into_iter().map(|b| view! {
+                            <li>
+                                <strong>{b.device}</strong>
+                                {format!(" · {} · trusted {} · until {}", b.ip, b.trusted_at, b.expires_at)}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <ActionForm action=forget attr:class="mt-3">
+                        <CsrfField />
+                        <input type="hidden" name="username" value=forget_for />
+                        <button type="submit" class=QUIET_BUTTON>"Forget trusted browsers"</button>
+                    </ActionForm>
                 }.into_any()
             }}
         </section>

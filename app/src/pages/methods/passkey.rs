@@ -65,7 +65,7 @@ pub fn AddPasskey(start: ServerAction<StartPasskey>) -> impl IntoView {
             <ActionForm action=start attr:class="mt-4 flex flex-col gap-4" attr:novalidate=true>
                 <CsrfField />
                 <FormAlert message=errors.alert() />
-                <Field name="nickname" id="passkey-nickname" label="Name (optional)" placeholder="Laptop" error=errors.field("nickname") />
+                <Field name="nickname" id="passkey-nickname" label="Passkey name (optional)" placeholder="Laptop" error=errors.field("nickname") />
                 <button type="submit" class=BUTTON disabled=move || start.pending().get()>"Add a passkey"</button>
             </ActionForm>
         </section>

@@ -5,6 +5,7 @@
 //! `public/passkey.js`; the session keeps each ceremony's state
 //! ([`KeptCeremony`]) until the browser answers.
 
+pub mod passwordless;
 pub mod register;
 
 use super::{Answer, Credential, KeptCeremony, Method, Started, Verified};
@@ -242,60 +243,93 @@ impl Method for Passkey {
         fresh(ctx, kept)?;
         let answer: PublicKeyCredential = read_response(response)?;
         let state: PasskeyAuthentication = kept.state()?;
-        let site = site(&ctx.state)?;
-        let mut tx = ctx.pool().begin().await.map_err(db("starting a transaction"))?;
-        // Locked until the sign-in commits: of two answers, the second sees
-        // the counter the first stored.
-        let row: Option<StoredRow> = sqlx::query_as(
-            "SELECT p.passkey, p.sign_count FROM passkeys p JOIN credentials c ON c.id = p.credential_id
-             WHERE p.credential_id = $1 AND c.user_id = $2 FOR UPDATE OF p",
-        )
-        .bind(credential.id)
-        .bind(user.id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("reading a passkey"))?;
-        let Some(StoredRow {
-            passkey: Json(mut passkey),
-            sign_count,
-        }) = row
-        else {
-            return Err(PortalError::NotFound);
-        };
-        let result = match site.finish_passkey_authentication(&answer, &state) {
-            Ok(result) => result,
-            Err(e) => {
-                drop(tx);
-                tracing::info!(user_id = %user.id, error = %e, "passkey answer refused");
-                audit_refusal(ctx, user, Some(credential.id), &e.to_string()).await;
-                return Err(refuse(refusal_words(&e)));
-            }
-        };
-        if counter_went_back(&result, sign_count) {
-            drop(tx);
-            tracing::warn!(user_id = %user.id, credential = %credential.id, "passkey counter went backwards");
-            audit_refusal(ctx, user, Some(credential.id), "counter went backwards").await;
-            return Err(refuse(refusal_words(&WebauthnError::CredentialPossibleCompromise)));
-        }
-        use_up(ctx, &mut tx, kept).await?;
-        passkey.update_credential(&result);
-        sqlx::query("UPDATE passkeys SET passkey = $2, sign_count = GREATEST(sign_count, $3) WHERE credential_id = $1")
-            .bind(credential.id)
-            .bind(Json(&passkey))
-            .bind(i64::from(result.counter()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing a passkey's counter"))?;
-        let event = Event::by_self(audit::CODE_VERIFIED, who(user)).details(serde_json::json!({
-            "purpose": "login", "method": MethodId::Passkey, "credential": credential.id,
-            "user_verified": result.user_verified(),
-        }));
-        ctx.audit_in(&mut tx, event).await?;
-        Ok(Verified {
-            tx,
-            notices: Vec::new(),
-        })
+        let check = |site: &Webauthn, _: &StoredPasskey| site.finish_passkey_authentication(&answer, &state);
+        check_answer(ctx, user, credential.id, kept, Purpose::SecondStep, check).await
     }
+}
+
+/// What a passkey's answer is for (the audit says).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Purpose {
+    /// The second step after the password.
+    SecondStep,
+    /// A sign-in with the passkey alone.
+    Passwordless,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::SecondStep => "login",
+            Purpose::Passwordless => "passwordless",
+        }
+    }
+}
+
+/// Checks an answer for the account's passkey `credential` under a row
+/// lock (of two answers, the second sees the counter the first stored):
+/// `check` is webauthn-rs's verdict; then the counter must be past the
+/// highest seen, and the ceremony is recorded as answered. The proof is
+/// used up inside the returned transaction, which the caller commits.
+pub(crate) async fn check_answer(
+    ctx: &RequestContext,
+    user: &UserRow,
+    credential: Uuid,
+    kept: &KeptCeremony,
+    purpose: Purpose,
+    check: impl FnOnce(&Webauthn, &StoredPasskey) -> Result<AuthenticationResult, WebauthnError>,
+) -> Result<Verified, PortalError> {
+    let site = site(&ctx.state)?;
+    let mut tx = ctx.pool().begin().await.map_err(db("starting a transaction"))?;
+    let row: Option<StoredRow> = sqlx::query_as(
+        "SELECT p.passkey, p.sign_count FROM passkeys p JOIN credentials c ON c.id = p.credential_id
+         WHERE p.credential_id = $1 AND c.user_id = $2 FOR UPDATE OF p",
+    )
+    .bind(credential)
+    .bind(user.id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db("reading a passkey"))?;
+    let Some(StoredRow {
+        passkey: Json(mut passkey),
+        sign_count,
+    }) = row
+    else {
+        return Err(PortalError::NotFound);
+    };
+    let result = match check(&site, &passkey) {
+        Ok(result) => result,
+        Err(e) => {
+            drop(tx);
+            tracing::info!(user_id = %user.id, error = %e, "passkey answer refused");
+            audit_refusal(ctx, user, Some(credential), &e.to_string()).await;
+            return Err(refuse(refusal_words(&e)));
+        }
+    };
+    if counter_went_back(&result, sign_count) {
+        drop(tx);
+        tracing::warn!(user_id = %user.id, %credential, "passkey counter went backwards");
+        audit_refusal(ctx, user, Some(credential), "counter went backwards").await;
+        return Err(refuse(refusal_words(&WebauthnError::CredentialPossibleCompromise)));
+    }
+    use_up(ctx, &mut tx, kept).await?;
+    passkey.update_credential(&result);
+    sqlx::query("UPDATE passkeys SET passkey = $2, sign_count = GREATEST(sign_count, $3) WHERE credential_id = $1")
+        .bind(credential)
+        .bind(Json(&passkey))
+        .bind(i64::from(result.counter()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing a passkey's counter"))?;
+    let event = Event::by_self(audit::CODE_VERIFIED, who(user)).details(serde_json::json!({
+        "purpose": purpose.as_str(), "method": MethodId::Passkey, "credential": credential,
+        "user_verified": result.user_verified(),
+    }));
+    ctx.audit_in(&mut tx, event).await?;
+    Ok(Verified {
+        tx,
+        notices: Vec::new(),
+    })
 }
 
 /// Whether an answer's signature counter is not past the highest seen

@@ -1,0 +1,91 @@
+import { type Browser, expect, type Page, type TestInfo, test } from "@playwright/test";
+import { adminPage, jsOn, open, passwordStep, twoFactorOnThenSignOut, watchErrors } from "./helpers";
+
+// Passkeys in Chromium with its virtual authenticator (the DevTools
+// protocol's WebAuthn domain): one account per browser project.
+const passkeyUser = (info: TestInfo) => ({
+  username: jsOn(info) ? "passkey-js" : "passkey-nojs",
+  password: process.env.E2E_SMS_PASSWORD ?? "",
+});
+
+/** The administrator turns passkeys on in the console (once is enough). */
+async function passkeysOn(browser: Browser) {
+  const { context, page } = await adminPage(browser);
+  await page.goto("/admin/methods");
+  const section = page.locator('[data-method="passkey"]');
+  const enabled = section.getByLabel("Enabled");
+  if (!(await enabled.isChecked())) {
+    await enabled.check();
+    await section.getByRole("button", { name: "Save" }).click();
+    await expect(section.getByText("Saved.")).toBeVisible();
+  }
+  await context.close();
+}
+
+/** A platform authenticator that holds discoverable passkeys and verifies the person. */
+async function virtualAuthenticator(page: Page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}
+
+test("register a passkey, prove the second step with it, then sign in with it alone", async ({ page, browser }, info) => {
+  test.skip(!jsOn(info), "the ceremony needs JavaScript; the other project checks what it says without");
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  const who = passkeyUser(info);
+  await passkeysOn(browser);
+  await virtualAuthenticator(page);
+
+  await passwordStep(page, info, who);
+  await expect(page).toHaveURL(/\/$/);
+  await open(page, info, "/credentials");
+  await page.getByLabel("Passkey name (optional)").fill("This laptop");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByRole("heading", { name: "Create the passkey “This laptop”" })).toBeVisible();
+  await page.getByRole("button", { name: "Create the passkey" }).click();
+  await expect(page.getByTestId("passkey-nickname")).toHaveText("This laptop");
+  await twoFactorOnThenSignOut(page);
+
+  // The password, then the passkey as the second step.
+  await passwordStep(page, info, who);
+  await expect(page).toHaveURL(/\/signin\/code$/);
+  await expect(page.getByTestId("use-passkey")).toContainText("“This laptop”");
+  await page.getByRole("button", { name: "Use my passkey" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+
+  // The passkey alone: no username, no password.
+  await open(page, info, "/signin");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
+  expect(errors).toEqual([]);
+});
+
+test("with JavaScript off, the passkey choices say they need it and the password still signs in", async ({
+  page,
+  browser,
+}, info) => {
+  test.skip(jsOn(info), "what the pages say with JavaScript off");
+  const who = passkeyUser(info);
+  await passkeysOn(browser);
+  await open(page, info, "/signin");
+  await expect(page.getByTestId("passkey-sign-in").getByTestId("passkey-needs-js")).toBeVisible();
+  await passwordStep(page, info, who);
+  await expect(page).toHaveURL(/\/$/);
+  await open(page, info, "/credentials");
+  await expect(page.getByTestId("passkey-needs-js")).toBeVisible();
+  await expect(page.getByLabel("Passkey name (optional)")).toBeVisible();
+});
