@@ -168,6 +168,17 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// The second step's "lost every factor" page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetView {
+    /// Hours a reset waits; 0: resets by email are off.
+    pub wait_hours: u32,
+    /// Whether the account has an email address to confirm with.
+    pub has_email: bool,
+    /// When a waiting reset can finish (UTC), if one waits.
+    pub ready_at: Option<String>,
+}
+
 /// A browser trusted to skip the second step (SECURITY.md 41).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedBrowserInfo {
@@ -314,6 +325,8 @@ pub struct UserDetail {
     pub credentials: Vec<MaskedCredential>,
     /// Browsers that skip the second step.
     pub trusted_browsers: Vec<TrustedBrowserInfo>,
+    /// When a waiting reset of two-factor sign-in can finish (UTC).
+    pub reset_ready_at: Option<String>,
     pub activity: Vec<AuditEntry>,
 }
 

@@ -32,6 +32,7 @@ use pages::{
     home::HomePage,
     methods::recovery::RecoveryPage,
     not_found::{NotFound, ServerAnswers},
+    reset::{CancelResetPage, ResetPage},
     second_step::SecondStepPage,
     signin::SignInPage,
 };
@@ -76,6 +77,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/credentials/recovery") view=RecoveryPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/code") view=SecondStepPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/enroll") view=EnrollStepPage ssr=SsrMode::Async />
+                    <Route path=path!("/signin/reset") view=ResetPage ssr=SsrMode::Async />
+                    <Route path=path!("/reset/cancel") view=CancelResetPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/again") view=ReauthPage ssr=SsrMode::Async />
                     <Route path=path!("/account/sessions") view=SessionsPage ssr=SsrMode::Async />
                     <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async />

@@ -62,6 +62,18 @@ export async function adminPage(browser: Browser): Promise<{ context: BrowserCon
   return { context, page };
 }
 
+/** On the credentials page: adds an authenticator app named `name`; its secret and when its code was used. */
+export async function addApp(page: Page, name: string): Promise<{ secret: string; enrolledAt: number }> {
+  await page.getByLabel("App name (optional)").fill(name);
+  await page.getByRole("button", { name: "Set up an app" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
+  const enrolledAt = Date.now();
+  await page.getByLabel("Code from the app").fill(totp(secret, enrolledAt));
+  await page.getByRole("button", { name: "Verify and add the app" }).click();
+  await expect(page.getByTestId("app-nickname")).toHaveText(name);
+  return { secret, enrolledAt };
+}
+
 /** On the credentials page: turns 2FA on, then signs out. */
 export async function twoFactorOnThenSignOut(page: Page) {
   await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();

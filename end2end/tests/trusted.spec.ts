@@ -1,5 +1,5 @@
 import { expect, type TestInfo, test } from "@playwright/test";
-import { jsOn, nextStep, open, passwordStep, totp, twoFactorOnThenSignOut, watchErrors } from "./helpers";
+import { addApp, jsOn, nextStep, open, passwordStep, totp, twoFactorOnThenSignOut, watchErrors } from "./helpers";
 
 // One account per browser project: 2FA state persists.
 const trustUser = (info: TestInfo) => ({
@@ -16,13 +16,7 @@ test("a trusted browser skips the second step, and asks again once forgotten", a
   await passwordStep(page, info, who);
   await expect(page).toHaveURL(/\/$/);
   await open(page, info, "/credentials");
-  await page.getByLabel("App name (optional)").fill("Phone app");
-  await page.getByRole("button", { name: "Set up an app" }).click();
-  const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
-  const enrolledAt = Date.now();
-  await page.getByLabel("Code from the app").fill(totp(secret, enrolledAt));
-  await page.getByRole("button", { name: "Verify and add the app" }).click();
-  await expect(page.getByTestId("app-nickname")).toHaveText("Phone app");
+  const { secret, enrolledAt } = await addApp(page, "Phone app");
   await twoFactorOnThenSignOut(page);
 
   // The second step, trusting this browser.
@@ -45,7 +39,7 @@ test("a trusted browser skips the second step, and asks again once forgotten", a
   await open(page, info, "/account/sessions");
   const trusted = page.getByTestId("trusted-browser");
   await expect(trusted).toHaveCount(1);
-  await expect(trusted).toContainText("This browser");
+  await expect(trusted).toContainText("(this browser)");
   await trusted.getByRole("button", { name: "Forget" }).click();
   await expect(page.getByTestId("no-trusted-browsers")).toBeVisible();
   await page.getByRole("button", { name: "Sign out", exact: true }).click();

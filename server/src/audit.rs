@@ -41,6 +41,10 @@ pub const KINDS: &[(&str, &str)] = &[
     (PASSKEY_REFUSED, "Passkey answer refused"),
     (BROWSER_TRUSTED, "Browser trusted to skip the second step"),
     (BROWSERS_FORGOTTEN, "Trusted browsers forgotten"),
+    (RESET_STARTED, "Reset of two-factor sign-in asked for"),
+    (RESET_CANCELLED, "Reset of two-factor sign-in cancelled"),
+    (RESET_APPROVED, "Reset of two-factor sign-in approved early"),
+    (RESET_COMPLETED, "Two-factor sign-in reset after the wait"),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -75,6 +79,10 @@ pub const ADMIN_CLIENT: &str = "admin.client";
 pub const PASSKEY_REFUSED: &str = "passkey.refused";
 pub const BROWSER_TRUSTED: &str = "browser.trusted";
 pub const BROWSERS_FORGOTTEN: &str = "browser.forgotten";
+pub const RESET_STARTED: &str = "reset.started";
+pub const RESET_CANCELLED: &str = "reset.cancelled";
+pub const RESET_APPROVED: &str = "reset.approved";
+pub const RESET_COMPLETED: &str = "reset.completed";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

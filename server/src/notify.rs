@@ -40,6 +40,11 @@ pub enum Notice<'a> {
         device: &'a str,
         days: u32,
     },
+    /// Someone with the password asked to reset two-factor sign-in.
+    ResetStarted {
+        ready_at: &'a str,
+        cancel_link: &'a str,
+    },
 }
 
 impl Notice<'_> {
@@ -51,6 +56,7 @@ impl Notice<'_> {
             Notice::PasswordChanged => "password_changed",
             Notice::RecoveryCodeUsed { .. } => "recovery_code_used",
             Notice::BrowserTrusted { .. } => "browser_trusted",
+            Notice::ResetStarted { .. } => "reset_started",
         }
     }
 
@@ -62,6 +68,7 @@ impl Notice<'_> {
             Notice::PasswordChanged => "Your password was changed",
             Notice::RecoveryCodeUsed { .. } => "A recovery code was used to sign in",
             Notice::BrowserTrusted { .. } => "A browser no longer asks for your second factor",
+            Notice::ResetStarted { .. } => "Someone asked to reset your two-factor sign-in",
         }
     }
 
@@ -89,6 +96,11 @@ impl Notice<'_> {
                 } else {
                     ""
                 }
+            ),
+            Notice::ResetStarted { ready_at, cancel_link } => format!(
+                "Someone who knows your password said they lost every sign-in method and asked to reset two-factor sign-in. \
+                 Unless it is cancelled, from {ready_at} (UTC) your password alone signs in and your sign-in methods are removed.\n\n\
+                 If this was not you, cancel it now: {cancel_link}\nThen change your password. Signing in with one of your sign-in methods cancels it too."
             ),
             Notice::BrowserTrusted { device, days } => format!(
                 "{device} was trusted at sign-in: for {days} days it signs in to your account with the password alone. You can forget it on your Sessions page."

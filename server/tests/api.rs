@@ -20,6 +20,8 @@ mod passkey;
 mod providers;
 #[path = "api/recovery.rs"]
 mod recovery;
+#[path = "api/reset.rs"]
+mod reset;
 #[path = "api/sms.rs"]
 mod sms;
 #[path = "api/totp.rs"]
@@ -115,6 +117,21 @@ async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// The administrator saves these policy fields (`name`, value), the
+    /// rest as they are, at the version the console shows.
+    async fn save_policy(&self, fields: &[(&str, &str)]) {
+        let mut admin = self.browser();
+        let a = admin.sign_in(ADMIN.0, ADMIN.1).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let (_, policy) = admin.get_json("admin/policy").await;
+        let version = policy["version"].to_string();
+        let named: Vec<(String, &str)> = fields.iter().map(|(k, v)| (format!("fields[{k}]"), *v)).collect();
+        let mut form: Vec<(&str, &str)> = named.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        form.push(("version", &version));
+        let a = admin.post("admin/policy_save", &form).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+
     async fn add_account(&self, username: &str, password: &str, role: Role) {
         let account = AddUser {
             username,

@@ -7,6 +7,14 @@ use crate::views::{
 };
 use std::collections::BTreeMap;
 
+/// An administrator's word on a waiting reset of two-factor sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetDecision {
+    Cancel,
+    /// Its wait ends now.
+    Approve,
+}
+
 /// What an administrator does to an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserAction {
@@ -63,6 +71,9 @@ pub trait Admin: Send + Sync {
     async fn users(&self, query: &str) -> Result<Vec<UserSummary>, PortalError>;
     async fn user(&self, username: &str) -> Result<UserDetail, PortalError>;
     async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError>;
+    /// Cancels the account's waiting reset of two-factor sign-in, or lets it
+    /// finish at the next sign-in.
+    async fn decide_reset(&self, username: &str, decision: ResetDecision) -> Result<(), PortalError>;
     /// Forgets every browser the account trusted: each asks for the second
     /// factor again.
     async fn forget_user_browsers(&self, username: &str) -> Result<(), PortalError>;

@@ -9,7 +9,7 @@ mod credentials;
 mod signin;
 
 pub use account::Account;
-pub use admin::{Admin, UserAction};
+pub use admin::{Admin, ResetDecision, UserAction};
 pub use credentials::{Credentials, PasskeyEnrollment, RecoveryCodes, SmsEnrollment, TotpEnrollment};
 pub use signin::{RememberBrowser, SignIn, SignInNext};
 

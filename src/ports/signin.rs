@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use crate::error::PortalError;
-use crate::views::{ChallengeView, SessionView};
+use crate::views::{ChallengeView, ResetView, SessionView};
 
 /// The sign-in pipeline, as seen from one request.
 #[async_trait::async_trait]
@@ -31,6 +31,14 @@ pub trait SignIn: Send + Sync {
     /// The browser's answer to it; success signs in (the session id
     /// rotates). The answer is where to land.
     async fn sign_in_with_passkey(&self, response: &str) -> Result<String, PortalError>;
+    /// "Lost every way to sign in?" during the second step: whether a
+    /// reset by email is possible, and one already waiting.
+    async fn reset(&self) -> Result<ResetView, PortalError>;
+    /// Asks for a reset of two-factor sign-in (it waits, and every channel
+    /// of the account is told).
+    async fn start_reset(&self) -> Result<(), PortalError>;
+    /// The cancel link of a reset's notice (no sign-in needed).
+    async fn cancel_reset(&self, token: &str) -> Result<(), PortalError>;
     /// Signing in again while signed in (step-up, SECURITY.md 24): the
     /// password, then the second factor when it is on. `next` is the page to
     /// land on afterwards.

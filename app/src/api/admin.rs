@@ -34,6 +34,29 @@ pub async fn get_user(#[server(default)] username: String) -> Result<UserDetail,
     backend::admin()?.user(&username).await.map_err(backend::fail)
 }
 
+/// `decision`: cancel or approve the account's waiting reset.
+#[server(endpoint = "admin/user_reset")]
+pub async fn decide_reset(
+    #[server(default)] username: String,
+    #[server(default)] decision: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    let decision = match decision.as_str() {
+        "cancel" => tessera::ports::ResetDecision::Cancel,
+        "approve" => tessera::ports::ResetDecision::Approve,
+        _ => {
+            return Err(backend::fail(tessera::PortalError::Validation(vec![
+                tessera::FieldError::new("decision", "Choose to cancel or to approve the reset."),
+            ])));
+        }
+    };
+    backend::admin()?
+        .decide_reset(&username, decision)
+        .await
+        .map_err(backend::fail)
+}
+
 /// Forgets every browser the account trusted.
 #[server(endpoint = "admin/user_forget_browsers")]
 pub async fn forget_user_browsers(

@@ -5,7 +5,7 @@ use super::backend;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use tessera::views::{ChallengeView, SessionView};
+use tessera::views::{ChallengeView, ResetView, SessionView};
 
 #[server(endpoint = "session", input = GetUrl)]
 pub async fn get_session() -> Result<SessionView, AppError> {
@@ -55,6 +55,30 @@ pub async fn sign_in_with_passkey(
         .map_err(backend::fail)?;
     leptos_axum::redirect(&to);
     Ok(())
+}
+
+/// "Lost every way to sign in?" during the second step.
+#[server(endpoint = "signin/reset", input = GetUrl)]
+pub async fn get_reset() -> Result<ResetView, AppError> {
+    backend::signin()?.reset().await.map_err(backend::fail)
+}
+
+/// Asks for a reset of two-factor sign-in by email (it waits).
+#[server(endpoint = "signin/reset/start")]
+pub async fn start_reset(#[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::signin()?.start_reset().await.map_err(backend::fail)
+}
+
+/// A reset's cancel link, confirmed with a button (a link alone changes
+/// nothing: mail scanners follow links).
+#[server(endpoint = "reset/cancel")]
+pub async fn cancel_reset(
+    #[server(default)] token: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::signin()?.cancel_reset(&token).await.map_err(backend::fail)
 }
 
 #[server(endpoint = "signin/challenge", input = GetUrl)]

@@ -11,6 +11,7 @@ use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_B
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use tessera::views::TrustedBrowserInfo;
 
 /// "Confirm it's you": the password (then the second factor, when it is on),
 /// and back to the page that asked.
@@ -48,7 +49,12 @@ pub fn ReauthPage() -> impl IntoView {
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
-    let data = Resource::new(move || end.version().get(), |_| get_sessions());
+    let forget = ServerAction::<ForgetTrustedBrowser>::new();
+    // The sessions and the trusted browsers, in one boundary.
+    let data = Resource::new(
+        move || end.version().get() + forget.version().get(),
+        |_| async { Ok::<_, crate::error::AppError>((get_sessions().await?, get_trusted_browsers().await?)) },
+    );
     let errors = FormErrors::new(move || end.value().get().and_then(Result::err));
     view! {
         <Title text="Sessions" />
@@ -60,7 +66,7 @@ pub fn SessionsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(sessions) => view! {
+                    Ok((sessions, browsers)) => view! {
                         <ul class="mt-4 flex flex-col gap-3" data-testid="sessions">
                             {sessions.into_iter().map(|s| {
                                 let id = s.id.clone();
@@ -85,69 +91,54 @@ pub fn SessionsPage() -> impl IntoView {
                                 </li>
                             }}).collect_view()}
                         </ul>
+                        <TrustedBrowsers browsers forget />
                     }.into_any(),
                     Err(error) => view! { <PageError error /> }.into_any(),
                 }
             })}
         </Transition>
-        <TrustedBrowsers />
     }
 }
 
 /// The browsers that skip the second step (SECURITY.md 41): each can be
-/// forgotten, or all at once.
+/// forgotten, or all at once. Loaded with the sessions, in one boundary.
 #[component]
-fn TrustedBrowsers() -> impl IntoView {
-    let forget = ServerAction::<ForgetTrustedBrowser>::new();
-    let data = Resource::new(move || forget.version().get(), |_| get_trusted_browsers());
+fn TrustedBrowsers(browsers: Vec<TrustedBrowserInfo>, forget: ServerAction<ForgetTrustedBrowser>) -> impl IntoView {
     let errors = FormErrors::new(move || forget.value().get().and_then(Result::err));
+    let empty = browsers.is_empty();
     view! {
         <section class="mt-8" aria-labelledby="trusted-heading">
             <h2 id="trusted-heading" class="text-lg font-semibold">"Trusted browsers"</h2>
             <p class="mt-1 text-sm text-slate-600">
                 "Browsers where you chose “Don't ask again”: they sign in with your password alone until they expire. Forget any you do not use."
             </p>
-            <FormAlert message=errors.alert() />
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(browsers) if browsers.is_empty() => view! {
-                            <p class="mt-3 text-sm" data-testid="no-trusted-browsers">"No browser is trusted."</p>
-                        }.into_any(),
-                        Ok(browsers) => view! {
-                            <ul class="mt-3 flex flex-col gap-3" data-testid="trusted-browsers">
-                                {browsers.into_iter().map(|b| view! {
-                                    <li class="flex flex-wrap items-center justify-between gap-3 rounded-lg border border-slate-200 bg-white p-4" data-testid="trusted-browser">
-                                        <div>
-                                            <p class="font-medium">
-                                                {b.device}
-                                                {b.current.then(|| view! { <span class="ml-2 rounded bg-emerald-50 px-2 py-0.5 text-xs text-emerald-800">"This browser"</span> })}
-                                            </p>
-                                            <p class="text-sm text-slate-600">
-                                                {format!(
-                                                    "{} · trusted {} · last used {} · until {}",
-                                                    b.ip, b.trusted_at, b.last_used_at.unwrap_or_else(|| "never".into()), b.expires_at
-                                                )}
-                                            </p>
-                                        </div>
-                                        <ActionForm action=forget>
-                                            <CsrfField />
-                                            <input type="hidden" name="id" value=b.id />
-                                            <button type="submit" class=QUIET_BUTTON>"Forget"</button>
-                                        </ActionForm>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                            <ActionForm action=forget attr:class="mt-3">
-                                <CsrfField />
-                                <input type="hidden" name="id" value="all" />
-                                <button type="submit" class=QUIET_BUTTON>"Forget every trusted browser"</button>
-                            </ActionForm>
-                        }.into_any(),
-                        Err(error) => view! { <PageError error /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <div class="mt-3"><FormAlert message=errors.alert() /></div>
+            <p class="mt-3 text-sm" data-testid="no-trusted-browsers" hidden=!empty>"No browser is trusted."</p>
+            <ul class="mt-3 flex flex-col gap-3" data-testid="trusted-browsers">
+                {browsers.into_iter().map(|b| view! {
+                    <li class="flex flex-wrap items-center justify-between gap-3 rounded-lg border border-slate-200 bg-white p-4" data-testid="trusted-browser">
+                        <div>
+                            <p class="font-medium">{b.device} {if b.current { " (this browser)" } else { "" }}</p>
+                            <p class="text-sm text-slate-600">
+                                {format!(
+                                    "{} · trusted {} · last used {} · until {}",
+                                    b.ip, b.trusted_at, b.last_used_at.unwrap_or_else(|| "never".into()), b.expires_at
+                                )}
+                            </p>
+                        </div>
+                        <ActionForm action=forget>
+                            <CsrfField />
+                            <input type="hidden" name="id" value=b.id />
+                            <button type="submit" class=QUIET_BUTTON>"Forget"</button>
+                        </ActionForm>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <ActionForm action=forget attr:class="mt-3" attr:hidden=empty>
+                <CsrfField />
+                <input type="hidden" name="id" value="all" />
+                <button type="submit" class=QUIET_BUTTON>"Forget every trusted browser"</button>
+            </ActionForm>
         </section>
     }
 }

@@ -16,10 +16,16 @@ pub fn SecondStepPage() -> impl IntoView {
     let verify = ServerAction::<VerifySignInCode>::new();
     let send = ServerAction::<SendSignInCode>::new();
     let cancel = ServerAction::<SignOut>::new();
-    let data = Resource::new(
-        move || verify.version().get() + send.version().get(),
-        |_| get_challenge(),
-    );
+    // Read again after a refused answer (a passkey needs a fresh ceremony)
+    // or a send; not after the answer that signs in, whose page is leaving.
+    let refusals = Memo::new(move |before: Option<&usize>| {
+        let before = before.copied().unwrap_or(0);
+        match verify.value().get() {
+            Some(Err(_)) => before + 1,
+            _ => before,
+        }
+    });
+    let data = Resource::new(move || refusals.get() + send.version().get(), |_| get_challenge());
     view! {
         <Title text="Enter your code" />
         <section class="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
@@ -186,6 +192,9 @@ fn Challenge(
                     </ul>
                 </section>
             })}
+            <a href="/signin/reset" class="text-sm text-indigo-700 underline" data-testid="lost-every-way">
+                "Lost every way to sign in?"
+            </a>
             <ActionForm action=cancel>
                 <CsrfField />
                 <button type="submit" class="text-sm text-indigo-700 underline">"Cancel and sign in again"</button>

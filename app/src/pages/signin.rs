@@ -33,11 +33,16 @@ pub fn SignInPage() -> impl IntoView {
                     "Sign in"
                 </button>
             </ActionForm>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    passkey.await.ok().flatten().map(|options| view! { <PasskeySignIn options action=with_passkey /> })
-                })}
-            </Transition>
+            <div>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match passkey.await {
+                            Ok(Some(options)) => view! { <PasskeySignIn options action=with_passkey /> }.into_any(),
+                            _ => view! { <span hidden=true></span> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </div>
         </section>
     }
 }

@@ -3,13 +3,13 @@
 //! switch with the preferred credential. Every query names the user, so
 //! nobody reaches another account's credentials (SECURITY.md 25).
 
-use super::trusted_browsers::{self, Voided};
 use crate::audit::{self, Event};
 use crate::clock::human;
 use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::methods::{self, Credential};
 use crate::notify::{self, Notice};
+use crate::safety::trusted_browsers::{self, Voided};
 use crate::settings;
 use crate::store::UserRow;
 use tessera::method::{MethodId, counting};

@@ -5,4 +5,3 @@ pub mod app_tokens;
 pub mod credentials;
 pub mod password_change;
 pub mod sessions;
-pub mod trusted_browsers;

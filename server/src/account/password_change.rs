@@ -1,11 +1,11 @@
 //! Changing one's password: the current one, a new one that meets the
 //! rules, every other session ended, the owner told.
 
-use super::trusted_browsers::Voided;
 use crate::audit::{self, Event, Who};
 use crate::context::RequestContext;
 use crate::errors::{db, internal};
 use crate::notify::{self, Notice};
+use crate::safety::trusted_browsers::Voided;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::account::{NewPassword, lookup_key};
@@ -88,7 +88,7 @@ pub async fn change(
         .await
         .map_err(db("revoking application tokens"))?;
     // And every trusted browser (41).
-    super::trusted_browsers::forget_all(ctx, &mut tx, user, Voided::PasswordChanged).await?;
+    crate::safety::trusted_browsers::forget_all(ctx, &mut tx, user, Voided::PasswordChanged).await?;
     let who = Who {
         id: user.id,
         name: &user.username,

@@ -6,7 +6,6 @@
 
 mod clients;
 
-use crate::account::trusted_browsers::{self, Voided};
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
 use crate::context::RequestContext;
@@ -15,6 +14,8 @@ use crate::methods::sms::plugin_settings::{self, Saved};
 use crate::methods::sms::plugins;
 use crate::methods::sms::providers::{self, Purpose, SendRequest};
 use crate::methods::{self, Method};
+use crate::safety::reset;
+use crate::safety::trusted_browsers::{self, Voided};
 use crate::settings;
 use crate::store::{self, UserRow};
 use serde_json::{Map, Value, json};
@@ -22,7 +23,7 @@ use sqlx::{FromRow, PgPool};
 use std::collections::BTreeMap;
 use tessera::account::lookup_key;
 use tessera::otp::mask_phone;
-use tessera::ports::UserAction;
+use tessera::ports::{ResetDecision, UserAction};
 use tessera::views::{
     AuditEntry, AuditFilter, AuditPage, MaskedCredential, MethodView, OutboxMessage, PluginChoice, PolicyView,
     PropertyView, ProviderView, UserDetail, UserSummary,
@@ -564,8 +565,10 @@ impl Console<'_> {
             .map_err(db("listing credentials"))?;
         let activity = activity(pool, user.id, 20).await?;
         let trusted_browsers = trusted_browsers::list(self.ctx, user.id, None).await?;
+        let reset_ready_at = reset::waiting(self.ctx, user.id).await?.map(human);
         Ok(UserDetail {
             trusted_browsers,
+            reset_ready_at,
             locked: user.locked_at.is_some(),
             credentials: credentials
                 .into_iter()
@@ -580,6 +583,25 @@ impl Console<'_> {
             activity,
             summary: summary(user),
         })
+    }
+
+    pub async fn decide_reset(&self, username: &str, decision: ResetDecision) -> Result<(), PortalError> {
+        let who = self.admin()?;
+        let target = self.find_account(username).await?;
+        match decision {
+            ResetDecision::Approve => reset::approve(self.ctx, who, &target).await,
+            ResetDecision::Cancel => {
+                let mut tx = self.ctx.pool().begin().await.map_err(db("cancelling a reset"))?;
+                let subject = Who {
+                    id: target.id,
+                    name: &target.username,
+                };
+                if !reset::cancel(self.ctx, &mut tx, subject, Some(who), reset::Ended::ByAdministrator).await? {
+                    return Err(PortalError::NotFound);
+                }
+                tx.commit().await.map_err(db("cancelling a reset"))
+            }
+        }
     }
 
     pub async fn forget_user_browsers(&self, username: &str) -> Result<(), PortalError> {

@@ -214,6 +214,13 @@ async fn after_password(
         factor: Factor::Password,
         at: now,
     }];
+    // A reset of two-factor sign-in whose wait is over finishes now: the
+    // lost factors go, and the person enrolls a new one at once.
+    let next = if next == NextStep::SecondFactor && crate::safety::reset::finish_if_ready(ctx, &user).await? {
+        NextStep::Enroll
+    } else {
+        next
+    };
     let user_id = user.id.to_string();
     let state = match next {
         NextStep::SignedIn => finish(ctx, &user, proven).await?,
@@ -387,6 +394,12 @@ pub async fn finish(ctx: &RequestContext, user: &UserRow, proven: Vec<Proof>) ->
         .map_err(db("recording a sign-in"))?;
     tracing::info!(user_id = %user.id, ip = %ctx.ip(), "signed in");
     ctx.audit(Event::by_self(audit::SIGNIN_OK, who(user))).await?;
+    // Signing in with a factor cancels a waiting reset: the person has one.
+    if proven.iter().any(|p| matches!(p.factor, Factor::Method(_))) {
+        let mut tx = ctx.pool().begin().await.map_err(db("cancelling a reset"))?;
+        crate::safety::reset::cancel(ctx, &mut tx, who(user), None, crate::safety::reset::Ended::BySignIn).await?;
+        tx.commit().await.map_err(db("cancelling a reset"))?;
+    }
     Ok(AuthState::SignedIn {
         user_id: user.id.to_string(),
         authenticated_at: now.unix_timestamp(),

@@ -10,10 +10,10 @@ pub mod portal;
 pub mod session;
 
 use crate::account::sessions;
-use crate::account::trusted_browsers::{self, TrustToken};
 use crate::audit::Origin;
 use crate::client_ip::{self, ClientIp};
 use crate::context::RequestContext;
+use crate::safety::trusted_browsers::{self, TrustToken};
 use crate::state::AppState;
 use crate::store;
 use axum::Router;
@@ -46,6 +46,8 @@ pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
 const SECOND_STEP_PATH: &str = "/signin/code";
 const ENROLL_STEP_PATH: &str = "/signin/enroll";
+/// "Lost every way to sign in?": part of a half-finished sign-in too.
+const RESET_PATH: &str = "/signin/reset";
 
 /// The app's page routes, listed once per process. While Leptos lists routes
 /// it pauses resource loads in the whole process (leptos#4773), and a page
@@ -206,6 +208,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// (`/pkg` is served before this layer.)
 fn is_public(path: &str) -> bool {
     path == "/signin"
+        // A reset's cancel link works for whoever reads the email.
+        || path == "/reset/cancel"
         || path.starts_with("/api/")
         // The authorization endpoint sends people to sign in itself, keeping
         // the application's request.
@@ -381,7 +385,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
     let path = req.uri().path().to_owned();
     let req = if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
         // The second sign-in step belongs to a half-finished sign-in only.
-        if html && path == SECOND_STEP_PATH {
+        if html && (path == SECOND_STEP_PATH || path == RESET_PATH) {
             if user.is_some() {
                 return Redirect::to("/").into_response();
             }

@@ -4,7 +4,6 @@
 //! id, its row in the user's list of sessions, the step-up check.
 
 use super::session::TypedSession;
-use crate::account::trusted_browsers::{self, TrustToken};
 use crate::account::{app_tokens, credentials, password_change, sessions};
 use crate::admin::{self, Console};
 use crate::audit::{self, Event};
@@ -13,6 +12,8 @@ use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::passkey::register::PasskeySetup;
 use crate::methods::{self, Answer, Enrolling, SendKind};
+use crate::safety::reset;
+use crate::safety::trusted_browsers::{self, TrustToken};
 use crate::secrets::Sealer;
 use crate::settings;
 use crate::signin::{self, Step};
@@ -21,14 +22,14 @@ use std::collections::BTreeMap;
 use tessera::PortalError;
 use tessera::method::{Factor, MethodId, Proof};
 use tessera::ports::{
-    Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, RememberBrowser, SignIn, SignInNext, SmsEnrollment,
-    TotpEnrollment, UserAction,
+    Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, RememberBrowser, ResetDecision, SignIn, SignInNext,
+    SmsEnrollment, TotpEnrollment, UserAction,
 };
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
     ApplicationInfo, AuditFilter, AuditPage, ChallengeView, ClientDetail, ClientForm, ClientSummary, CredentialsView,
-    HomeStatus, MethodView, NewClientForm, OutboxMessage, PolicyView, ProviderView, RecoveryView, SessionInfo,
-    SessionView, SignInOption, TrustedBrowserInfo, UserDetail, UserSummary, Viewer,
+    HomeStatus, MethodView, NewClientForm, OutboxMessage, PolicyView, ProviderView, RecoveryView, ResetView,
+    SessionInfo, SessionView, SignInOption, TrustedBrowserInfo, UserDetail, UserSummary, Viewer,
 };
 
 pub struct RequestPortal {
@@ -397,6 +398,20 @@ impl SignIn for RequestPortal {
         let (user, state) = signin::passkey(&self.ctx, &kept, response).await?;
         self.signed_in_as(&user, &state).await?;
         self.take_return_path().await
+    }
+
+    async fn reset(&self) -> Result<ResetView, PortalError> {
+        let (user, _) = self.pending().await?;
+        reset::view(&self.ctx, &user).await
+    }
+
+    async fn start_reset(&self) -> Result<(), PortalError> {
+        let (user, _) = self.pending().await?;
+        reset::start(&self.ctx, &user).await.map(|_| ())
+    }
+
+    async fn cancel_reset(&self, token: &str) -> Result<(), PortalError> {
+        reset::cancel_by_link(&self.ctx, token.trim()).await
     }
 
     async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError> {
@@ -896,6 +911,10 @@ impl Admin for RequestPortal {
 
     async fn forget_user_browsers(&self, username: &str) -> Result<(), PortalError> {
         self.console().forget_user_browsers(username).await
+    }
+
+    async fn decide_reset(&self, username: &str, decision: ResetDecision) -> Result<(), PortalError> {
+        self.console().decide_reset(username, decision).await
     }
 
     async fn audit(&self, filter: AuditFilter) -> Result<AuditPage, PortalError> {

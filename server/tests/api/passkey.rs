@@ -463,20 +463,6 @@ async fn sec_39_one_answer_sent_twice_at_once_signs_in_once_even_without_a_count
     );
 }
 
-/// The administrator sets the policy's passwordless choice.
-async fn set_passwordless(app: &TestApp, choice: &str) {
-    let mut admin = signed_in(app, ADMIN).await;
-    let (_, policy) = admin.get_json("admin/policy").await;
-    let version = policy["version"].to_string();
-    let a = admin
-        .post(
-            "admin/policy_save",
-            &[("fields[passwordless]", choice), ("version", &version)],
-        )
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
-}
-
 impl Browser {
     /// The sign-in page's passkey ceremony, if it offers one.
     async fn passwordless_options(&mut self) -> Option<Value> {
@@ -595,7 +581,7 @@ async fn a_passkey_alone_signs_in_with_user_verification_where_the_policy_allows
     // Forbidden by the policy: not offered, and an answer to a ceremony
     // started before is refused.
     let options = d.passwordless_options().await.unwrap();
-    set_passwordless(&app, "forbidden").await;
+    app.save_policy(&[("passwordless", "forbidden")]).await;
     let a = d
         .post("signin/passkey", &[("response", &key.assert(&options).to_string())])
         .await;

@@ -37,20 +37,8 @@ impl Browser {
 
 /// These tests sign in with a code many times: budgets that fit them.
 async fn alice_with_2fa_and_room_for_codes(app: &TestApp) -> Browser {
-    let mut admin = signed_in(app, ADMIN).await;
-    let (_, policy) = admin.get_json("admin/policy").await;
-    let version = policy["version"].to_string();
-    let a = admin
-        .post(
-            "admin/policy_save",
-            &[
-                ("fields[max_sends_per_number]", "50"),
-                ("fields[max_sends_per_account]", "1000"),
-                ("version", &version),
-            ],
-        )
+    app.save_policy(&[("max_sends_per_number", "50"), ("max_sends_per_account", "1000")])
         .await;
-    assert_eq!(a.status, 200, "{}", a.body);
     alice_with_2fa(app).await
 }
 
@@ -181,31 +169,14 @@ async fn sec_41_forgetting_a_password_change_the_policy_and_the_last_credential_
     // was trusted before is not honoured.
     let mut c = app.browser();
     c.sign_in_with_code(&app, true).await;
-    let mut admin = signed_in(&app, ADMIN).await;
-    let (_, policy) = admin.get_json("admin/policy").await;
-    let version = policy["version"].to_string();
-    let a = admin
-        .post(
-            "admin/policy_save",
-            &[("fields[trusted_browser_days]", "0"), ("version", &version)],
-        )
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    app.save_policy(&[("trusted_browser_days", "0")]).await;
     assert_eq!(c.password_leads_to().await, "/signin/code");
     let (_, challenge) = c.get_json("signin/challenge").await;
     assert_eq!(challenge["trust_days"], 0);
     let mut e = app.browser();
     e.sign_in_with_code(&app, true).await;
     assert_eq!(e.trust, None, "no cookie");
-    let (_, policy) = admin.get_json("admin/policy").await;
-    let version = policy["version"].to_string();
-    let a = admin
-        .post(
-            "admin/policy_save",
-            &[("fields[trusted_browser_days]", "7"), ("version", &version)],
-        )
-        .await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    app.save_policy(&[("trusted_browser_days", "7")]).await;
 
     // A password change voids every trusted browser.
     let mut c = app.browser();

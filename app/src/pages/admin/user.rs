@@ -3,7 +3,7 @@
 
 use super::AdminNav;
 use super::audit::AuditTable;
-use crate::api::{ForgetUserBrowsers, UserAction, get_user};
+use crate::api::{DecideReset, ForgetUserBrowsers, UserAction, get_user};
 use crate::components::{CsrfField, FormAlert, FormErrors, QUIET_BUTTON, Saved};
 use crate::pages::PageError;
 use leptos::prelude::*;
@@ -16,9 +16,15 @@ pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let action = ServerAction::<UserAction>::new();
     let forget = ServerAction::<ForgetUserBrowsers>::new();
+    let decide = ServerAction::<DecideReset>::new();
     let username = move || params.read().get("username").unwrap_or_default();
     let data = Resource::new(
-        move || (username(), action.version().get() + forget.version().get()),
+        move || {
+            (
+                username(),
+                action.version().get() + forget.version().get() + decide.version().get(),
+            )
+        },
         |(u, _)| get_user(u),
     );
     view! {
@@ -27,7 +33,7 @@ pub fn UserPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(detail) => view! { <Detail detail action forget /> }.into_any(),
+                    Ok(detail) => view! { <Detail detail action forget decide /> }.into_any(),
                     Err(error) => view! { <PageError error /> }.into_any(),
                 }
             })}
@@ -40,14 +46,30 @@ fn Detail(
     detail: UserDetail,
     action: ServerAction<UserAction>,
     forget: ServerAction<ForgetUserBrowsers>,
+    decide: ServerAction<DecideReset>,
 ) -> impl IntoView {
     let UserDetail {
         summary,
         locked,
         credentials,
         trusted_browsers,
+        reset_ready_at,
         activity,
     } = detail;
+    let decide_errors = FormErrors::new(move || decide.value().get().and_then(Result::err));
+    let decided = Signal::derive(move || matches!(decide.value().get(), Some(Ok(()))));
+    let reset_for = summary.username.clone();
+    let decision = move |value: &'static str, label: &'static str| {
+        let username = reset_for.clone();
+        view! {
+            <ActionForm action=decide>
+                <CsrfField />
+                <input type="hidden" name="username" value=username />
+                <input type="hidden" name="decision" value=value />
+                <button type="submit" class=QUIET_BUTTON>{label}</button>
+            </ActionForm>
+        }
+    };
     let has_credentials = !credentials.is_empty();
     let errors = FormErrors::new(move || action.value().get().and_then(Result::err));
     let done = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
@@ -115,6 +137,20 @@ fn Detail(
                 }.into_any()
             }}
         </section>
+        {reset_ready_at.map(|at| view! {
+            <section class="mt-6 rounded-lg border border-amber-300 bg-amber-50 p-6" data-testid="account-reset">
+                <h2 class="text-lg font-semibold">"Reset of two-factor sign-in waiting"</h2>
+                <p class="mt-1 text-sm">
+                    {format!("The person said they lost every sign-in method. Unless cancelled, from {at} (UTC) the password alone signs in and their methods are removed.")}
+                </p>
+                <FormAlert message=decide_errors.alert() />
+                <Saved show=decided text="Saved. An approved reset finishes at the next sign-in with the password." />
+                <div class="mt-3 flex flex-wrap gap-2">
+                    {decision("cancel", "Cancel the reset")}
+                    {decision("approve", "Approve it now")}
+                </div>
+            </section>
+        })}
         <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6">
             <h2 class="text-lg font-semibold">"Trusted browsers"</h2>
             <FormAlert message=forget_errors.alert() />

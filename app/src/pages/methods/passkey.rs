@@ -7,17 +7,16 @@ use crate::components::{BUTTON, CsrfField, Field, FormAlert, FormErrors, QUIET_B
 use leptos::prelude::*;
 use tessera::views::PasskeySetup;
 
-/// Said wherever a passkey needs a ceremony and JavaScript is off.
+/// Said wherever a passkey needs a ceremony and JavaScript is off. Its
+/// content is set as HTML: with scripting on, a browser parses what is
+/// inside `<noscript>` as text, which hydration must not walk into.
 #[component]
 pub fn NeedsJavaScript() -> impl IntoView {
-    view! {
-        <noscript>
-            <p class="mt-2 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="passkey-needs-js">
-                "Passkeys need JavaScript, which is off in this browser. Turn it on to use one, or use another way."
-            </p>
-        </noscript>
-    }
+    view! { <noscript inner_html=NEEDS_JAVASCRIPT></noscript> }
 }
+
+const NEEDS_JAVASCRIPT: &str = "<p class=\"mt-2 rounded bg-amber-50 px-3 py-2 text-sm text-amber-900\" data-testid=\"passkey-needs-js\">\
+Passkeys need JavaScript, which is off in this browser. Turn it on to use one, or use another way.</p>";
 
 /// What kind of ceremony a button starts (`public/passkey.js` reads it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

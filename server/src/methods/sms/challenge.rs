@@ -25,6 +25,7 @@ fn purpose_name(p: Purpose) -> &'static str {
     match p {
         Purpose::Enroll => "enroll",
         Purpose::Login => "login",
+        Purpose::Notice => "notice",
     }
 }
 

@@ -50,6 +50,36 @@ pub async fn phones(db: impl sqlx::PgExecutor<'_>, user_id: Uuid) -> sqlx::Resul
     .await
 }
 
+/// Texts a security notice to every phone of the account, through the
+/// active plugin when it delivers our own text (a plugin that makes its own
+/// codes cannot carry a notice). Best effort: failures are logged, and the
+/// number of messages sent is the answer.
+pub async fn tell_phones(ctx: &RequestContext, user_id: Uuid, text: &str) -> usize {
+    let plugin = match plugins::active_plugin(&ctx.state).await {
+        Ok(p) if !providers::owns_code(p.id()) => p,
+        _ => return 0,
+    };
+    let Ok(phones) = phones(ctx.pool(), user_id).await else {
+        return 0;
+    };
+    let mut sent = 0;
+    for phone in phones {
+        let req = providers::SendRequest {
+            to: &phone.phone_e164,
+            text,
+            code: "",
+            purpose: providers::Purpose::Notice,
+            provider_user_id: None,
+            lifetime_minutes: 0,
+        };
+        match plugin.send(&req).await {
+            Ok(_) => sent += 1,
+            Err(e) => tracing::warn!(error = %e, credential = %phone.id, "a security notice was not texted"),
+        }
+    }
+    sent
+}
+
 /// One phone of a user, by its credential id.
 async fn phone(pool: &PgPool, credential: &Credential) -> Result<PhoneRow, PortalError> {
     phones(pool, credential.user_id)

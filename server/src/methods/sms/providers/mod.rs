@@ -21,6 +21,8 @@ use std::time::Duration;
 pub enum Purpose {
     Enroll,
     Login,
+    /// A security notice (no code): only plugins that deliver our text.
+    Notice,
 }
 
 /// One message to send.
