@@ -26,6 +26,9 @@ async function useSmsPlugin(page: Page, info: TestInfo, plugin: string) {
   const sms = page.locator('[data-method="sms"]');
   await sms.getByLabel("Plugin").selectOption(plugin);
   await sms.getByRole("button", { name: "Save" }).click();
+  // Hydrated, the save is a request of its own: wait for its answer before
+  // leaving the page (leaving would cancel it).
+  if (jsOn(info)) await expect(sms.getByText("Saved. It applies from the next request.")).toBeVisible();
   await expect(page.locator('[data-method="sms"]').getByLabel("Plugin")).toHaveValue(plugin);
   // The page re-read the settings: a later save carries the new version.
   await open(page, info, "/admin/methods");
