@@ -590,3 +590,28 @@ async fn a_passkey_alone_signs_in_with_user_verification_where_the_policy_allows
     assert!(!d.page("/signin").await.body.contains("Sign in with a passkey"));
     assert_eq!(d.get_json("home").await.0, 401, "nobody signed in");
 }
+
+#[tokio::test]
+async fn sec_39_a_counter_falling_back_to_zero_is_refused_even_across_ceremonies() {
+    let app = passkey_app().await;
+    // Registered with a counter of 0; two sign-ins open their ceremonies
+    // before either is answered.
+    let mut key = alice_with_passkey(&app).await;
+    let (mut e, mut f) = (app.browser(), app.browser());
+    e.sign_in(ALICE.0, ALICE.1).await;
+    f.sign_in(ALICE.0, ALICE.1).await;
+    let (for_e, for_f) = (e.passkey_challenge().await, f.passkey_challenge().await);
+    // The key moves to 1 in one of them…
+    let a = e
+        .post("signin/verify_code", &[("code", &key.assert(&for_e).to_string())])
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/"), "{}", a.body);
+    // …and a copy still at 0 answers the other: webauthn-rs compares with
+    // the counter its ceremony began with (0, "no counter"); the counter
+    // stored since must refuse it.
+    let copy = key.assert_at(&for_f, 0).to_string();
+    let a = f.post("signin/verify_code", &[("code", &copy)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(field_error(&a, "code").contains("counter went backwards"), "{}", a.body);
+    assert_eq!(f.get_json("home").await.0, 401, "not signed in");
+}
