@@ -50,6 +50,8 @@ pub struct UserSummary {
     pub created_at: String,
     pub last_sign_in_at: Option<String>,
     pub locked: bool,
+    /// Its owner said "this wasn't me" and no administrator cleared it.
+    pub flagged: bool,
 }
 
 /// One credential of any method, as its owner sees it.
@@ -177,6 +179,66 @@ pub struct ResetView {
     pub has_email: bool,
     /// When a waiting reset can finish (UTC), if one waits.
     pub ready_at: Option<String>,
+}
+
+/// The page a notice's "this wasn't me" link opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotMeView {
+    /// The notice's subject ("Your password was changed").
+    pub about: String,
+    /// When the notice was written (UTC).
+    pub sent_at: String,
+    pub step: NotMeStep,
+}
+
+/// What the person opening a "this wasn't me" link can do now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotMeStep {
+    /// Nobody is signed in: sign in (the link is where the sign-in lands),
+    /// or, if that is no longer possible, tell the administrators (and
+    /// when that was done from this link, UTC).
+    SignInFirst { reported_at: Option<String> },
+    /// Someone else is signed in here.
+    OtherAccount,
+    /// The link's owner is signed in: securing the account is one button.
+    Ready,
+    /// The link was used (UTC): what it does was done then.
+    Done { at: String },
+}
+
+/// An account an owner reported with "this wasn't me", on the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFlag {
+    /// When (UTC).
+    pub raised_at: String,
+    pub how: FlagRaised,
+    /// The notice the owner did not recognise, if it is still kept.
+    pub about: Option<String>,
+    pub ip: String,
+}
+
+/// How an owner raised a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlagRaised {
+    /// Signed in and secured the account.
+    Secured,
+    /// Could not sign in, and only told the administrators.
+    Reported,
+}
+
+impl FlagRaised {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagRaised::Secured => "secured",
+            FlagRaised::Reported => "reported",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FlagRaised> {
+        [FlagRaised::Secured, FlagRaised::Reported]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
 }
 
 /// A browser trusted to skip the second step (SECURITY.md 41).
@@ -327,6 +389,7 @@ pub struct UserDetail {
     pub trusted_browsers: Vec<TrustedBrowserInfo>,
     /// When a waiting reset of two-factor sign-in can finish (UTC).
     pub reset_ready_at: Option<String>,
+    pub flag: Option<AccountFlag>,
     pub activity: Vec<AuditEntry>,
 }
 

@@ -32,6 +32,7 @@ use pages::{
     home::HomePage,
     methods::recovery::RecoveryPage,
     not_found::{NotFound, ServerAnswers},
+    not_me::NotMePage,
     reset::{CancelResetPage, ResetPage},
     second_step::SecondStepPage,
     signin::SignInPage,
@@ -79,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin/enroll") view=EnrollStepPage ssr=SsrMode::Async />
                     <Route path=path!("/signin/reset") view=ResetPage ssr=SsrMode::Async />
                     <Route path=path!("/reset/cancel") view=CancelResetPage ssr=SsrMode::Async />
+                    <Route path=path!("/not-me") view=NotMePage ssr=SsrMode::Async />
                     <Route path=path!("/signin/again") view=ReauthPage ssr=SsrMode::Async />
                     <Route path=path!("/account/sessions") view=SessionsPage ssr=SsrMode::Async />
                     <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async />

@@ -45,12 +45,26 @@ async function virtualAuthenticator(page: Page) {
   };
 }
 
-test("register a passkey, prove the second step with it, then sign in with it alone", async ({ page, browser }, info) => {
-  test.skip(!jsOn(info), "the ceremony needs JavaScript; the other project checks what it says without");
+// One test per project: with JavaScript on, the ceremonies (Chromium's
+// virtual authenticator); with it off, what the passkey choices say instead.
+test("a passkey is registered, proves the second step and signs in alone; without JavaScript the choices say they need it", async ({
+  page,
+  browser,
+}, info) => {
   test.setTimeout(120_000);
   const errors = watchErrors(page);
   const who = passkeyUser(info);
   await passkeysOn(browser);
+  if (!jsOn(info)) {
+    await open(page, info, "/signin");
+    await expect(page.getByTestId("passkey-sign-in").getByTestId("passkey-needs-js")).toBeVisible();
+    await passwordStep(page, info, who);
+    await expect(page).toHaveURL(/\/$/);
+    await open(page, info, "/credentials");
+    await expect(page.getByTestId("passkey-needs-js")).toBeVisible();
+    await expect(page.getByLabel("Passkey name (optional)")).toBeVisible();
+    return;
+  }
   const authenticator = await virtualAuthenticator(page);
 
   await passwordStep(page, info, who);
@@ -87,20 +101,4 @@ test("register a passkey, prove the second step with it, then sign in with it al
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
   expect(errors).toEqual([]);
-});
-
-test("with JavaScript off, the passkey choices say they need it and the password still signs in", async ({
-  page,
-  browser,
-}, info) => {
-  test.skip(jsOn(info), "what the pages say with JavaScript off");
-  const who = passkeyUser(info);
-  await passkeysOn(browser);
-  await open(page, info, "/signin");
-  await expect(page.getByTestId("passkey-sign-in").getByTestId("passkey-needs-js")).toBeVisible();
-  await passwordStep(page, info, who);
-  await expect(page).toHaveURL(/\/$/);
-  await open(page, info, "/credentials");
-  await expect(page.getByTestId("passkey-needs-js")).toBeVisible();
-  await expect(page.getByLabel("Passkey name (optional)")).toBeVisible();
 });

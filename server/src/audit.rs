@@ -45,6 +45,9 @@ pub const KINDS: &[(&str, &str)] = &[
     (RESET_CANCELLED, "Reset of two-factor sign-in cancelled"),
     (RESET_APPROVED, "Reset of two-factor sign-in approved early"),
     (RESET_COMPLETED, "Two-factor sign-in reset after the wait"),
+    (NOT_ME_SECURED, "“This wasn't me”: the owner secured the account"),
+    (NOT_ME_REPORTED, "“This wasn't me”: reported without signing in"),
+    (FLAG_CLEARED, "An account's flag was cleared"),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -83,6 +86,9 @@ pub const RESET_STARTED: &str = "reset.started";
 pub const RESET_CANCELLED: &str = "reset.cancelled";
 pub const RESET_APPROVED: &str = "reset.approved";
 pub const RESET_COMPLETED: &str = "reset.completed";
+pub const NOT_ME_SECURED: &str = "not_me.secured";
+pub const NOT_ME_REPORTED: &str = "not_me.reported";
+pub const FLAG_CLEARED: &str = "admin.flag_cleared";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

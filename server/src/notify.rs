@@ -7,6 +7,10 @@
 //! The notification is written in the change's transaction, so a change is
 //! never without its notice; the email goes out after the commit, and one
 //! that could not be delivered keeps its error and is tried again later.
+//!
+//! Every notice carries a "this wasn't me" link (`/not-me?token=`, a
+//! 256-bit token of which only the digest is kept) for [`NOT_ME_DAYS`]:
+//! `account::not_me` reads it back.
 
 use crate::audit::Origin;
 use crate::clock::human;
@@ -17,6 +21,9 @@ use sqlx::PgConnection;
 use tessera::method::MethodId;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// How long a notice's "this wasn't me" link works.
+pub const NOT_ME_DAYS: i64 = 30;
 
 /// What happened to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,11 +149,16 @@ pub async fn queue(
     } else {
         "outbox"
     };
+    let not_me = crate::secrets::random_token();
     let body = format!(
         "Hello {name},\n\n{what}\n\nWhen: {when} (UTC)\nFrom: {ip}{agent}\n\n\
-         If this was you, there is nothing to do. If it was not, sign in to Tessera now, \
-         change your password and check your sign-in methods and sessions, \
-         or contact your administrator.\n",
+         If this was you, there is nothing to do.\n\n\
+         If it was not you, open this link: {origin}/not-me?token={not_me}\n\
+         Once you sign in, it signs out every other session, forgets the browsers that skip the second step, \
+         cancels a waiting reset of two-factor sign-in and tells your administrator. \
+         Then change your password and check your sign-in methods. \
+         If you cannot sign in any more, the link still tells your administrator. It works for {NOT_ME_DAYS} days.\n",
+        origin = state.config.public_origin(),
         name = to.display_name,
         what = notice.what(),
         when = human(now),
@@ -158,8 +170,8 @@ pub async fn queue(
             .unwrap_or_default(),
     );
     sqlx::query_scalar(
-        "INSERT INTO notifications (user_id, kind, to_address, subject, body, channel, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO notifications (user_id, kind, to_address, subject, body, channel, created_at, not_me_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(to.user_id)
     .bind(notice.kind())
@@ -168,6 +180,7 @@ pub async fn queue(
     .bind(body)
     .bind(channel)
     .bind(now)
+    .bind(crate::secrets::token_digest(&not_me))
     .fetch_one(tx)
     .await
 }

@@ -5,7 +5,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 const NONCE_LEN: usize = 24;
 
@@ -66,6 +66,26 @@ impl Sealer {
             )
             .ok()
     }
+}
+
+/// A bearer token for a link, a cookie or an application: 256 random bits,
+/// base64url (43 characters). Only its [`token_digest`] is ever stored.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// Whether `s` could be a [`random_token`] (43 base64url characters):
+/// anything else is refused before a lookup.
+pub fn is_token_shaped(s: &str) -> bool {
+    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// How a [`random_token`] is stored and looked up: its SHA-256 (a 256-bit
+/// random value needs no slow hash).
+pub fn token_digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// How a stored secret is shown: its last four characters at most, and only

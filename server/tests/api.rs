@@ -12,6 +12,8 @@ mod faults;
 mod hardening;
 #[path = "api/mocks/mod.rs"]
 mod mocks;
+#[path = "api/not_me.rs"]
+mod not_me;
 #[path = "api/oidc.rs"]
 mod oidc;
 #[path = "api/passkey.rs"]

@@ -24,6 +24,8 @@ pub enum UserAction {
     Unlock,
     MakeAdmin,
     RevokeAdmin,
+    /// Clears the flag an owner's "this wasn't me" raised, once looked into.
+    ClearFlag,
 }
 
 impl UserAction {
@@ -34,6 +36,7 @@ impl UserAction {
             "unlock" => UserAction::Unlock,
             "make_admin" => UserAction::MakeAdmin,
             "revoke_admin" => UserAction::RevokeAdmin,
+            "clear_flag" => UserAction::ClearFlag,
             _ => return None,
         })
     }

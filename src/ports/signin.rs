@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use crate::error::PortalError;
-use crate::views::{ChallengeView, ResetView, SessionView};
+use crate::views::{ChallengeView, NotMeView, ResetView, SessionView};
 
 /// The sign-in pipeline, as seen from one request.
 #[async_trait::async_trait]
@@ -39,6 +39,15 @@ pub trait SignIn: Send + Sync {
     async fn start_reset(&self) -> Result<(), PortalError>;
     /// The cancel link of a reset's notice (no sign-in needed).
     async fn cancel_reset(&self, token: &str) -> Result<(), PortalError>;
+    /// The page of a notice's "this wasn't me" link (opening it changes
+    /// nothing). A signed-out holder's next sign-in lands back on it.
+    async fn not_me(&self, token: &str) -> Result<NotMeView, PortalError>;
+    /// The link's signed-in owner secures the account: every other session
+    /// ends, trusted browsers are forgotten, a waiting reset is cancelled,
+    /// the account is flagged for the administrators.
+    async fn secure_account(&self, token: &str) -> Result<(), PortalError>;
+    /// A holder of the link who cannot sign in tells the administrators.
+    async fn report_not_me(&self, token: &str) -> Result<(), PortalError>;
     /// Signing in again while signed in (step-up, SECURITY.md 24): the
     /// password, then the second factor when it is on. `next` is the page to
     /// land on afterwards.

@@ -70,7 +70,7 @@ pub async fn forget_user_browsers(
         .map_err(backend::fail)
 }
 
-/// `action`: reset_2fa, lock, unlock, make_admin or revoke_admin.
+/// `action`: reset_2fa, lock, unlock, make_admin, revoke_admin or clear_flag.
 #[server(endpoint = "admin/user_action")]
 pub async fn user_action(
     #[server(default)] username: String,

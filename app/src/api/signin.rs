@@ -5,7 +5,7 @@ use super::backend;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use tessera::views::{ChallengeView, ResetView, SessionView};
+use tessera::views::{ChallengeView, NotMeView, ResetView, SessionView};
 
 #[server(endpoint = "session", input = GetUrl)]
 pub async fn get_session() -> Result<SessionView, AppError> {
@@ -79,6 +79,32 @@ pub async fn cancel_reset(
 ) -> Result<(), AppError> {
     let _ = csrf_token;
     backend::signin()?.cancel_reset(&token).await.map_err(backend::fail)
+}
+
+/// The page of a notice's "this wasn't me" link (opening it changes nothing).
+#[server(endpoint = "not_me", input = GetUrl)]
+pub async fn get_not_me(#[server(default)] token: String) -> Result<NotMeView, AppError> {
+    backend::signin()?.not_me(&token).await.map_err(backend::fail)
+}
+
+/// The link's signed-in owner secures the account.
+#[server(endpoint = "not_me/secure")]
+pub async fn secure_account(
+    #[server(default)] token: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::signin()?.secure_account(&token).await.map_err(backend::fail)
+}
+
+/// A holder of the link who cannot sign in tells the administrators.
+#[server(endpoint = "not_me/report")]
+pub async fn report_not_me(
+    #[server(default)] token: String,
+    #[server(default)] csrf_token: String,
+) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::signin()?.report_not_me(&token).await.map_err(backend::fail)
 }
 
 #[server(endpoint = "signin/challenge", input = GetUrl)]

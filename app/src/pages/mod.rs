@@ -4,6 +4,7 @@ pub mod credentials;
 pub mod home;
 pub mod methods;
 pub mod not_found;
+pub mod not_me;
 pub mod reset;
 pub mod second_step;
 pub mod signin;

@@ -3,5 +3,6 @@
 
 pub mod app_tokens;
 pub mod credentials;
+pub mod not_me;
 pub mod password_change;
 pub mod sessions;

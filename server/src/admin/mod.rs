@@ -6,6 +6,7 @@
 
 mod clients;
 
+use crate::account::not_me;
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
 use crate::context::RequestContext;
@@ -98,8 +99,9 @@ pub async fn activity(pool: &PgPool, user_id: Uuid, limit: i64) -> Result<Vec<Au
     Ok(rows.into_iter().map(entry).collect())
 }
 
-fn summary(u: UserRow) -> UserSummary {
+fn summary(u: UserRow, flagged: bool) -> UserSummary {
     UserSummary {
+        flagged,
         is_admin: u.is_admin(),
         locked: u.locked_at.is_some(),
         username: u.username,
@@ -545,7 +547,8 @@ impl Console<'_> {
                 OR ($2::text IS NOT NULL AND EXISTS (
                     SELECT 1 FROM credentials c JOIN sms_phones s ON s.credential_id = c.id
                     WHERE c.user_id = u.id AND s.phone_e164 LIKE $2))
-             ORDER BY u.username_key LIMIT 200",
+             ORDER BY EXISTS (SELECT 1 FROM account_flags f WHERE f.user_id = u.id) DESC, u.username_key
+             LIMIT 200",
             store::USER_COLUMNS
         ))
         .bind(&text)
@@ -553,7 +556,15 @@ impl Console<'_> {
         .fetch_all(&self.ctx.state.pool)
         .await
         .map_err(db("searching users"))?;
-        Ok(rows.into_iter().map(summary).collect())
+        let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
+        let flagged = not_me::flagged(&self.ctx.state.pool, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|u| {
+                let is_flagged = flagged.contains(&u.id);
+                summary(u, is_flagged)
+            })
+            .collect())
     }
 
     pub async fn user(&self, username: &str) -> Result<UserDetail, PortalError> {
@@ -566,9 +577,12 @@ impl Console<'_> {
         let activity = activity(pool, user.id, 20).await?;
         let trusted_browsers = trusted_browsers::list(self.ctx, user.id, None).await?;
         let reset_ready_at = reset::waiting(self.ctx, user.id).await?.map(human);
+        let flag = not_me::flag(pool, user.id).await?;
+        let flag_open = flag.is_some();
         Ok(UserDetail {
             trusted_browsers,
             reset_ready_at,
+            flag,
             locked: user.locked_at.is_some(),
             credentials: credentials
                 .into_iter()
@@ -581,7 +595,7 @@ impl Console<'_> {
                 })
                 .collect(),
             activity,
-            summary: summary(user),
+            summary: summary(user, flag_open),
         })
     }
 
@@ -628,6 +642,9 @@ impl Console<'_> {
     pub async fn user_action(&self, username: &str, action: UserAction) -> Result<(), PortalError> {
         let who = self.admin()?;
         let target = self.find_account(username).await?;
+        if action == UserAction::ClearFlag {
+            return not_me::clear_flag(self.ctx, who, &target).await;
+        }
         let pool = &self.ctx.state.pool;
         let now = self.ctx.state.clock.now();
         // Back to password only clears every credential. Providers are told
@@ -719,6 +736,8 @@ impl Console<'_> {
                     "revoke_admin",
                 )
             }
+            // Answered above, before any row is locked.
+            UserAction::ClearFlag => return Err(invalid("action", "Choose one of the listed actions.")),
         };
         sqlx::query(sql)
             .bind(target.id)

@@ -338,7 +338,7 @@ pub async fn issue_code(
     signed_in: &SignedIn<'_>,
     session_id: Option<Uuid>,
 ) -> anyhow::Result<String> {
-    let code = clients::random_secret();
+    let code = crate::secrets::random_token();
     let now = ctx.now();
     let acr = Acr::stated(signed_in.proven).as_str();
     let amr: Vec<&str> = tessera::method::amr(signed_in.proven);

@@ -4,7 +4,7 @@
 
 use super::error::OAuthError;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -98,13 +98,6 @@ pub async fn find(pool: &PgPool, id: &str) -> sqlx::Result<Option<Client>> {
 
 fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
-}
-
-/// 256 random bits, base64url: a client secret or a token.
-pub fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    B64.encode(bytes)
 }
 
 /// What an administrator fills in for a new client.
@@ -324,7 +317,7 @@ pub async fn register(
         return Err(ClientError::Invalid(field, problem));
     }
     let secret = match new.kind {
-        ClientKind::Confidential => Some(random_secret()),
+        ClientKind::Confidential => Some(crate::secrets::random_token()),
         ClientKind::Public => None,
     };
     let mut tx = sqlx::Connection::begin(db).await?;
@@ -353,7 +346,7 @@ pub async fn register(
 
 /// A new secret for a confidential client; the old one stops working now.
 pub async fn rotate_secret(db: impl PgExecutor<'_>, id: &str, now: OffsetDateTime) -> Result<String, ClientError> {
-    let secret = random_secret();
+    let secret = crate::secrets::random_token();
     let changed = sqlx::query(
         "UPDATE oidc_clients SET secret_hash = $2, secret_rotated_at = $3 WHERE id = $1 AND secret_hash IS NOT NULL",
     )

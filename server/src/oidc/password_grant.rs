@@ -184,7 +184,7 @@ async fn keep(
     scope: &str,
 ) -> Result<MfaRequired, OAuthError> {
     let lifetime = i64::from(crate::settings::policy(ctx.pool()).await?.0.code_lifetime_secs);
-    let token = super::clients::random_secret();
+    let token = crate::secrets::random_token();
     let now = ctx.now();
     sqlx::query(
         "INSERT INTO oidc_mfa_tokens (token_hash, client_id, user_id, username, password_verified_at, scope, \

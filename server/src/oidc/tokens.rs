@@ -4,7 +4,7 @@
 //! access token. Every token of one grant shares a `grant_id`: the code's
 //! exchange and each refresh after it (a refresh-token family, 48).
 
-use super::clients::{self, Client, Grant};
+use super::clients::{Client, Grant};
 use super::error::OAuthError;
 use super::keys;
 use crate::state::AppState;
@@ -17,9 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// How codes and tokens are stored: SHA-256 (they are 256 random bits).
-pub fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
+pub use crate::secrets::token_digest as token_hash;
 
 /// What a grant carries from the sign-in to every token issued for it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -91,7 +89,7 @@ async fn store(
     now: OffsetDateTime,
     lifetime: i64,
 ) -> sqlx::Result<String> {
-    let token = clients::random_secret();
+    let token = crate::secrets::random_token();
     sqlx::query(
         "INSERT INTO oidc_tokens (token_hash, kind, grant_id, client_id, user_id, scope, acr, amr, auth_time, \
          session_id, code_hash, created_at, expires_at) \

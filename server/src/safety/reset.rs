@@ -13,10 +13,9 @@ use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::methods;
 use crate::notify::{self, Notice};
+use crate::secrets::{self, token_digest};
 use crate::settings;
 use crate::store::UserRow;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use tessera::views::ResetView;
 use tessera::{FieldError, PortalError};
 use time::OffsetDateTime;
@@ -50,10 +49,6 @@ impl Ended {
 
 fn refuse(message: impl Into<String>) -> PortalError {
     PortalError::Validation(vec![FieldError::new("reset", message)])
-}
-
-fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// The account's waiting reset: when it can finish.
@@ -117,9 +112,7 @@ pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTim
             "Too many resets were asked for today. Try again tomorrow, or contact your administrator.",
         ));
     }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+    let token = secrets::random_token();
     let ready_at = now + time::Duration::hours(i64::from(policy.recovery_wait_hours));
     let id = Uuid::new_v4();
     sqlx::query(
@@ -127,7 +120,7 @@ pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTim
     )
     .bind(id)
     .bind(user.id)
-    .bind(hash(&token))
+    .bind(token_digest(&token))
     .bind(now)
     .bind(ready_at)
     .bind(ctx.ip())
@@ -207,7 +200,7 @@ pub async fn cancel_by_link(ctx: &RequestContext, token: &str) -> Result<(), Por
         "SELECT u.id, u.username FROM two_factor_resets r JOIN users u ON u.id = r.user_id
          WHERE r.cancel_hash = $1 AND r.state = 'waiting' FOR UPDATE OF r",
     )
-    .bind(hash(token))
+    .bind(token_digest(token))
     .fetch_optional(&mut *tx)
     .await
     .map_err(db("finding a reset"))?;

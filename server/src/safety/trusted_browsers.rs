@@ -10,8 +10,6 @@ use crate::clock::human;
 use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::store::UserRow;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use tessera::PortalError;
 use tessera::views::{TrustedBrowserInfo, device_name};
@@ -29,11 +27,7 @@ impl TrustToken {
     /// A token read from a request's cookie (anything of the wrong shape is
     /// no token).
     pub fn from_cookie(value: &str) -> Option<TrustToken> {
-        let ok = value.len() == 43
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| TrustToken(value.to_owned()))
+        crate::secrets::is_token_shaped(value).then(|| TrustToken(value.to_owned()))
     }
 
     pub fn reveal(&self) -> &str {
@@ -41,7 +35,7 @@ impl TrustToken {
     }
 
     fn hash(&self) -> Vec<u8> {
-        Sha256::digest(self.0.as_bytes()).to_vec()
+        crate::secrets::token_digest(&self.0)
     }
 }
 
@@ -83,12 +77,7 @@ impl Voided {
 /// Trusts this browser for `days`: the token for its cookie. Audited, and
 /// its owner is told (a browser they did not trust is a warning sign).
 pub async fn trust(ctx: &RequestContext, user: &UserRow, days: u32) -> Result<(TrustToken, i64), PortalError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = TrustToken(base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        bytes,
-    ));
+    let token = TrustToken(crate::secrets::random_token());
     let now = ctx.now();
     let id = Uuid::new_v4();
     let mut tx = ctx.pool().begin().await.map_err(db("trusting a browser"))?;

@@ -210,6 +210,9 @@ fn is_public(path: &str) -> bool {
     path == "/signin"
         // A reset's cancel link works for whoever reads the email.
         || path == "/reset/cancel"
+        // So does a notice's "this wasn't me" link: its page sends a
+        // signed-out holder through the sign-in and back.
+        || path == "/not-me"
         || path.starts_with("/api/")
         // The authorization endpoint sends people to sign in itself, keeping
         // the application's request.

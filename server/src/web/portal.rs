@@ -4,7 +4,7 @@
 //! id, its row in the user's list of sessions, the step-up check.
 
 use super::session::TypedSession;
-use crate::account::{app_tokens, credentials, password_change, sessions};
+use crate::account::{app_tokens, credentials, not_me, password_change, sessions};
 use crate::admin::{self, Console};
 use crate::audit::{self, Event};
 use crate::clock::human;
@@ -28,8 +28,8 @@ use tessera::ports::{
 use tessera::signin::{AuthState, NextStep, return_path};
 use tessera::views::{
     ApplicationInfo, AuditFilter, AuditPage, ChallengeView, ClientDetail, ClientForm, ClientSummary, CredentialsView,
-    HomeStatus, MethodView, NewClientForm, OutboxMessage, PolicyView, ProviderView, RecoveryView, ResetView,
-    SessionInfo, SessionView, SignInOption, TrustedBrowserInfo, UserDetail, UserSummary, Viewer,
+    HomeStatus, MethodView, NewClientForm, NotMeStep, NotMeView, OutboxMessage, PolicyView, ProviderView, RecoveryView,
+    ResetView, SessionInfo, SessionView, SignInOption, TrustedBrowserInfo, UserDetail, UserSummary, Viewer,
 };
 
 pub struct RequestPortal {
@@ -412,6 +412,29 @@ impl SignIn for RequestPortal {
 
     async fn cancel_reset(&self, token: &str) -> Result<(), PortalError> {
         reset::cancel_by_link(&self.ctx, token.trim()).await
+    }
+
+    async fn not_me(&self, token: &str) -> Result<NotMeView, PortalError> {
+        let view = not_me::view(&self.ctx, token, self.user.as_ref()).await?;
+        if matches!(view.step, NotMeStep::SignInFirst { .. }) {
+            // The sign-in lands back here (the token is base64url, which
+            // `return_path` keeps).
+            self.session
+                .set_return_to(return_path(&format!("/not-me?token={}", token.trim())))
+                .await
+                .map_err(sess("storing where to return"))?;
+        }
+        Ok(view)
+    }
+
+    async fn secure_account(&self, token: &str) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let this = self.session.row().await.map_err(sess("reading the session's id"))?;
+        not_me::secure(&self.ctx, token, user, this).await
+    }
+
+    async fn report_not_me(&self, token: &str) -> Result<(), PortalError> {
+        not_me::report(&self.ctx, token).await
     }
 
     async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError> {

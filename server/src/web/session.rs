@@ -177,7 +177,7 @@ impl TypedSession {
     pub async fn keep_authorization(&self, request: &AuthorizationRequest) -> Result<String, Error> {
         let mut kept: Vec<(String, AuthorizationRequest)> =
             self.0.get(AUTHORIZATION_REQUESTS).await?.unwrap_or_default();
-        let id = crate::oidc::clients::random_secret();
+        let id = crate::secrets::random_token();
         kept.push((id.clone(), request.clone()));
         let excess = kept.len().saturating_sub(MAX_AUTHORIZATION_REQUESTS);
         kept.drain(..excess);

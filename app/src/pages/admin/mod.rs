@@ -90,6 +90,7 @@ fn UserTable(users: Vec<UserSummary>) -> impl IntoView {
                                 <td class="py-2 pr-4">
                                     {if u.is_admin { "Administrator" } else { "User" }}
                                     {u.locked.then_some(" · locked")}
+                                    {u.flagged.then(|| view! { <span class="ml-1 rounded bg-red-100 px-1.5 text-xs text-red-800" data-testid="user-flagged">"flagged"</span> })}
                                 </td>
                                 <td class="py-2 pr-4">{if u.two_factor_enabled { "On" } else { "Off" }}</td>
                                 <td class="py-2 pr-4">{u.last_sign_in_at.unwrap_or_else(|| "Never".into())}</td>

@@ -9,7 +9,7 @@ use crate::pages::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use tessera::views::UserDetail;
+use tessera::views::{FlagRaised, UserDetail};
 
 #[component]
 pub fn UserPage() -> impl IntoView {
@@ -54,6 +54,7 @@ fn Detail(
         credentials,
         trusted_browsers,
         reset_ready_at,
+        flag,
         activity,
     } = detail;
     let decide_errors = FormErrors::new(move || decide.value().get().and_then(Result::err));
@@ -119,6 +120,22 @@ fn Detail(
                 <Saved show=done text="Done." />
             </div>
         </section>
+        {flag.map(|f| {
+            let how = match f.how {
+                FlagRaised::Secured => "signed in and secured the account (other sessions ended, trusted browsers forgotten, a waiting reset cancelled)",
+                FlagRaised::Reported => "could not sign in, and asked for help",
+            };
+            let about = f.about.map(|a| format!(" about the notice “{a}”")).unwrap_or_default();
+            view! {
+                <section class="mt-6 rounded-lg border border-red-300 bg-red-50 p-6" data-testid="account-flag">
+                    <h2 class="text-lg font-semibold">"The owner said “this wasn't me”"</h2>
+                    <p class="mt-1 text-sm">
+                        {format!("On {} (UTC), from {}, the owner{about} {how}. Look at the recent activity, help them back in if needed, then clear the flag.", f.raised_at, f.ip)}
+                    </p>
+                    <div class="mt-3">{button("clear_flag", "Clear the flag")}</div>
+                </section>
+            }
+        })}
         <section class="mt-6 rounded-lg border border-slate-200 bg-white p-6">
             <h2 class="text-lg font-semibold">"Credentials"</h2>
             {if credentials.is_empty() {

@@ -1,0 +1,294 @@
+//! "This wasn't me" over HTTP with PostgreSQL: the link every security
+//! notice carries, the sign-in that comes back to it, what securing the
+//! account ends (other sessions, application tokens, trusted browsers, a
+//! waiting reset), the flag on the console, and every link refused.
+
+use super::sms::{PHONE, alice_with_2fa, field_error, outbox_code, signed_in};
+use super::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const LINK: &str = "/not-me?token=";
+
+/// The "this wasn't me" token in the newest notice of this kind.
+async fn not_me_token(app: &TestApp, kind: &str) -> String {
+    let body: String = sqlx::query_scalar("SELECT body FROM notifications WHERE kind = $1 ORDER BY id DESC LIMIT 1")
+        .bind(kind)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let at = body.find(LINK).expect("a this-wasn't-me link") + LINK.len();
+    body[at..at + 43].to_owned()
+}
+
+/// Alice's password and texted code in `b`; where the sign-in lands.
+async fn sign_in_with_code(app: &TestApp, b: &mut Browser) -> Option<String> {
+    // Past the resend cooldown of the sign-in before, so a code goes out.
+    app.clock.advance(120);
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    let code = outbox_code(app, PHONE).await;
+    let a = b.post("signin/verify_code", &[("code", &code)]).await;
+    assert!(a.location.is_some(), "{} {}", a.status, a.body);
+    a.location
+}
+
+async fn alice_id(app: &TestApp) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = 'alice'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// An application holding a live token for Alice (written directly: the
+/// OpenID Connect tests cover how tokens are issued).
+async fn alice_has_an_application_token(app: &TestApp) {
+    sqlx::query(
+        "INSERT INTO oidc_clients (id, name, redirect_uris) VALUES ('notes', 'Notes', '{https://notes.example/cb}')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO oidc_tokens (token_hash, kind, grant_id, client_id, user_id, scope, acr, amr, auth_time, created_at, expires_at)
+         VALUES ('\\x01', 'refresh', gen_random_uuid(), 'notes', $1, 'openid', 'tessera', '{pwd}', now(), now(), now() + interval '30 days')",
+    )
+    .bind(alice_id(app).await)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+async fn step(b: &mut Browser, token: &str) -> Value {
+    let (status, view) = b.get_json(&format!("not_me?token={token}")).await;
+    assert_eq!(status, 200, "{view}");
+    view["step"].clone()
+}
+
+#[tokio::test]
+async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_administrators() {
+    let app = spawn_app().await;
+    sqlx::query("UPDATE users SET email = 'alice@example.org' WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.save_policy(&[("max_sends_per_number", "50"), ("max_sends_per_account", "1000")])
+        .await;
+    let mut other_session = alice_with_2fa(&app).await;
+
+    // Every notice carries its own link; only the token's digest is kept.
+    let token = not_me_token(&app, "factor_added").await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT not_me_hash FROM notifications WHERE kind = 'factor_added'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, Sha256::digest(token.as_bytes()).to_vec());
+
+    // What securing must end: another session, a trusted browser, an
+    // application's token and a waiting reset.
+    let mut trusted = app.browser();
+    app.clock.advance(120);
+    trusted.sign_in(ALICE.0, ALICE.1).await;
+    let code = outbox_code(&app, PHONE).await;
+    let a = trusted
+        .post("signin/verify_code", &[("code", &code), ("remember", "true")])
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/"), "{}", a.body);
+    alice_has_an_application_token(&app).await;
+    let live = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let sessions = "SELECT count(*) FROM user_sessions";
+    let sessions_before = live(sessions).await;
+    assert!(sessions_before >= 2, "{sessions_before}");
+
+    // Opening the link changes nothing (mail scanners follow links).
+    let mut reader = app.browser();
+    let page = reader.page(&format!("{LINK}{token}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("This wasn't me"), "{}", page.body);
+    assert!(page.body.contains("A sign-in method was added to your account"));
+    assert_eq!(
+        step(&mut reader, &token).await,
+        serde_json::json!({"SignInFirst": {"reported_at": null}})
+    );
+    assert_eq!(live(sessions).await, sessions_before);
+    assert_eq!(app.count("SELECT count(*) FROM account_flags").await, 0);
+
+    // Someone else signed in sees it is not theirs, and cannot use it.
+    app.add_account("bob", "bob-password-1", tessera::account::Role::User)
+        .await;
+    let mut bob = signed_in(&app, ("bob", "bob-password-1")).await;
+    assert_eq!(step(&mut bob, &token).await, serde_json::json!("OtherAccount"));
+    let a = bob.post("not_me/secure", &[("token", &token)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(field_error(&a, "not_me").contains("another account"));
+    assert_eq!(live(sessions).await, sessions_before + 1, "Bob's own session only");
+    // Nobody signed in cannot secure.
+    let a = app.browser().post("not_me/secure", &[("token", &token)]).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+
+    // The sign-in comes back to the link; one button secures the account.
+    assert_eq!(
+        sign_in_with_code(&app, &mut reader).await,
+        Some(format!("{LINK}{token}"))
+    );
+    assert_eq!(step(&mut reader, &token).await, serde_json::json!("Ready"));
+    // A reset asked for meanwhile (a sign-in with a factor cancels one, so
+    // it starts after hers).
+    let mut asker = app.browser();
+    asker.sign_in(ALICE.0, ALICE.1).await;
+    let a = asker.post("signin/reset/start", &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The reset's own notice carries a link too.
+    assert_ne!(not_me_token(&app, "reset_started").await, token);
+    let a = reader.post("not_me/secure", &[("token", &token)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(matches!(&step(&mut reader, &token).await, Value::Object(m) if m.contains_key("Done")));
+
+    // Every other session of hers ended; this one and Bob's live on.
+    assert_eq!(other_session.get_json("home").await.0, 401);
+    assert_eq!(trusted.get_json("home").await.0, 401);
+    assert_eq!(reader.get_json("home").await.0, 200);
+    assert_eq!(bob.get_json("home").await.0, 200);
+    let alice = alice_id(&app).await;
+    let hers: i64 = sqlx::query_scalar("SELECT count(*) FROM user_sessions WHERE user_id = $1")
+        .bind(alice)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(hers, 1);
+    assert_eq!(
+        live("SELECT count(*) FROM oidc_tokens WHERE revoked_at IS NULL").await,
+        0,
+        "application tokens revoked"
+    );
+    // The trusted browser asks for the code again.
+    let mut again = app.browser();
+    again.trust = trusted.trust.clone();
+    assert!(again.trust.is_some());
+    let a = again.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    assert_eq!(
+        live("SELECT count(*) FROM two_factor_resets WHERE state = 'waiting'").await,
+        0
+    );
+    assert_eq!(
+        live("SELECT count(*) FROM two_factor_resets WHERE ended_by = 'not_me'").await,
+        1
+    );
+    assert_eq!(
+        live(
+            "SELECT count(*) FROM audit_events WHERE event = 'not_me.secured' AND details->>'reset_cancelled' = 'true'"
+        )
+        .await,
+        1
+    );
+
+    // Once: a second press says when it was done, and changes nothing.
+    let a = reader.post("not_me/secure", &[("token", &token)]).await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(field_error(&a, "not_me").contains("was used on"));
+    assert_eq!(
+        live("SELECT count(*) FROM audit_events WHERE event = 'not_me.secured'").await,
+        1
+    );
+
+    // Forged, cut or too old: refused in words, never a 500.
+    for bad in [
+        "A".repeat(43),
+        token[..42].to_owned(),
+        format!("{token}x"),
+        String::new(),
+    ] {
+        let a = reader.post("not_me/secure", &[("token", &bad)]).await;
+        assert_eq!(a.status, 422, "{bad}: {}", a.body);
+        assert!(field_error(&a, "not_me").contains("does not work"), "{bad}");
+    }
+    let page = reader.page(&format!("{LINK}{}", "A".repeat(43))).await;
+    assert!(page.body.contains("does not work"), "{}", page.body);
+    let older = not_me_token(&app, "reset_started").await;
+    app.clock.advance(31 * 24 * 3600);
+    let mut fresh = app.browser();
+    sign_in_with_code(&app, &mut fresh).await;
+    let a = fresh.post("not_me/secure", &[("token", &older)]).await;
+    assert_eq!(a.status, 422, "after 30 days: {}", a.body);
+
+    // The console shows the account flagged, first in the list, until an
+    // administrator clears it.
+    let mut admin = signed_in(&app, ADMIN).await;
+    let (_, users) = admin.get_json("admin/users?q=").await;
+    assert_eq!(users[0]["username"], "alice", "{users}");
+    assert_eq!(users[0]["flagged"], true);
+    let (_, detail) = admin.get_json("admin/user?username=alice").await;
+    assert_eq!(detail["flag"]["how"], "Secured", "{detail}");
+    assert_eq!(detail["flag"]["about"], "A sign-in method was added to your account");
+    assert!(admin.page("/admin/users/alice").await.body.contains("this wasn't me"));
+    let a = bob
+        .post("admin/user_action", &[("username", "alice"), ("action", "clear_flag")])
+        .await;
+    assert_ne!(a.status, 200, "a user cannot clear it");
+    let a = admin
+        .post("admin/user_action", &[("username", "alice"), ("action", "clear_flag")])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, detail) = admin.get_json("admin/user?username=alice").await;
+    assert_eq!(detail["flag"], Value::Null);
+    assert_eq!(
+        live("SELECT count(*) FROM audit_events WHERE event = 'admin.flag_cleared'").await,
+        1
+    );
+    let a = admin
+        .post("admin/user_action", &[("username", "alice"), ("action", "clear_flag")])
+        .await;
+    assert_eq!(a.status, 404, "nothing to clear: {}", a.body);
+}
+
+#[tokio::test]
+async fn a_holder_who_cannot_sign_in_reports_the_account_and_nothing_else_changes() {
+    let app = spawn_app().await;
+    let mut alice = alice_with_2fa(&app).await;
+    let token = not_me_token(&app, "factor_added").await;
+    let sessions = app.count("SELECT count(*) FROM user_sessions").await;
+
+    let mut holder = app.browser();
+    let a = holder.post("not_me/report", &[("token", &token)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM account_flags WHERE how = 'reported'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM user_sessions").await, sessions);
+    assert_eq!(alice.get_json("home").await.0, 200, "her session lives on");
+    let reported = step(&mut holder, &token).await;
+    assert!(reported["SignInFirst"]["reported_at"].is_string(), "{reported}");
+    // Saying it again about the same notice adds nothing.
+    let a = holder.post("not_me/report", &[("token", &token)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'not_me.reported'")
+            .await,
+        1
+    );
+    let a = holder.post("not_me/report", &[("token", &"B".repeat(43))]).await;
+    assert_eq!(a.status, 422, "a forged link: {}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM account_flags").await, 1);
+
+    // The console shows it reported; securing later makes it secured.
+    let mut admin = signed_in(&app, ADMIN).await;
+    let (_, detail) = admin.get_json("admin/user?username=alice").await;
+    assert_eq!(detail["flag"]["how"], "Reported", "{detail}");
+    let mut owner = app.browser();
+    app.save_policy(&[("max_sends_per_number", "50")]).await;
+    sign_in_with_code(&app, &mut owner).await;
+    let a = owner.post("not_me/secure", &[("token", &token)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(alice.get_json("home").await.0, 401);
+    assert_eq!(
+        app.count("SELECT count(*) FROM account_flags WHERE how = 'secured'")
+            .await,
+        1
+    );
+}
