@@ -19,12 +19,13 @@ pub struct ClientIp {
     pub via_trusted_proxy: bool,
 }
 
-/// The proxies whose forwarding headers are believed: addresses and CIDR
-/// ranges (`TESSERA_TRUSTED_PROXIES`). Empty: no header is believed.
+/// Addresses and CIDR ranges: the proxies whose forwarding headers are
+/// believed (`TESSERA_TRUSTED_PROXIES`; empty: no header is believed), and
+/// who may read `/metrics` (`TESSERA_METRICS_FROM`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct AddressRanges(Vec<IpNet>);
 
-impl TrustedProxies {
+impl AddressRanges {
     /// A comma- or space-separated list like `127.0.0.1, 10.0.0.0/8, ::1`.
     /// Every entry that is neither an address nor a range is named.
     pub fn parse(text: &str) -> Result<Self, Vec<String>> {
@@ -77,7 +78,7 @@ impl ForwardedHeader {
 }
 
 /// The client's address for a request from `peer` carrying `headers`.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies, header: ForwardedHeader) -> ClientIp {
+pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &AddressRanges, header: ForwardedHeader) -> ClientIp {
     let peer = peer.to_canonical();
     if !trusted.contains(peer) {
         return ClientIp {
@@ -172,8 +173,8 @@ mod tests {
         h
     }
 
-    fn proxies(s: &str) -> TrustedProxies {
-        TrustedProxies::parse(s).unwrap()
+    fn proxies(s: &str) -> AddressRanges {
+        AddressRanges::parse(s).unwrap()
     }
 
     #[test]
@@ -187,7 +188,7 @@ mod tests {
         );
         assert_eq!(got.ip, ip("203.0.113.5"));
         assert!(!got.via_trusted_proxy);
-        let none = TrustedProxies::default();
+        let none = AddressRanges::default();
         assert_eq!(
             resolve(ip("10.0.0.1"), &h, &none, ForwardedHeader::XForwardedFor).ip,
             ip("10.0.0.1")
@@ -291,13 +292,13 @@ mod tests {
     #[test]
     fn the_proxy_list_names_every_bad_entry() {
         assert_eq!(
-            TrustedProxies::parse("10.0.0.0/8, nope, 1.2.3.4/99 ::1"),
+            AddressRanges::parse("10.0.0.0/8, nope, 1.2.3.4/99 ::1"),
             Err(vec!["nope".to_owned(), "1.2.3.4/99".to_owned()])
         );
         let p = proxies("192.0.2.0/24 2001:db8::/32,127.0.0.1");
         assert!(p.contains(ip("192.0.2.200")) && p.contains(ip("2001:db8::5")) && p.contains(ip("127.0.0.1")));
         assert!(!p.contains(ip("192.0.3.1")) && !p.contains(ip("127.0.0.2")));
-        assert_eq!(TrustedProxies::parse(" ,, "), Ok(TrustedProxies::default()));
+        assert_eq!(AddressRanges::parse(" ,, "), Ok(AddressRanges::default()));
     }
 
     proptest! {

@@ -1,7 +1,7 @@
 //! One typed configuration: `TESSERA_*` environment variables over an optional
 //! TOML file (`TESSERA_CONFIG`), checked at start with one message per bad value.
 
-use crate::client_ip::{ForwardedHeader, TrustedProxies};
+use crate::client_ip::{AddressRanges, ForwardedHeader};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,9 +45,13 @@ pub struct Config {
     pub smtp_url: Option<SecretString>,
     pub smtp_from: String,
     /// Proxies whose forwarding header names the client (SECURITY.md 33).
-    pub trusted_proxies: TrustedProxies,
+    pub trusted_proxies: AddressRanges,
     /// The header those proxies write.
     pub forwarded_header: ForwardedHeader,
+    /// Who may read `/metrics`: these client addresses (after the trusted
+    /// proxies), or anyone with [`Config::metrics_token`]. Neither: nobody.
+    pub metrics_from: AddressRanges,
+    pub metrics_token: Option<SecretString>,
 }
 
 /// A 32-byte key; its Debug never shows it.
@@ -170,6 +174,16 @@ pub const SETTINGS: &[Setting] = &[
         key: "trusted_proxies",
         default: Some(""),
         help: "reverse proxies whose forwarding header names the client: addresses or CIDR ranges, comma-separated (empty: the TCP peer is the client)",
+    },
+    Setting {
+        key: "metrics_from",
+        default: Some(""),
+        help: "client addresses or CIDR ranges that may read /metrics, comma-separated (empty, and no token: /metrics is not served)",
+    },
+    Setting {
+        key: "metrics_token",
+        default: None,
+        help: "a bearer token (16 characters or more) that may read /metrics from anywhere: `Authorization: Bearer TOKEN`",
     },
     Setting {
         key: "forwarded_header",
@@ -343,20 +357,33 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
         ));
     }
 
-    let (v, src) = get("trusted_proxies");
-    let trusted_proxies = TrustedProxies::parse(&v).unwrap_or_else(|bad| {
-        for entry in bad {
-            errors.push(format!(
-                "{src}: `{entry}` is not an address or a CIDR range like 10.0.0.0/8"
-            ));
-        }
-        TrustedProxies::default()
-    });
+    let mut ranges = |(v, src): (String, String)| {
+        AddressRanges::parse(&v).unwrap_or_else(|bad| {
+            for entry in bad {
+                errors.push(format!(
+                    "{src}: `{entry}` is not an address or a CIDR range like 10.0.0.0/8"
+                ));
+            }
+            AddressRanges::default()
+        })
+    };
+    let trusted_proxies = ranges(get("trusted_proxies"));
+    let metrics_from = ranges(get("metrics_from"));
     let (v, src) = get("forwarded_header");
     let forwarded_header = ForwardedHeader::parse(&v).unwrap_or_else(|| {
         errors.push(format!("{src}: `{v}` must be x-forwarded-for or forwarded"));
         ForwardedHeader::XForwardedFor
     });
+
+    let (v, src) = get("metrics_token");
+    let metrics_token = match v.trim() {
+        "" => None,
+        t if t.chars().count() < 16 => {
+            errors.push(format!("{src}: use 16 characters or more"));
+            None
+        }
+        t => Some(SecretString::from(t.to_owned())),
+    };
 
     let (v, src) = get("log_format");
     let log_format = match v.as_str() {
@@ -392,6 +419,8 @@ pub fn from_sources(env: &BTreeMap<String, String>, file: Option<&str>) -> Resul
                 smtp_from,
                 trusted_proxies,
                 forwarded_header,
+                metrics_from,
+                metrics_token,
             })
         }
         _ => Err(errors),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod errors;
 pub mod methods;
+pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod otp;
@@ -102,6 +103,7 @@ pub async fn state(config: Config, pool: PgPool, clock: Arc<dyn Clock>) -> anyho
         code_key: Arc::new(code_key),
         sealer,
         http,
+        metrics: Arc::new(metrics::Metrics::new()),
     })
 }
 

@@ -26,6 +26,8 @@ pub struct AppState {
     pub mailer: Option<Mailer>,
     /// Shared by the provider plugins (connection reuse).
     pub http: reqwest::Client,
+    /// What `/metrics` shows (this server's own registry).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

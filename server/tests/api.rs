@@ -10,6 +10,8 @@ mod browser;
 mod faults;
 #[path = "api/hardening.rs"]
 mod hardening;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/mocks/mod.rs"]
 mod mocks;
 #[path = "api/not_me.rs"]

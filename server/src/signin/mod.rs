@@ -8,6 +8,7 @@ use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::{self, Answer, Credential, KeptCeremony, SendKind, Started};
+use crate::metrics;
 use crate::settings;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
@@ -51,8 +52,24 @@ pub async fn throttled(ctx: &RequestContext, account_key: &str) -> Result<Option
 }
 
 /// The password step of a sign-in. `demand`: the method an application
-/// asked for (its `acr`), if any.
+/// asked for (its `acr`), if any. Counted for `/metrics` (a form with a
+/// field missing is not a step).
 pub async fn password(
+    ctx: &RequestContext,
+    username: &str,
+    password: &str,
+    demand: Option<MethodId>,
+) -> Result<Step, PortalError> {
+    let result = check_password(ctx, username, password, demand).await;
+    if !matches!(result, Err(PortalError::Validation(_))) {
+        ctx.state
+            .metrics
+            .sign_in_step(metrics::Step::Password, None, metrics::Outcome::of(&result));
+    }
+    result
+}
+
+async fn check_password(
     ctx: &RequestContext,
     username: &str,
     password: &str,
@@ -351,6 +368,21 @@ pub async fn verify(
     credential: &Credential,
     answer: Answer<'_>,
 ) -> Result<Proof, PortalError> {
+    let result = check_answer(ctx, user, credential, answer).await;
+    ctx.state.metrics.sign_in_step(
+        metrics::Step::SecondFactor,
+        Some(credential.method),
+        metrics::Outcome::of(&result),
+    );
+    result
+}
+
+async fn check_answer(
+    ctx: &RequestContext,
+    user: &UserRow,
+    credential: &Credential,
+    answer: Answer<'_>,
+) -> Result<Proof, PortalError> {
     let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
     let methods::Verified { mut tx, notices } = method.verify(ctx, user, credential, answer).await?;
     let now = ctx.now();
@@ -371,8 +403,13 @@ pub async fn passkey(
     kept: &KeptCeremony,
     response: &str,
 ) -> Result<(UserRow, AuthState), PortalError> {
-    let (user, credential, methods::Verified { mut tx, notices }) =
-        methods::passkey::passwordless::finish(ctx, kept, response).await?;
+    let proven = methods::passkey::passwordless::finish(ctx, kept, response).await;
+    ctx.state.metrics.sign_in_step(
+        metrics::Step::Passwordless,
+        Some(MethodId::Passkey),
+        metrics::Outcome::of(&proven),
+    );
+    let (user, credential, methods::Verified { mut tx, notices }) = proven?;
     let now = ctx.now();
     methods::mark_used(&mut tx, credential, now).await?;
     tx.commit().await.map_err(db("committing a sign-in"))?;
@@ -393,6 +430,7 @@ pub async fn finish(ctx: &RequestContext, user: &UserRow, proven: Vec<Proof>) ->
         .await
         .map_err(db("recording a sign-in"))?;
     tracing::info!(user_id = %user.id, ip = %ctx.ip(), "signed in");
+    ctx.state.metrics.signed_in();
     ctx.audit(Event::by_self(audit::SIGNIN_OK, who(user))).await?;
     // Signing in with a factor cancels a waiting reset: the person has one.
     if proven.iter().any(|p| matches!(p.factor, Factor::Method(_))) {

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod browser_headers;
 pub mod csrf;
 pub mod logout;
+pub mod metrics;
 pub mod portal;
 pub mod session;
 
@@ -105,6 +106,10 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .merge(crate::oidc::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route(metrics::PATH, get(metrics::scrape))
+        // Every route above is timed (a layer here wraps each route, after
+        // routing, so the matched pattern is known).
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::measure))
         .layer(PropagateRequestIdLayer::new(header::HeaderName::from_static(
             REQUEST_ID,
         )))

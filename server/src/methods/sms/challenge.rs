@@ -146,6 +146,7 @@ pub async fn send_code(ctx: &RequestContext, dest: Destination<'_>) -> Result<()
         Ok(id) => id,
         Err(blocked) => {
             tracing::warn!(user_id = %dest.user_id, scope = blocked.scope, "SMS send budget spent");
+            ctx.state.metrics.budget_refused(blocked.scope);
             let event = Event::by_self(audit::SMS_BLOCKED, who).details(serde_json::json!({
                 "budget": blocked.scope,
                 "limit": blocked.limit,

@@ -3,12 +3,15 @@
 //! a provider's failure means to the person.
 
 use super::plugin_settings::{self, Saved};
-use super::providers::{self, PluginContext, Properties, ProviderError, SmsPlugin};
+use super::providers::{self, PluginContext, Properties, ProviderError, SendRequest, Sent, SmsPlugin, Verdict};
 use crate::audit::{self, Event, Origin};
 use crate::errors::db;
+use crate::metrics::{Metrics, ProviderCall, ProviderOutcome};
 use crate::secrets::Sealer;
 use crate::state::AppState;
 use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Instant;
 use tessera::method::MethodId;
 use tessera::{FieldError, PortalError};
 use time::OffsetDateTime;
@@ -112,7 +115,57 @@ pub async fn build_stored(state: &AppState, id: &str) -> Result<Box<dyn SmsPlugi
     let record = plugin_settings::plugin(&state.pool, state.sealer.as_deref(), id)
         .await
         .map_err(|e| vec![e.to_string()])?;
-    providers::build(id, &record.properties, &context(Some(state), &state.pool))
+    let plugin = providers::build(id, &record.properties, &context(Some(state), &state.pool))?;
+    Ok(Box::new(Measured {
+        plugin,
+        metrics: state.metrics.clone(),
+    }))
+}
+
+/// A plugin whose every call is timed and counted for `/metrics`.
+struct Measured {
+    plugin: Box<dyn SmsPlugin>,
+    metrics: Arc<Metrics>,
+}
+
+fn outcome<T>(result: &Result<T, ProviderError>) -> ProviderOutcome {
+    match result {
+        Ok(_) => ProviderOutcome::Ok,
+        Err(ProviderError::InvalidNumber(_)) => ProviderOutcome::InvalidNumber,
+        Err(ProviderError::Misconfigured(_)) => ProviderOutcome::Misconfigured,
+        Err(ProviderError::RateLimited { .. }) => ProviderOutcome::RateLimited,
+        Err(ProviderError::Unavailable(_)) => ProviderOutcome::Unavailable,
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsPlugin for Measured {
+    fn id(&self) -> &'static str {
+        self.plugin.id()
+    }
+
+    async fn send(&self, req: &SendRequest<'_>) -> Result<Sent, ProviderError> {
+        let started = Instant::now();
+        let result = self.plugin.send(req).await;
+        let outcome = outcome(&result);
+        self.metrics
+            .provider_call(self.id(), ProviderCall::Send, outcome, started.elapsed());
+        self.metrics
+            .code_sent(self.id(), outcome, crate::phone::region_of(req.to));
+        result
+    }
+
+    async fn check(&self, to: &str, sent: &Sent, code: &str) -> Result<Verdict, ProviderError> {
+        let started = Instant::now();
+        let result = self.plugin.check(to, sent, code).await;
+        self.metrics
+            .provider_call(self.id(), ProviderCall::Check, outcome(&result), started.elapsed());
+        result
+    }
+
+    async fn forget(&self, provider_user_id: &str) -> Result<(), ProviderError> {
+        self.plugin.forget(provider_user_id).await
+    }
 }
 
 /// A plugin by id, with its stored properties.
