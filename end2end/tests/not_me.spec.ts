@@ -68,7 +68,7 @@ test("a notice's “this wasn't me” link signs in, secures the account and fla
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
 
   // The console lists the account flagged; once looked into, the flag is cleared.
-  await console.goto("/admin/users");
+  await console.goto("/admin");
   const row = console.getByRole("row").filter({ has: console.getByRole("link", { name: who.username, exact: true }) });
   await expect(row.getByTestId("user-flagged")).toBeVisible();
   await console.goto(`/admin/users/${who.username}`);
