@@ -57,11 +57,7 @@ pub async fn set_password(pool: &PgPool, clock: &dyn Clock, username: &str, pass
     };
     // As when the person changes it: every session ends and every token an
     // application holds is revoked (SECURITY.md 19, 48).
-    let ended = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let ended = crate::account::sessions::end_all_but(&mut *tx, id, None).await?;
     crate::account::app_tokens::revoke_for_user(&mut *tx, id, now).await?;
     // And no browser skips the second step on the old password's trust (41).
     let untrusted = sqlx::query("DELETE FROM trusted_browsers WHERE user_id = $1")

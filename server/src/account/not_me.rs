@@ -117,13 +117,9 @@ pub async fn secure(
             human(at)
         )));
     }
-    let sessions_ended = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
-        .bind(user.id)
-        .bind(this_session)
-        .execute(&mut *tx)
+    let sessions_ended = super::sessions::end_all_but(&mut *tx, user.id, this_session)
         .await
-        .map_err(db("ending other sessions"))?
-        .rows_affected();
+        .map_err(db("ending other sessions"))?;
     let tokens_revoked = super::app_tokens::revoke_for_user(&mut *tx, user.id, now)
         .await
         .map_err(db("revoking application tokens"))?;

@@ -76,13 +76,9 @@ pub async fn change(
         return Err(PortalError::Conflict);
     }
     // Every other session of the account ends (SECURITY.md 19, 22).
-    let ended = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
-        .bind(user.id)
-        .bind(this)
-        .execute(&mut *tx)
+    let ended = super::sessions::end_all_but(&mut *tx, user.id, this)
         .await
-        .map_err(db("ending other sessions"))?
-        .rows_affected();
+        .map_err(db("ending other sessions"))?;
     // And every token an application holds for the account (48).
     super::app_tokens::revoke_for_user(&mut *tx, user.id, now)
         .await

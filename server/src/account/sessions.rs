@@ -46,6 +46,17 @@ pub async fn touch(pool: &sqlx::PgPool, id: Uuid, now: OffsetDateTime, ip: &str)
     Ok(())
 }
 
+/// Ends every session of the account but `keep` (none: every one), on
+/// every server at its next request; how many ended.
+pub async fn end_all_but(db: impl sqlx::PgExecutor<'_>, user_id: Uuid, keep: Option<Uuid>) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
 /// Forgets a session's row (sign-out).
 pub async fn forget(pool: &sqlx::PgPool, id: Uuid) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM user_sessions WHERE id = $1")

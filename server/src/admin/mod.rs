@@ -769,9 +769,7 @@ impl Console<'_> {
         }
         if action == UserAction::Lock {
             // Its sessions end now, on every server.
-            sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
-                .bind(target.id)
-                .execute(&mut *tx)
+            crate::account::sessions::end_all_but(&mut *tx, target.id, None)
                 .await
                 .map_err(db("ending a locked account's sessions"))?;
             crate::account::app_tokens::revoke_for_user(&mut *tx, target.id, now)

@@ -356,10 +356,7 @@ async fn sec_39_bad_passkey_answers_are_refused_plainly_and_write_nothing() {
     // Two ceremonies open at once, both answered with one counter value:
     // the second is a copy, though its ceremony began before the first
     // answer moved the counter.
-    let (mut e, mut f) = (app.browser(), app.browser());
-    e.sign_in(ALICE.0, ALICE.1).await;
-    f.sign_in(ALICE.0, ALICE.1).await;
-    let (for_e, for_f) = (e.passkey_challenge().await, f.passkey_challenge().await);
+    let (mut e, mut f, for_e, for_f) = two_open_ceremonies(&app).await;
     let a = e
         .post("signin/verify_code", &[("code", &key.assert(&for_e).to_string())])
         .await;
@@ -597,10 +594,7 @@ async fn sec_39_a_counter_falling_back_to_zero_is_refused_even_across_ceremonies
     // Registered with a counter of 0; two sign-ins open their ceremonies
     // before either is answered.
     let mut key = alice_with_passkey(&app).await;
-    let (mut e, mut f) = (app.browser(), app.browser());
-    e.sign_in(ALICE.0, ALICE.1).await;
-    f.sign_in(ALICE.0, ALICE.1).await;
-    let (for_e, for_f) = (e.passkey_challenge().await, f.passkey_challenge().await);
+    let (mut e, mut f, for_e, for_f) = two_open_ceremonies(&app).await;
     // The key moves to 1 in one of them…
     let a = e
         .post("signin/verify_code", &[("code", &key.assert(&for_e).to_string())])
@@ -614,4 +608,14 @@ async fn sec_39_a_counter_falling_back_to_zero_is_refused_even_across_ceremonies
     assert_eq!(a.status, 422, "{}", a.body);
     assert!(field_error(&a, "code").contains("counter went backwards"), "{}", a.body);
     assert_eq!(f.get_json("home").await.0, 401, "not signed in");
+}
+
+/// Two browsers at Alice's second step, each with its passkey ceremony
+/// open (neither answered yet).
+async fn two_open_ceremonies(app: &TestApp) -> (Browser, Browser, Value, Value) {
+    let (mut e, mut f) = (app.browser(), app.browser());
+    e.sign_in(ALICE.0, ALICE.1).await;
+    f.sign_in(ALICE.0, ALICE.1).await;
+    let (for_e, for_f) = (e.passkey_challenge().await, f.passkey_challenge().await);
+    (e, f, for_e, for_f)
 }
