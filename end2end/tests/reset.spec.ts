@@ -1,4 +1,4 @@
-import { expect, type TestInfo, test } from "@playwright/test";
+import { expect, type Page, type TestInfo, test } from "@playwright/test";
 import { addApp, adminPage, jsOn, open, passwordStep, twoFactorOnThenSignOut, watchErrors } from "./helpers";
 
 // One account per browser project, with an email address: 2FA state persists.
@@ -6,6 +6,16 @@ const resetUser = (info: TestInfo) => ({
   username: jsOn(info) ? "reset-js" : "reset-nojs",
   password: process.env.E2E_SMS_PASSWORD ?? "",
 });
+
+/** "Cancel and sign in again", waiting for the sign-out's answer: the
+ * next sign-in page must not be rendered in the session it is ending (its
+ * CSRF token would be refused once the sign-out flushes the session). */
+async function cancelAndSignInAgain(page: Page) {
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes("/api/sign_out")),
+    page.getByRole("button", { name: "Cancel and sign in again" }).click(),
+  ]);
+}
 
 test("a person who lost every factor asks for a reset, and gets back in once it is approved", async ({
   page,
@@ -29,13 +39,13 @@ test("a person who lost every factor asks for a reset, and gets back in once it 
   await expect(page).toHaveURL(/\/signin\/reset$/);
   await page.getByRole("button", { name: "Reset two-factor sign-in by email" }).click();
   await expect(page.getByTestId("reset-waiting")).toBeVisible();
-  await page.getByRole("button", { name: "Cancel and sign in again" }).click();
+  await cancelAndSignInAgain(page);
   await expect(page).toHaveURL(/\/signin$/);
 
   // Before the wait is over, the password still leads to the second step.
   await passwordStep(page, info, who);
   await expect(page).toHaveURL(/\/signin\/code$/);
-  await page.getByRole("button", { name: "Cancel and sign in again" }).click();
+  await cancelAndSignInAgain(page);
   await expect(page).toHaveURL(/\/signin$/);
 
   // The administrator sees the waiting reset and approves it now (the
