@@ -161,7 +161,9 @@ drop_dbs() {
 # Builds the release server and the hydrate bundle, CSS and assets.
 build_release() {
   say "building Tessera (release)"
-  (cd "$ROOT" && cargo leptos build --release)
+  # --split: a chunk per page (app/src/lib.rs, lazy_pages!); --precompress:
+  # .br and .gz beside each file, which the server sends to browsers that take them.
+  (cd "$ROOT" && cargo leptos build --release --split --precompress)
 }
 
 server_bin() { echo "$TARGET_DIR/release/tessera-server"; }

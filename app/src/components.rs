@@ -3,6 +3,7 @@
 use crate::api::{SignOut, get_session};
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 use tessera::views::SessionView;
@@ -19,7 +20,6 @@ pub fn Header() -> impl IntoView {
     let location = use_location();
     let session: SessionResource = Resource::new(move || location.pathname.get(), |_| get_session());
     provide_context(session);
-    let sign_out = ServerAction::<SignOut>::new();
 
     view! {
         <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:p-2 focus:bg-white">
@@ -42,10 +42,13 @@ pub fn Header() -> impl IntoView {
                                     <A href="/admin" attr:class="hover:underline">"Admin"</A>
                                 })}
                                 <span class="text-slate-500" data-testid="signed-in-user">{v.display_name.clone()}</span>
-                                <ActionForm action=sign_out attr:class="inline">
+                                // A plain form, hydrated or not: signing out loads the
+                                // sign-in page anew, with the new session's CSRF token
+                                // (nothing of the ended session stays on screen).
+                                <form method="post" action=SignOut::url() class="inline">
                                     <CsrfField />
                                     <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
-                                </ActionForm>
+                                </form>
                             </nav>
                         })
                     })}

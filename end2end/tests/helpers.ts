@@ -22,12 +22,20 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-/** Opens a page and, with JavaScript on, waits until it is hydrated. */
+/**
+ * With JavaScript on, waits until the page is ready for a person: hydrated,
+ * or sent without the wasm bundle (`data-static`: the sign-in page).
+ */
+export async function ready(page: Page, info: TestInfo) {
+  if (jsOn(info)) {
+    await expect(page.locator("body[data-hydrated=true], body[data-static=true]")).toBeAttached({ timeout: 15_000 });
+  }
+}
+
+/** Opens a page and, with JavaScript on, waits until it is ready. */
 export async function open(page: Page, info: TestInfo, path: string) {
   await page.goto(path);
-  if (jsOn(info)) {
-    await expect(page.locator("body[data-hydrated=true]")).toBeAttached({ timeout: 15_000 });
-  }
+  await ready(page, info);
 }
 
 export async function signIn(page: Page, info: TestInfo, who: { username: string; password: string }) {
@@ -42,12 +50,18 @@ export async function signIn(page: Page, info: TestInfo, who: { username: string
   }
 }
 
-/** The password step alone: where it leads is for the caller to check. */
+/**
+ * The password step alone, up to the page it leads to (ready: the sign-in
+ * page is sent without the wasm bundle, so the next page loads and hydrates
+ * anew); which page that is, is for the caller to check.
+ */
 export async function passwordStep(page: Page, info: TestInfo, who: { username: string; password: string }) {
   await open(page, info, "/signin");
   await page.getByLabel("Username").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL((url) => url.pathname !== "/signin" && !url.pathname.startsWith("/api/"));
+  await ready(page, info);
 }
 
 /** A browser context of its own, signed in as the administrator (close it when done). */

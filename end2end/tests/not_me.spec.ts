@@ -1,5 +1,5 @@
 import { expect, type TestInfo, test } from "@playwright/test";
-import { addApp, adminPage, jsOn, open, watchErrors } from "./helpers";
+import { addApp, adminPage, jsOn, open, ready, watchErrors } from "./helpers";
 
 // One account per browser project: its notices and flag persist.
 const notMeUser = (info: TestInfo) => ({
@@ -72,6 +72,7 @@ test("a notice's “this wasn't me” link signs in, secures the account and fla
   const row = console.getByRole("row").filter({ has: console.getByRole("link", { name: who.username, exact: true }) });
   await expect(row.getByTestId("user-flagged")).toBeVisible();
   await console.goto(`/admin/users/${who.username}`);
+  await ready(console, info);
   await expect(console.getByTestId("account-flag")).toContainText("secured the account");
   await console.getByRole("button", { name: "Clear the flag" }).click();
   await expect(console.getByTestId("account-flag")).toHaveCount(0);

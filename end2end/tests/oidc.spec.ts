@@ -1,5 +1,5 @@
 import { expect, type TestInfo, test } from "@playwright/test";
-import { codeFromOutbox, jsOn, open, watchErrors } from "./helpers";
+import { codeFromOutbox, jsOn, open, ready, watchErrors } from "./helpers";
 import { RelyingParty } from "./relying_party";
 
 // An application signs people in through Tessera (OpenID Connect), with
@@ -33,7 +33,7 @@ test("an application signs a person in with the password, then with the SMS code
   // them back, with what the sign-in proved.
   await page.goto(`${rp.base}/login`);
   await expect(page).toHaveURL(/\/signin$/);
-  if (jsOn(info)) await expect(page.locator("body[data-hydrated=true]")).toBeAttached({ timeout: 15_000 });
+  await ready(page, info);
   await page.getByLabel("Username").fill(who.username);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();

@@ -1,5 +1,5 @@
 import { expect, type Page, type TestInfo, test } from "@playwright/test";
-import { addApp, adminPage, jsOn, open, passwordStep, twoFactorOnThenSignOut, watchErrors } from "./helpers";
+import { addApp, adminPage, jsOn, open, passwordStep, ready, twoFactorOnThenSignOut, watchErrors } from "./helpers";
 
 // One account per browser project, with an email address: 2FA state persists.
 const resetUser = (info: TestInfo) => ({
@@ -52,6 +52,7 @@ test("a person who lost every factor asks for a reset, and gets back in once it 
   // integration tests move the clock through the wait instead).
   const { context, page: console } = await adminPage(browser);
   await console.goto(`/admin/users/${who.username}`);
+  await ready(console, info);
   await expect(console.getByTestId("account-reset")).toBeVisible();
   await console.getByRole("button", { name: "Approve it now" }).click();
   if (jsOn(info)) {

@@ -1,5 +1,5 @@
 import { type Browser, expect, type Page, type TestInfo, test } from "@playwright/test";
-import { adminPage, jsOn, open, passwordStep, twoFactorOnThenSignOut, watchErrors } from "./helpers";
+import { adminPage, jsOn, open, passwordStep, ready, twoFactorOnThenSignOut, watchErrors } from "./helpers";
 
 // Passkeys in Chromium with its virtual authenticator (the DevTools
 // protocol's WebAuthn domain): one account per browser project.
@@ -9,9 +9,10 @@ const passkeyUser = (info: TestInfo) => ({
 });
 
 /** The administrator turns passkeys on in the console (once is enough). */
-async function passkeysOn(browser: Browser) {
+async function passkeysOn(browser: Browser, info: TestInfo) {
   const { context, page } = await adminPage(browser);
   await page.goto("/admin/methods");
+  await ready(page, info);
   const section = page.locator('[data-method="passkey"]');
   const enabled = section.getByLabel("Enabled");
   if (!(await enabled.isChecked())) {
@@ -54,7 +55,7 @@ test("a passkey is registered, proves the second step and signs in alone; withou
   test.setTimeout(120_000);
   const errors = watchErrors(page);
   const who = passkeyUser(info);
-  await passkeysOn(browser);
+  await passkeysOn(browser, info);
   if (!jsOn(info)) {
     await open(page, info, "/signin");
     await expect(page.getByTestId("passkey-sign-in").getByTestId("passkey-needs-js")).toBeVisible();
@@ -75,11 +76,11 @@ test("a passkey is registered, proves the second step and signs in alone; withou
   await expect(page.getByRole("heading", { name: "Create the passkey “This laptop”" })).toBeVisible();
   await page.getByRole("button", { name: "Create the passkey" }).click();
   await expect(page.getByTestId("passkey-nickname")).toHaveText("This laptop");
-  await twoFactorOnThenSignOut(page);
-
   // The password, then the passkey as the second step (untouched until
-  // then, so the sign-in page's autofill does not answer first).
+  // then, so that the autofill of the sign-in page the sign-out leads to
+  // does not answer first).
   await authenticator.presence(false);
+  await twoFactorOnThenSignOut(page);
   await passwordStep(page, info, who);
   await expect(page).toHaveURL(/\/signin\/code$/);
   await expect(page.getByTestId("use-passkey")).toContainText("“This laptop”");
@@ -87,11 +88,14 @@ test("a passkey is registered, proves the second step and signs in alone; withou
   await page.getByRole("button", { name: "Use my passkey" }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
+  // (The sign-in page the sign-out leads to asks for the autofill at once.)
+  await authenticator.presence(false);
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin$/);
 
   // The passkey alone, no username, no password: the button (the page's
   // autofill request, answered by the authenticator at once, may come first).
+  await authenticator.presence(true);
   await page.goto("/signin");
   try {
     await page.getByRole("button", { name: "Sign in with a passkey" }).click({ timeout: 5_000 });

@@ -10,14 +10,40 @@ use crate::state::AppState;
 use crate::store::UserRow;
 use sqlx::{PgConnection, PgPool};
 use tessera::PortalError;
+use tessera::policy::Policy;
 use time::OffsetDateTime;
 
 pub struct RequestContext {
     pub state: AppState,
     pub origin: Origin,
+    /// The policy as this request first read it (one read per request).
+    policy: tokio::sync::OnceCell<Policy>,
 }
 
 impl RequestContext {
+    pub fn new(state: AppState, origin: Origin) -> Self {
+        Self {
+            state,
+            origin,
+            policy: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The policy in force, read once per request: every step of a request
+    /// applies the same policy, and a code check (which needs it three
+    /// times) reads it once. A change applies from the next request.
+    pub async fn policy(&self) -> Result<Policy, PortalError> {
+        self.policy
+            .get_or_try_init(|| async {
+                crate::settings::policy(self.pool())
+                    .await
+                    .map(|(policy, _)| policy)
+                    .map_err(db("reading the policy"))
+            })
+            .await
+            .cloned()
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.state.pool
     }

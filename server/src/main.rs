@@ -181,6 +181,7 @@ fn signing_key_sealer(config: &config::Config) -> anyhow::Result<tessera_server:
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tessera_server::allocator::pin_mmap_threshold();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
 

@@ -181,6 +181,7 @@ pub struct Metrics {
     provider_calls: Family<ProviderLabels, Histogram, fn() -> Histogram>,
     pool_connections: Family<PoolLabels, Gauge>,
     sessions: Gauge,
+    argon2_memory: Gauge,
 }
 
 impl Default for Metrics {
@@ -240,6 +241,12 @@ impl Metrics {
             "Signed-in sessions on the database, when scraped",
             sessions.clone(),
         );
+        let argon2_memory = Gauge::default();
+        registry.register(
+            "argon2_memory_bytes",
+            "Working memory the password-hashing threads hold (given back when idle), when scraped",
+            argon2_memory.clone(),
+        );
         registry.register(
             "build",
             "The running build",
@@ -255,6 +262,7 @@ impl Metrics {
             provider_calls,
             pool_connections,
             sessions,
+            argon2_memory,
         }
     }
 
@@ -304,6 +312,8 @@ impl Metrics {
         self.pool_connections
             .get_or_create(&PoolLabels { state: "busy" })
             .set(size - idle);
+        self.argon2_memory
+            .set(i64::try_from(crate::password::held_bytes()).unwrap_or(i64::MAX));
         match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM user_sessions")
             .fetch_one(pool)
             .await

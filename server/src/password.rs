@@ -4,7 +4,8 @@
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const M_COST_KIB: u32 = 19_456;
 pub const T_COST: u32 = 2;
@@ -21,14 +22,46 @@ thread_local! {
     /// its heaps: the server peaked at 253 MiB under load. Measured in the
     /// README's Performance section.
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    static ON_AN_ARGON2_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Argon2 of `password` and `salt` into `out`, in this thread's memory.
+/// An Argon2 thread with no run for this long gives its working memory back
+/// (a server idle after a burst of sign-ins returns to its idle size; the
+/// threads wait in turn, so all have within one spell per thread).
+#[cfg(not(test))]
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(10);
+#[cfg(test)]
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Bytes of Argon2 working memory the threads hold now.
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+pub fn held_bytes() -> usize {
+    HELD_BYTES.load(Ordering::Relaxed)
+}
+
+/// Frees this thread's Argon2 memory, and the allocator's free pages with it.
+fn release_memory() {
+    let held = MEMORY.with(|memory| std::mem::take(&mut *memory.borrow_mut()));
+    if !held.is_empty() {
+        HELD_BYTES.fetch_sub(held.len() * size_of::<Block>(), Ordering::Relaxed);
+        drop(held);
+        crate::allocator::give_back_free_memory();
+    }
+}
+
+/// Argon2 of `password` and `salt` into `out`: on an Argon2 thread in the
+/// memory it keeps, elsewhere (tests, the CLI) in memory of its own.
 fn run(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
     let blocks = argon.params().block_count();
+    if !ON_AN_ARGON2_THREAD.get() {
+        let mut memory = vec![Block::default(); blocks];
+        return argon.hash_password_into_with_memory(password, salt, out, &mut memory[..]);
+    }
     MEMORY.with(|memory| {
         let mut memory = memory.borrow_mut();
         if memory.len() < blocks {
+            HELD_BYTES.fetch_add((blocks - memory.len()) * size_of::<Block>(), Ordering::Relaxed);
             memory.resize(blocks, Block::default());
         }
         argon.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
@@ -96,9 +129,11 @@ static WORKERS: std::sync::LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<Job
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                ON_AN_ARGON2_THREAD.set(true);
                 loop {
                     let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
+                        Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
                         Err(_) => return,
                     };
                     match job {
@@ -106,7 +141,8 @@ static WORKERS: std::sync::LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<Job
                         Ok(job) => {
                             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                         }
-                        Err(_) => return,
+                        Err(RecvTimeoutError::Timeout) => release_memory(),
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
             })
@@ -175,5 +211,21 @@ mod tests {
             .to_string();
         assert!(verify_blocking("pw", &cheaper));
         assert!(!verify_blocking("px", &cheaper));
+    }
+
+    #[tokio::test]
+    async fn the_argon2_threads_give_their_memory_back_when_idle() {
+        let phc = hash("correct horse battery".into()).await.unwrap();
+        assert!(
+            held_bytes() >= M_COST_KIB as usize * 1024,
+            "a run keeps its memory: {}",
+            held_bytes()
+        );
+        assert!(verify("correct horse battery".into(), phc).await.unwrap());
+        let deadline = std::time::Instant::now() + IDLE_RELEASE * 10;
+        while held_bytes() > 0 {
+            assert!(std::time::Instant::now() < deadline, "still held: {}", held_bytes());
+            tokio::time::sleep(IDLE_RELEASE / 4).await;
+        }
     }
 }

@@ -10,7 +10,6 @@ use crate::errors::db;
 use crate::methods::{self, Credential};
 use crate::notify::{self, Notice};
 use crate::safety::trusted_browsers::{self, Voided};
-use crate::settings;
 use crate::store::UserRow;
 use tessera::method::{MethodId, counting};
 use tessera::twofactor::{Removal, can_turn_on, removal};
@@ -23,11 +22,7 @@ fn parse_id(id: &str) -> Result<Uuid, PortalError> {
 }
 
 async fn min_credentials(ctx: &RequestContext) -> Result<u32, PortalError> {
-    Ok(settings::policy(ctx.pool())
-        .await
-        .map_err(db("reading the policy"))?
-        .0
-        .min_credentials)
+    Ok(ctx.policy().await?.min_credentials)
 }
 
 /// How many of these credentials count toward the minimum.

@@ -5,7 +5,6 @@
 use crate::clock::until_window_frees;
 use crate::context::RequestContext;
 use crate::errors::db;
-use crate::settings;
 use tessera::PortalError;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -14,12 +13,7 @@ const HOUR_SECS: i64 = 3600;
 
 /// Refuses (429) when the account is at the cap.
 pub async fn check_cap(ctx: &RequestContext, user_id: Uuid) -> Result<(), PortalError> {
-    let cap = settings::policy(ctx.pool())
-        .await
-        .map_err(db("reading the policy"))?
-        .0
-        .code_policy()
-        .max_failures_per_hour;
+    let cap = ctx.policy().await?.code_policy().max_failures_per_hour;
     let now = ctx.now();
     let (failures, oldest): (i64, Option<OffsetDateTime>) =
         sqlx::query_as("SELECT count(*), min(failed_at) FROM otp_failures WHERE user_id = $1 AND failed_at > $2")

@@ -57,16 +57,16 @@ pub fn router() -> Router<AppState> {
 }
 
 fn context(state: AppState, ip: Option<Extension<ClientIp>>, headers: &HeaderMap) -> RequestContext {
-    RequestContext {
+    RequestContext::new(
         state,
-        origin: Origin {
+        Origin {
             ip: ip.map_or_else(|| "unknown".into(), |Extension(c)| c.ip.to_string()),
             user_agent: headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         },
-    }
+    )
 }
 
 /// OpenID Connect Discovery 1.0: what this provider really supports.

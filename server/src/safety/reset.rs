@@ -14,7 +14,6 @@ use crate::errors::db;
 use crate::methods;
 use crate::notify::{self, Notice};
 use crate::secrets::{self, token_digest};
-use crate::settings;
 use crate::store::UserRow;
 use tessera::views::ResetView;
 use tessera::{FieldError, PortalError};
@@ -62,7 +61,7 @@ pub async fn waiting(ctx: &RequestContext, user_id: Uuid) -> Result<Option<Offse
 
 /// What the second step's reset page shows.
 pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<ResetView, PortalError> {
-    let (policy, _) = settings::policy(ctx.pool()).await.map_err(db("reading the policy"))?;
+    let policy = ctx.policy().await?;
     Ok(ResetView {
         wait_hours: policy.recovery_wait_hours,
         has_email: user.email.as_deref().is_some_and(|e| !e.trim().is_empty()),
@@ -73,7 +72,7 @@ pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<ResetView, Por
 /// Asks for a reset (the password was just proven): it waits the policy's
 /// hours, and every channel of the account is told with a cancel link.
 pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTime, PortalError> {
-    let (policy, _) = settings::policy(ctx.pool()).await.map_err(db("reading the policy"))?;
+    let policy = ctx.policy().await?;
     if policy.recovery_wait_hours == 0 {
         return Err(refuse(
             "Resetting two-factor sign-in by email is turned off here. Contact your administrator.",

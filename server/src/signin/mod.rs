@@ -9,7 +9,6 @@ use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::{self, Answer, Credential, KeptCeremony, SendKind, Started};
 use crate::metrics;
-use crate::settings;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
@@ -135,7 +134,7 @@ async fn check_password(
         .await
         .map_err(db("clearing failed sign-ins"))?;
 
-    let (policy, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
+    let policy = ctx.policy().await?;
     let needs_methods =
         policy.mode == Mode::Mandatory || (demand.is_some() && policy.missing_method == MissingMethod::Enroll);
     let enabled = if needs_methods {
@@ -281,11 +280,7 @@ pub async fn options(
     let mut usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("listing usable credentials"))?;
-    let default_method = settings::policy(ctx.pool())
-        .await
-        .map_err(db("reading the policy"))?
-        .0
-        .default_method;
+    let default_method = ctx.policy().await?.default_method;
     let demanded = |c: &Credential| demand.is_some_and(|d| meets(c.method, d));
     let first = usable
         .iter()
@@ -387,12 +382,24 @@ async fn check_answer(
     let methods::Verified { mut tx, notices } = method.verify(ctx, user, credential, answer).await?;
     let now = ctx.now();
     methods::mark_used(&mut tx, credential.id, now).await?;
+    cancel_waiting_reset(ctx, &mut tx, user).await?;
     tx.commit().await.map_err(db("committing a sign-in"))?;
     crate::notify::deliver(&ctx.state, notices);
     Ok(Proof {
         factor: Factor::Method(credential.method),
         at: now.unix_timestamp(),
     })
+}
+
+/// Proving a factor cancels a waiting reset (the person has one), in the
+/// transaction that records the proof.
+async fn cancel_waiting_reset(
+    ctx: &RequestContext,
+    tx: &mut sqlx::PgConnection,
+    user: &UserRow,
+) -> Result<(), PortalError> {
+    crate::safety::reset::cancel(ctx, tx, who(user), None, crate::safety::reset::Ended::BySignIn).await?;
+    Ok(())
 }
 
 /// A sign-in with a passkey alone (the browser found it): the account it
@@ -412,6 +419,7 @@ pub async fn passkey(
     let (user, credential, methods::Verified { mut tx, notices }) = proven?;
     let now = ctx.now();
     methods::mark_used(&mut tx, credential, now).await?;
+    cancel_waiting_reset(ctx, &mut tx, &user).await?;
     tx.commit().await.map_err(db("committing a sign-in"))?;
     crate::notify::deliver(&ctx.state, notices);
     let proven = vec![Proof {
@@ -432,12 +440,6 @@ pub async fn finish(ctx: &RequestContext, user: &UserRow, proven: Vec<Proof>) ->
     tracing::info!(user_id = %user.id, ip = %ctx.ip(), "signed in");
     ctx.state.metrics.signed_in();
     ctx.audit(Event::by_self(audit::SIGNIN_OK, who(user))).await?;
-    // Signing in with a factor cancels a waiting reset: the person has one.
-    if proven.iter().any(|p| matches!(p.factor, Factor::Method(_))) {
-        let mut tx = ctx.pool().begin().await.map_err(db("cancelling a reset"))?;
-        crate::safety::reset::cancel(ctx, &mut tx, who(user), None, crate::safety::reset::Ended::BySignIn).await?;
-        tx.commit().await.map_err(db("cancelling a reset"))?;
-    }
     Ok(AuthState::SignedIn {
         user_id: user.id.to_string(),
         authenticated_at: now.unix_timestamp(),

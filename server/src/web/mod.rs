@@ -99,7 +99,7 @@ pub fn router(state: AppState, sessions: PostgresStore) -> Router {
         .nest_service(
             "/pkg",
             SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, Caching::Revalidate.header_value())
-                .layer(ServeDir::new(Path::new(&*state.leptos_options.site_root).join("pkg"))),
+                .layer(built_files(Path::new(&*state.leptos_options.site_root).join("pkg"))),
         )
         // OpenID Connect's back channel: clients authenticate themselves;
         // no cookie session, no CSRF token.
@@ -164,11 +164,18 @@ fn provide_csp_nonce() {
     }
 }
 
+/// Files of the built site; a browser that takes brotli or gzip gets the
+/// `.br` or `.gz` file the release build wrote beside each one
+/// (`cargo leptos build --precompress`), when there is one.
+fn built_files(dir: std::path::PathBuf) -> ServeDir {
+    ServeDir::new(dir).precompressed_br().precompressed_gzip()
+}
+
 /// A file from the public folder (revalidated before reuse), or the app's
 /// 404 page, rendered whole (like every page) so that it works without
 /// JavaScript. A name too long for the file system is simply not found.
 fn public_file_or_not_found(options: leptos::prelude::LeptosOptions) -> axum::routing::MethodRouter {
-    let files = ServeDir::new(&*options.site_root);
+    let files = built_files(Path::new(&*options.site_root).to_path_buf());
     let render = leptos_axum::render_app_async_with_context(provide_csp_nonce, move || shell(options.clone()));
     get(move |req: Request| {
         let mut files = files.clone();
@@ -438,10 +445,7 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         .and_then(|c| TrustToken::from_cookie(c.value()));
     let mut req = req;
     let portal = Arc::new(RequestPortal {
-        ctx: RequestContext {
-            state,
-            origin: Origin { ip, user_agent },
-        },
+        ctx: RequestContext::new(state, Origin { ip, user_agent }),
         session,
         user,
         auth,

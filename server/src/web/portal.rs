@@ -15,7 +15,6 @@ use crate::methods::{self, Answer, Enrolling, SendKind};
 use crate::safety::reset;
 use crate::safety::trusted_browsers::{self, TrustToken};
 use crate::secrets::Sealer;
-use crate::settings;
 use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
 use std::collections::BTreeMap;
@@ -646,10 +645,7 @@ impl TotpEnrollment for RequestPortal {
 impl RequestPortal {
     /// The policy in force.
     async fn policy(&self) -> Result<tessera::policy::Policy, PortalError> {
-        Ok(settings::policy(self.ctx.pool())
-            .await
-            .map_err(db("reading the policy"))?
-            .0)
+        self.ctx.policy().await
     }
 
     /// A browser this account trusted skips the second factor of the

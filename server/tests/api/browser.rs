@@ -276,6 +276,54 @@ async fn static_files_are_revalidated_and_long_or_odd_paths_get_the_404_page() {
 }
 
 #[tokio::test]
+async fn built_files_go_out_compressed_to_browsers_that_take_it() {
+    let root = site_root();
+    // As `cargo leptos build --precompress` leaves them: a .br and a .gz beside
+    // each file (contents told apart here by their text).
+    for (file, dir) in [("tessera.wasm", "pkg/"), ("passkey.js", "")] {
+        std::fs::write(root.join(format!("{dir}{file}")), "raw").unwrap();
+        std::fs::write(root.join(format!("{dir}{file}.br")), "brotli").unwrap();
+        std::fs::write(root.join(format!("{dir}{file}.gz")), "gzip").unwrap();
+    }
+    let app = spawn_app_with(&[("TESSERA_SITE_ROOT", root.to_str().unwrap())]).await;
+    let mut b = app.browser();
+    for path in ["/pkg/tessera.wasm", "/passkey.js"] {
+        for (accepts, encoding, body) in [
+            ("gzip, deflate, br, zstd", Some("br"), "brotli"),
+            ("gzip", Some("gzip"), "gzip"),
+            ("identity", None, "raw"),
+        ] {
+            let a = b
+                .send(
+                    b.http
+                        .get(format!("{}{path}", app.base))
+                        .header("accept-encoding", accepts),
+                )
+                .await;
+            assert_eq!(a.status, 200, "{path} {accepts}");
+            assert_eq!(
+                a.headers.get("content-encoding").map(|v| v.to_str().unwrap()),
+                encoding,
+                "{path} {accepts}"
+            );
+            assert_eq!(a.body, body, "{path} {accepts}");
+            assert_eq!(header(&a, path, "cache-control"), "no-cache", "{path}");
+        }
+    }
+    // A file built without its compressed forms goes out as it is.
+    let a = b
+        .send(
+            b.http
+                .get(format!("{}/pkg/tessera.css", app.base))
+                .header("accept-encoding", "br"),
+        )
+        .await;
+    assert_eq!((a.status, a.headers.get("content-encoding")), (200, None));
+    assert_eq!(a.body, "body{margin:0}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test]
 async fn refusals_answer_a_page_to_browsers_and_plain_words_to_scripts() {
     let root = site_root();
     // A public file the server cannot read (a link to itself): a 500 with

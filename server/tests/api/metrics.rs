@@ -99,6 +99,8 @@ async fn a_scrape_with_the_token_shows_sign_ins_codes_and_routes() {
     assert!(sample(&text, "tessera_sessions") >= 1.0);
     assert!(text.contains("tessera_db_pool_connections{state=\"idle\"}"), "{text}");
     assert!(text.contains("tessera_build_info{version=\""), "{text}");
+    // Held by the hashing threads a moment ago, or given back since: either way a number.
+    assert!(sample(&text, "tessera_argon2_memory_bytes") >= 0.0);
 }
 
 #[tokio::test]

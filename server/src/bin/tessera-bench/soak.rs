@@ -244,6 +244,7 @@ pub async fn run(pool: PgPool, soak: Soak) -> anyhow::Result<()> {
             latencies: interval.latencies.clone(),
             errors: interval.errors,
             elapsed: record.every,
+            ran_dry: false,
         };
         println!(
             "{:>8.1} {:>7} {:>9} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.1}",

@@ -9,7 +9,6 @@ use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::methods::{self, KeptCeremony, Started, Verified};
-use crate::settings;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::method::MethodId;
@@ -31,7 +30,7 @@ pub async fn allowed(ctx: &RequestContext) -> Result<bool, PortalError> {
     if !on || relying_party(&ctx.state).is_err() {
         return Ok(false);
     }
-    let (policy, _) = settings::policy(ctx.pool()).await.map_err(db("reading the policy"))?;
+    let policy = ctx.policy().await?;
     Ok(policy.passwordless == Passwordless::Allowed)
 }
 

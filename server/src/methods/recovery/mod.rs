@@ -78,11 +78,7 @@ pub async fn make_set(ctx: &RequestContext, user: &UserRow) -> Result<Vec<String
         tracing::error!("{NO_KEY}");
         return Err(PortalError::MethodUnavailable(MethodId::RecoveryCode));
     }
-    let count = crate::settings::policy(ctx.pool())
-        .await
-        .map_err(db("reading the policy"))?
-        .0
-        .recovery_code_count;
+    let count = ctx.policy().await?.recovery_code_count;
     // Never fewer than ten, whatever is stored (SECURITY.md 37).
     let count = usize::try_from(count).unwrap_or(SET_SIZE).max(SET_SIZE);
     let codes: Vec<String> = (0..count).map(|_| new_code()).collect();

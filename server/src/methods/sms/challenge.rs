@@ -13,7 +13,6 @@ use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::methods::{SendKind, wrong_codes};
 use crate::otp;
-use crate::settings;
 use crate::store::UserRow;
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
 use tessera::otp::message_text;
@@ -91,7 +90,7 @@ pub struct Destination<'a> {
 pub async fn send_code(ctx: &RequestContext, dest: Destination<'_>) -> Result<(), PortalError> {
     let (state, origin) = (&ctx.state, &ctx.origin);
     let pool = &state.pool;
-    let (rules, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
+    let rules = ctx.policy().await?;
     let policy = &rules.code_policy();
     let now = state.clock.now();
     let field = if dest.purpose == Purpose::Enroll {
@@ -288,7 +287,7 @@ pub async fn check_code(
     let pool = &state.pool;
     let who: Who<'_> = who(user);
     let user_id = user.id;
-    let (rules, _) = settings::policy(pool).await.map_err(db("reading the policy"))?;
+    let rules = ctx.policy().await?;
     let policy = &rules.code_policy();
     let now = state.clock.now();
     let code_error = |m: &str| PortalError::Validation(vec![FieldError::new("code", m)]);

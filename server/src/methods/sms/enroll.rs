@@ -9,7 +9,6 @@ use crate::context::RequestContext;
 use crate::errors::db;
 use crate::methods::{self, Enrolling, NewCredential, SendKind};
 use crate::notify;
-use crate::settings;
 use crate::store::UserRow;
 use tessera::method::MethodId;
 use tessera::otp::mask_phone;
@@ -133,11 +132,7 @@ pub async fn cancel(ctx: &RequestContext, user: &UserRow) -> Result<(), PortalEr
 
 /// The phone being enrolled, if a code went to one and waits.
 pub async fn pending(ctx: &RequestContext, user: &UserRow) -> Result<Option<PendingEnrollment>, PortalError> {
-    let rules = settings::policy(ctx.pool())
-        .await
-        .map_err(db("reading the policy"))?
-        .0
-        .code_policy();
+    let rules = ctx.policy().await?.code_policy();
     let now = ctx.now().unix_timestamp();
     Ok(challenge::open_challenge(ctx.pool(), user.id, Purpose::Enroll)
         .await

@@ -154,11 +154,7 @@ impl Method for Sms {
     }
 
     async fn code_on_its_way(&self, ctx: &RequestContext, user: &UserRow) -> Result<Option<CodeSent>, PortalError> {
-        let rules = crate::settings::policy(ctx.pool())
-            .await
-            .map_err(db("reading the policy"))?
-            .0
-            .code_policy();
+        let rules = ctx.policy().await?.code_policy();
         let now = ctx.now().unix_timestamp();
         Ok(challenge::open_challenge(ctx.pool(), user.id, Purpose::Login)
             .await

@@ -35,11 +35,7 @@ fn sealer(state: &AppState) -> Result<&Sealer, PortalError> {
 
 /// The clock drift the policy accepts, in steps.
 async fn drift(ctx: &RequestContext) -> Result<u32, PortalError> {
-    Ok(crate::settings::policy(ctx.pool())
-        .await
-        .map_err(db("reading the policy"))?
-        .0
-        .totp_drift_steps)
+    Ok(ctx.policy().await?.totp_drift_steps)
 }
 
 /// A secret's box is bound to its account: moved to another, it won't open.
