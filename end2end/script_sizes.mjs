@@ -75,7 +75,7 @@ for (const [path, who] of PAGES) {
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(path);
-  await page.locator("body[data-hydrated=true]").waitFor({ state: "attached", timeout: 30_000 });
+  await page.locator("body[data-hydrated=true], body[data-static=true]").waitFor({ state: "attached", timeout: 30_000 });
   await page.waitForLoadState("networkidle");
   if (new URL(page.url()).pathname !== path) throw new Error(`${path} led to ${page.url()}`);
   if (errors.length) throw new Error(`${path}: ${errors.join("; ")}`);

@@ -397,13 +397,16 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
     let next_user = Arc::new(AtomicUsize::new(0));
     let mut results = Vec::new();
     let mut table = Vec::new();
+    // Idle: after the start's one Argon2 run has given its memory back.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let settle = tessera_server::password::IDLE_RELEASE * (cores as u32 + 1);
+    tokio::time::sleep(settle).await;
     let (idle_rss, _) = memory(pid);
     let quick_users: usize = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE username LIKE 'quick%'")
         .fetch_one(&pool)
         .await? as usize;
 
     // Baseline: Argon2id hashes per second on every core.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let argon = drive(cores, Duration::from_secs(5), |_| async {
         Some(tessera_server::password::hash(PASSWORD.to_owned()).await.map(|_| ()))
     })
@@ -450,14 +453,15 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
 
     // 2. The code step alone, on sessions whose password step ran beforehand
     //    (with the quick users: preparing them costs no Argon2 time). Enough
-    //    are prepared for the whole window at twice the last row's rate; a
-    //    row that still runs out says so.
+    //    are prepared for the whole window at 1.5 times the last row's rate;
+    //    a row that still runs out says so.
     let next_quick = Arc::new(AtomicUsize::new(0));
     let mut last_rate = 200.0_f64;
     for c in CONCURRENCY {
         let window = (WARM_UP + duration).as_secs_f64();
         let left = quick_users.saturating_sub(next_quick.load(Ordering::Relaxed));
-        let wanted = ((last_rate * 2.0 * window) as usize).max(500).min(left);
+        // (At least 250 per client: the rate rises steeply from one client to 16.)
+        let wanted = ((last_rate * 1.5 * window) as usize).max(250 * c).min(left);
         let ready = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(wanted)));
         let prepared = Instant::now();
         {
@@ -477,6 +481,7 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
                         return None;
                     }
                     let mut client = Client::new(&http, &url);
+                    client.forwarded_for = Some(format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255));
                     let r = async {
                         client.password_step(&Seeded::Quick.username(i)).await?;
                         let code = outbox_code(&pool, &Seeded::Quick.phone(i)).await?;
@@ -642,7 +647,6 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
     ));
     // Idle again: the Argon2 threads give their memory back after
     // `password::IDLE_RELEASE` each, in turn.
-    let settle = tessera_server::password::IDLE_RELEASE * (cores as u32 + 1);
     eprintln!(
         "  waiting {} s for the server to settle after the load",
         settle.as_secs()
