@@ -276,6 +276,31 @@ async fn static_files_are_revalidated_and_long_or_odd_paths_get_the_404_page() {
 }
 
 #[tokio::test]
+async fn the_sign_in_page_is_sent_without_the_wasm_bundle_and_other_pages_with_it() {
+    let app = spawn_app().await;
+    let mut b = app.browser();
+    let a = b.page("/signin").await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("data-static=\"true\""), "{}", a.body);
+    assert!(
+        !a.body.contains("/pkg/tessera.js") && !a.body.contains(".wasm"),
+        "no wasm, no hydration script: {}",
+        a.body
+    );
+    assert!(
+        a.body.contains("/passkey.js"),
+        "the passkey ceremony still works: {}",
+        a.body
+    );
+    for path in ["/", "/credentials"] {
+        let a = signed_in(&app, ALICE).await.page(path).await;
+        assert_eq!(a.status, 200, "{path}");
+        assert!(a.body.contains("/pkg/tessera.js"), "{path} hydrates");
+        assert!(!a.body.contains("data-static"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn built_files_go_out_compressed_to_browsers_that_take_it() {
     let root = site_root();
     // As `cargo leptos build --precompress` leaves them: a .br and a .gz beside
