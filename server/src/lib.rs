@@ -114,7 +114,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = PostgresStore::new(state.pool.clone());
+    let store = web::session_store::Sessions::new(state.pool.clone());
     let cleanup = tokio::spawn(housekeeping(state.clone(), store.clone()));
     let app = web::router(state, store);
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -125,7 +125,7 @@ pub async fn serve(
 }
 
 /// Deletes expired sessions and stale sign-in failures once an hour.
-async fn housekeeping(state: AppState, store: PostgresStore) {
+async fn housekeeping(state: AppState, store: web::session_store::Sessions) {
     use tower_sessions::ExpiredDeletion;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {

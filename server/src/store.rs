@@ -138,11 +138,11 @@ pub async fn admin_count(pool: &PgPool) -> sqlx::Result<i64> {
 }
 
 /// Records a completed sign-in: the last one becomes the previous one.
-pub async fn record_sign_in(pool: &PgPool, id: Uuid, now: OffsetDateTime) -> sqlx::Result<()> {
+pub async fn record_sign_in(db: impl sqlx::PgExecutor<'_>, id: Uuid, now: OffsetDateTime) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET previous_sign_in_at = last_sign_in_at, last_sign_in_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(())
 }

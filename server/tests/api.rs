@@ -955,6 +955,31 @@ async fn sec_21_sessions_time_out_when_idle_and_after_the_absolute_limit() {
     assert_eq!(b.page("/").await.location.as_deref(), Some("/signin"), "idle timeout");
 }
 
+/// A new session is written in one statement (no transaction asking
+/// first whether its id is taken): a taken id draws another, and the stored
+/// session keeps its own data.
+#[tokio::test]
+async fn a_new_session_never_takes_over_a_stored_ones_id() {
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::{Id, Record};
+    let app = spawn_app().await;
+    let store = tessera_server::web::session_store::Sessions::new(app.pool.clone());
+    let record = |owner: &str| Record {
+        id: Id(42),
+        data: [("owner".to_owned(), serde_json::json!(owner))].into(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    let mut first = record("first");
+    store.create(&mut first).await.unwrap();
+    assert_eq!(first.id, Id(42), "a free id is kept");
+    let mut second = record("second");
+    store.create(&mut second).await.unwrap();
+    assert_ne!(second.id, Id(42), "a taken id draws another");
+    let owner = |r: Option<Record>| r.expect("stored").data["owner"].clone();
+    assert_eq!(owner(store.load(&Id(42)).await.unwrap()), "first");
+    assert_eq!(owner(store.load(&second.id).await.unwrap()), "second");
+}
+
 #[tokio::test]
 async fn sec_20_the_session_cookie_is_locked_down() {
     let app = spawn_app().await;

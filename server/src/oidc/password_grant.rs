@@ -267,7 +267,7 @@ pub async fn finish(
             }
             if step.next == NextStep::SignedIn {
                 // No second factor owed after all: the password is the sign-in.
-                consume(ctx, &hash).await?;
+                consume(ctx.pool(), ctx, &hash).await?;
                 return tokens_for(ctx, client, &step.user, step.state.proven(), &row.scope).await;
             }
             Some(step.user.id)
@@ -284,10 +284,10 @@ pub async fn finish(
         .filter(|o| !o.trim().is_empty())
         .ok_or_else(|| OAuthError::InvalidRequest("The otp is missing.".into()))?;
     let credential = signin::choose_typed(ctx, &user).await.map_err(oauth)?;
-    let proof = signin::verify(ctx, &user, &credential, Answer::Typed(otp))
+    let (proof, mut verified) = signin::verify(ctx, &user, &credential, Answer::Typed(otp))
         .await
         .map_err(code_refused)?;
-    consume(ctx, &hash).await?;
+    consume(&mut *verified.tx, ctx, &hash).await?;
     let proven = vec![
         Proof {
             factor: Factor::Password,
@@ -295,16 +295,18 @@ pub async fn finish(
         },
         proof,
     ];
-    signin::finish(ctx, &user, proven.clone()).await.map_err(oauth)?;
+    signin::finish(ctx, &user, proven.clone(), Some(verified))
+        .await
+        .map_err(oauth)?;
     tokens_for(ctx, client, &user, &proven, &row.scope).await
 }
 
 /// Spends the token; a second use (a double submit) finds it spent.
-async fn consume(ctx: &RequestContext, hash: &[u8]) -> Result<(), OAuthError> {
+async fn consume(db: impl sqlx::PgExecutor<'_>, ctx: &RequestContext, hash: &[u8]) -> Result<(), OAuthError> {
     let spent = sqlx::query("UPDATE oidc_mfa_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
         .bind(hash)
         .bind(ctx.now())
-        .execute(ctx.pool())
+        .execute(db)
         .await?
         .rows_affected();
     if spent == 1 { Ok(()) } else { Err(bad_token()) }

@@ -239,7 +239,7 @@ async fn after_password(
     };
     let user_id = user.id.to_string();
     let state = match next {
-        NextStep::SignedIn => finish(ctx, &user, proven).await?,
+        NextStep::SignedIn => finish(ctx, &user, proven, None).await?,
         NextStep::SecondFactor => AuthState::PasswordVerified {
             user_id,
             at: now,
@@ -356,13 +356,14 @@ pub async fn ceremony(
     method.ceremony(ctx, user, credential).await
 }
 
-/// Checks the person's answer for `credential`; the result is the proof.
+/// Checks the person's answer for `credential`; the result is the proof,
+/// with the transaction that used it up, for [`finish`] to commit.
 pub async fn verify(
     ctx: &RequestContext,
     user: &UserRow,
     credential: &Credential,
     answer: Answer<'_>,
-) -> Result<Proof, PortalError> {
+) -> Result<(Proof, methods::Verified), PortalError> {
     let result = check_answer(ctx, user, credential, answer).await;
     ctx.state.metrics.sign_in_step(
         metrics::Step::SecondFactor,
@@ -377,18 +378,17 @@ async fn check_answer(
     user: &UserRow,
     credential: &Credential,
     answer: Answer<'_>,
-) -> Result<Proof, PortalError> {
+) -> Result<(Proof, methods::Verified), PortalError> {
     let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
-    let methods::Verified { mut tx, notices } = method.verify(ctx, user, credential, answer).await?;
+    let mut verified = method.verify(ctx, user, credential, answer).await?;
     let now = ctx.now();
-    methods::mark_used(&mut tx, credential.id, now).await?;
-    cancel_waiting_reset(ctx, &mut tx, user).await?;
-    tx.commit().await.map_err(db("committing a sign-in"))?;
-    crate::notify::deliver(&ctx.state, notices);
-    Ok(Proof {
+    methods::mark_used(&mut verified.tx, credential.id, now).await?;
+    cancel_waiting_reset(ctx, &mut verified.tx, user).await?;
+    let proof = Proof {
         factor: Factor::Method(credential.method),
         at: now.unix_timestamp(),
-    })
+    };
+    Ok((proof, verified))
 }
 
 /// Proving a factor cancels a waiting reset (the person has one), in the
@@ -416,30 +416,45 @@ pub async fn passkey(
         Some(MethodId::Passkey),
         metrics::Outcome::of(&proven),
     );
-    let (user, credential, methods::Verified { mut tx, notices }) = proven?;
+    let (user, credential, mut verified) = proven?;
     let now = ctx.now();
-    methods::mark_used(&mut tx, credential, now).await?;
-    cancel_waiting_reset(ctx, &mut tx, &user).await?;
-    tx.commit().await.map_err(db("committing a sign-in"))?;
-    crate::notify::deliver(&ctx.state, notices);
+    methods::mark_used(&mut verified.tx, credential, now).await?;
+    cancel_waiting_reset(ctx, &mut verified.tx, &user).await?;
     let proven = vec![Proof {
         factor: Factor::Method(MethodId::Passkey),
         at: now.unix_timestamp(),
     }];
-    let state = finish(ctx, &user, proven).await?;
+    let state = finish(ctx, &user, proven, Some(verified)).await?;
     Ok((user, state))
 }
 
-/// The pipeline's last step: the account's sign-in is recorded and audited,
-/// and the answer is the signed-in state with everything proven.
-pub async fn finish(ctx: &RequestContext, user: &UserRow, proven: Vec<Proof>) -> Result<AuthState, PortalError> {
+/// The pipeline's last step: the account's sign-in is recorded and audited
+/// in the transaction that used up the last proof (`last`; a new one when
+/// nothing was used up, as after a password alone), which commits all of
+/// it at once. The answer is the signed-in state with everything proven.
+pub async fn finish(
+    ctx: &RequestContext,
+    user: &UserRow,
+    proven: Vec<Proof>,
+    last: Option<methods::Verified>,
+) -> Result<AuthState, PortalError> {
     let now = ctx.now();
-    store::record_sign_in(ctx.pool(), user.id, now)
+    let methods::Verified { mut tx, notices } = match last {
+        Some(verified) => verified,
+        None => methods::Verified {
+            tx: ctx.pool().begin().await.map_err(db("starting a sign-in"))?,
+            notices: Vec::new(),
+        },
+    };
+    store::record_sign_in(&mut *tx, user.id, now)
         .await
         .map_err(db("recording a sign-in"))?;
+    ctx.audit_in(&mut tx, Event::by_self(audit::SIGNIN_OK, who(user)))
+        .await?;
+    tx.commit().await.map_err(db("committing a sign-in"))?;
+    crate::notify::deliver(&ctx.state, notices);
     tracing::info!(user_id = %user.id, ip = %ctx.ip(), "signed in");
     ctx.state.metrics.signed_in();
-    ctx.audit(Event::by_self(audit::SIGNIN_OK, who(user))).await?;
     Ok(AuthState::SignedIn {
         user_id: user.id.to_string(),
         authenticated_at: now.unix_timestamp(),

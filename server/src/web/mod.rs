@@ -9,6 +9,7 @@ pub mod logout;
 pub mod metrics;
 pub mod portal;
 pub mod session;
+pub mod session_store;
 
 use crate::account::sessions;
 use crate::audit::Origin;
@@ -41,7 +42,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
@@ -68,7 +68,7 @@ pub fn page_routes() -> Vec<AxumRouteListing> {
 }
 
 /// The whole application as an axum router, ready to serve.
-pub fn router(state: AppState, sessions: PostgresStore) -> Router {
+pub fn router(state: AppState, sessions: session_store::Sessions) -> Router {
     let routes = page_routes();
     let options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(sessions)

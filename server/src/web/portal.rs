@@ -236,7 +236,7 @@ impl RequestPortal {
             factor: Factor::Method(method),
             at: self.ctx.now().unix_timestamp(),
         });
-        let state = signin::finish(&self.ctx, user, proven).await?;
+        let state = signin::finish(&self.ctx, user, proven, None).await?;
         self.signed_in_as(user, &state).await?;
         self.take_return_path().await.map(Some)
     }
@@ -361,10 +361,10 @@ impl SignIn for RequestPortal {
             Some(kept) => Answer::Ceremony { kept, response: code },
             None => Answer::Typed(code),
         };
-        let proof = signin::verify(&self.ctx, &user, &credential, answer).await?;
+        let (proof, verified) = signin::verify(&self.ctx, &user, &credential, answer).await?;
         let mut proven = auth.proven().to_vec();
         proven.push(proof);
-        let state = signin::finish(&self.ctx, &user, proven).await?;
+        let state = signin::finish(&self.ctx, &user, proven, Some(verified)).await?;
         self.signed_in_as(&user, &state).await?;
         if remember == RememberBrowser::Yes {
             self.trust_this_browser(&user).await?;
@@ -667,7 +667,7 @@ impl RequestPortal {
             factor: Factor::TrustedBrowser,
             at: self.ctx.now().unix_timestamp(),
         });
-        signin::finish(&self.ctx, &step.user, proven).await.map(Some)
+        signin::finish(&self.ctx, &step.user, proven, None).await.map(Some)
     }
 
     /// Trusts this browser for the policy's days (when it offers it): the

@@ -52,6 +52,23 @@ enum Command {
         #[arg(long)]
         out: String,
     },
+    /// The code step alone at one concurrency, for profiling the server
+    /// while it runs (`scripts/bench --profile`).
+    CodeStep {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Runs this long first, unmeasured (preparing the row's sign-ins
+        /// reads its rate).
+        #[arg(long, default_value_t = 0)]
+        warm_seconds: u64,
+        /// Pending sign-ins to prepare (by default, as for `run`).
+        #[arg(long)]
+        prepare: Option<usize>,
+    },
     /// Mixed load on a running server for a set time (scripts/soak).
     Soak {
         #[arg(long)]
@@ -352,18 +369,27 @@ where
     sample
 }
 
+/// A field of `/proc/PID/status` given in kB, in MiB.
+fn status_mib(pid: u32, name: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// Resident memory of a process, in MiB: (now, peak since start).
 fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (status_mib(pid, "VmRSS:"), status_mib(pid, "VmHWM:"))
+}
+
+/// What resident memory is made of, in MiB: (anonymous: heap, stacks;
+/// file-backed: the program's own code and data pages, shared and
+/// reclaimable).
+fn memory_kinds(pid: u32) -> (f64, f64) {
+    (status_mib(pid, "RssAnon:"), status_mib(pid, "RssFile:"))
 }
 
 /// The SQL behind the "2FA credentials" page, as one set: the session, the
@@ -391,6 +417,97 @@ fn http_client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// The code step alone, on sessions whose password step ran beforehand
+/// (with the quick users: preparing them costs no Argon2 time). Enough are
+/// prepared for the whole window at 1.5 times the last row's rate; a row
+/// that still runs out says so.
+struct CodeSteps {
+    http: reqwest::Client,
+    url: String,
+    pool: PgPool,
+    quick_users: usize,
+    next_quick: Arc<AtomicUsize>,
+    last_rate: f64,
+    /// How many pending sign-ins each row prepares, if not the default.
+    prepare: Option<usize>,
+}
+
+impl CodeSteps {
+    async fn new(http: &reqwest::Client, url: &str, pool: &PgPool) -> anyhow::Result<Self> {
+        let quick_users = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE username LIKE 'quick%'")
+            .fetch_one(pool)
+            .await? as usize;
+        Ok(Self {
+            http: http.clone(),
+            url: url.to_owned(),
+            pool: pool.clone(),
+            quick_users,
+            next_quick: Arc::new(AtomicUsize::new(0)),
+            last_rate: 200.0,
+            prepare: None,
+        })
+    }
+
+    async fn row(&mut self, c: usize, duration: Duration) -> Sample {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let quick_users = self.quick_users;
+        let window = (WARM_UP + duration).as_secs_f64();
+        let left = quick_users.saturating_sub(self.next_quick.load(Ordering::Relaxed));
+        // (At least 250 per client: the rate rises steeply from one client to 16.)
+        let wanted = self
+            .prepare
+            .unwrap_or(((self.last_rate * 1.5 * window) as usize).max(250 * c))
+            .min(left);
+        let ready = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(wanted)));
+        let prepared = Instant::now();
+        {
+            let (http, url, pool, next, ready) = (
+                self.http.clone(),
+                self.url.clone(),
+                self.pool.clone(),
+                self.next_quick.clone(),
+                ready.clone(),
+            );
+            drive(cores * 4, Duration::from_secs(600), move |_| {
+                let (http, url, pool, next, ready) =
+                    (http.clone(), url.clone(), pool.clone(), next.clone(), ready.clone());
+                async move {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= quick_users || ready.lock().await.len() >= wanted {
+                        return None;
+                    }
+                    let mut client = Client::new(&http, &url);
+                    client.forwarded_for = Some(format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255));
+                    let r = async {
+                        client.password_step(&Seeded::Quick.username(i)).await?;
+                        let code = outbox_code(&pool, &Seeded::Quick.phone(i)).await?;
+                        ready.lock().await.push((client, code));
+                        Ok(())
+                    }
+                    .await;
+                    Some(r)
+                }
+            })
+            .await;
+        }
+        eprintln!(
+            "  code step at {c}: {} pending sign-ins prepared in {:.0} s",
+            ready.lock().await.len(),
+            prepared.elapsed().as_secs_f64()
+        );
+        let s = drive(c, duration, move |_| {
+            let ready = ready.clone();
+            async move {
+                let (mut client, code) = ready.lock().await.pop()?;
+                Some(client.code_step(&code).await)
+            }
+        })
+        .await;
+        self.last_rate = s.rate();
+        s
+    }
+}
+
 async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &str) -> anyhow::Result<()> {
     let http = http_client()?;
     let duration = Duration::from_secs(seconds);
@@ -402,9 +519,7 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
     let settle = tessera_server::password::IDLE_RELEASE * (cores as u32 + 1);
     tokio::time::sleep(settle).await;
     let (idle_rss, _) = memory(pid);
-    let quick_users: usize = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE username LIKE 'quick%'")
-        .fetch_one(&pool)
-        .await? as usize;
+    let (idle_anon, idle_file) = memory_kinds(pid);
 
     // Baseline: Argon2id hashes per second on every core.
     let argon = drive(cores, Duration::from_secs(5), |_| async {
@@ -451,63 +566,10 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
         results.push(s.json("full_sign_in", c));
     }
 
-    // 2. The code step alone, on sessions whose password step ran beforehand
-    //    (with the quick users: preparing them costs no Argon2 time). Enough
-    //    are prepared for the whole window at 1.5 times the last row's rate;
-    //    a row that still runs out says so.
-    let next_quick = Arc::new(AtomicUsize::new(0));
-    let mut last_rate = 200.0_f64;
+    // 2. The code step alone, on sessions whose password step ran beforehand.
+    let mut code_steps = CodeSteps::new(&http, url, &pool).await?;
     for c in CONCURRENCY {
-        let window = (WARM_UP + duration).as_secs_f64();
-        let left = quick_users.saturating_sub(next_quick.load(Ordering::Relaxed));
-        // (At least 250 per client: the rate rises steeply from one client to 16.)
-        let wanted = ((last_rate * 1.5 * window) as usize).max(250 * c).min(left);
-        let ready = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(wanted)));
-        let prepared = Instant::now();
-        {
-            let (http, url, pool, next, ready) = (
-                http.clone(),
-                url.to_owned(),
-                pool.clone(),
-                next_quick.clone(),
-                ready.clone(),
-            );
-            drive(cores * 4, Duration::from_secs(600), move |_| {
-                let (http, url, pool, next, ready) =
-                    (http.clone(), url.clone(), pool.clone(), next.clone(), ready.clone());
-                async move {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= quick_users || ready.lock().await.len() >= wanted {
-                        return None;
-                    }
-                    let mut client = Client::new(&http, &url);
-                    client.forwarded_for = Some(format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255));
-                    let r = async {
-                        client.password_step(&Seeded::Quick.username(i)).await?;
-                        let code = outbox_code(&pool, &Seeded::Quick.phone(i)).await?;
-                        ready.lock().await.push((client, code));
-                        Ok(())
-                    }
-                    .await;
-                    Some(r)
-                }
-            })
-            .await;
-        }
-        eprintln!(
-            "  code step at {c}: {} pending sign-ins prepared in {:.0} s",
-            ready.lock().await.len(),
-            prepared.elapsed().as_secs_f64()
-        );
-        let s = drive(c, duration, move |_| {
-            let ready = ready.clone();
-            async move {
-                let (mut client, code) = ready.lock().await.pop()?;
-                Some(client.code_step(&code).await)
-            }
-        })
-        .await;
-        last_rate = s.rate();
+        let s = code_steps.row(c, duration).await;
         table.push(row("code step", c, &s));
         results.push(s.json("code_step", c));
     }
@@ -653,8 +715,13 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
     );
     tokio::time::sleep(settle).await;
     let (after_rss, _) = memory(pid);
+    let (after_anon, after_file) = memory_kinds(pid);
     table.push(format!(
         "server memory: idle {idle_rss:.1} MiB, peak under load {peak_rss:.1} MiB (high-water {hwm:.1} MiB), idle after load {after_rss:.1} MiB"
+    ));
+    table.push(format!(
+        "  of which heap and stacks (anonymous): idle {idle_anon:.1} MiB, after load {after_anon:.1} MiB; \
+         the program's code pages (file-backed): {idle_file:.1} and {after_file:.1} MiB"
     ));
 
     // Each target beside its figure (issue 17; runs vary by about 15%).
@@ -721,7 +788,11 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
         "results": results,
         "sizes": sizes,
         "signin_ttfb_p50_ms": ttfb.pct(0.5),
-        "memory_mib": { "idle": idle_rss, "peak_sampled": peak_rss, "high_water": hwm, "idle_after_load": after_rss },
+        "memory_mib": {
+            "idle": idle_rss, "peak_sampled": peak_rss, "high_water": hwm, "idle_after_load": after_rss,
+            "idle_anonymous": idle_anon, "idle_file_backed": idle_file,
+            "idle_after_load_anonymous": after_anon, "idle_after_load_file_backed": after_file,
+        },
         "targets": targets.iter().map(|(what, figure, target, met)| json!({
             "what": what, "figure": figure, "target": target, "met": met,
         })).collect::<Vec<_>>(),
@@ -781,6 +852,22 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             out,
         } => run(pool, &url, pid, &site, seconds, &out).await,
+        Command::CodeStep {
+            url,
+            clients,
+            seconds,
+            warm_seconds,
+            prepare,
+        } => {
+            let mut code_steps = CodeSteps::new(&http_client()?, &url, &pool).await?;
+            code_steps.prepare = prepare;
+            if warm_seconds > 0 {
+                code_steps.row(clients, Duration::from_secs(warm_seconds)).await;
+            }
+            let s = code_steps.row(clients, Duration::from_secs(seconds)).await;
+            println!("{}", row("code step", clients, &s));
+            Ok(())
+        }
         Command::Soak {
             url,
             pid,
