@@ -26,8 +26,8 @@ thread_local! {
 }
 
 /// An Argon2 thread with no run for this long gives its working memory back
-/// (a server idle after a burst of sign-ins returns to its idle size; the
-/// threads wait in turn, so all have within one spell per thread).
+/// (a server idle after a burst of sign-ins returns to its idle size; each
+/// thread times out on its own, see `Queue::next`).
 #[cfg(not(test))]
 pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(10);
 #[cfg(test)]
@@ -117,50 +117,86 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The runs waiting for an Argon2 thread, first come first served.
+struct Queue {
+    jobs: std::sync::Mutex<std::collections::VecDeque<Job>>,
+    /// Signalled when a run is queued.
+    queued: std::sync::Condvar,
+}
+
+impl Queue {
+    /// The next run; `None` when this thread holds Argon2 memory and no run
+    /// came for `IDLE_RELEASE`. Every thread waits (and times out) on its
+    /// own: the lock is not held while waiting, so no thread can keep
+    /// another from noticing that it is idle.
+    fn next(&self) -> Option<Job> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(job) = jobs.pop_front() {
+                return Some(job);
+            }
+            if MEMORY.with(|memory| memory.borrow().is_empty()) {
+                jobs = self
+                    .queued
+                    .wait(jobs)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            } else {
+                let (guard, waited) = self
+                    .queued
+                    .wait_timeout(jobs, IDLE_RELEASE)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                jobs = guard;
+                if waited.timed_out() && jobs.is_empty() {
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn push(&self, job: Job) {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(job);
+        self.queued.notify_one();
+    }
+}
+
 /// Argon2 runs on one dedicated thread per core, fed in order. More runs at a
 /// time would only share the cores and stretch every sign-in; and on threads
 /// of their own, the 19 MiB each run allocates stays with those few threads
 /// instead of being cached by the allocator on every thread of a large pool.
-static WORKERS: std::sync::LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::LazyLock::new(|| {
-    let (tx, rx) = std::sync::mpsc::channel::<Job>();
-    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+static WORKERS: std::sync::LazyLock<std::sync::Arc<Queue>> = std::sync::LazyLock::new(|| {
+    let queue = std::sync::Arc::new(Queue {
+        jobs: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        queued: std::sync::Condvar::new(),
+    });
     for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
-        let rx = rx.clone();
+        let queue = queue.clone();
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
-                use std::sync::mpsc::RecvTimeoutError;
                 ON_AN_ARGON2_THREAD.set(true);
                 loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
-                        Err(_) => return,
-                    };
-                    match job {
+                    match queue.next() {
                         // A panicking run loses only its own answer, not the thread.
-                        Ok(job) => {
+                        Some(job) => {
                             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                         }
-                        Err(RecvTimeoutError::Timeout) => release_memory(),
-                        Err(RecvTimeoutError::Disconnected) => return,
+                        None => release_memory(),
                     }
                 }
             })
             .expect("starting an Argon2 thread");
     }
-    std::sync::Mutex::new(tx)
+    queue
 });
 
 async fn on_a_core<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
     let (done, result) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move || {
+    WORKERS.push(Box::new(move || {
         let _ = done.send(job());
-    });
-    WORKERS
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the Argon2 threads are gone"))?
-        .send(job)
-        .map_err(|_| anyhow::anyhow!("the Argon2 threads are gone"))?;
+    }));
     result.await.map_err(|_| anyhow::anyhow!("an Argon2 run was lost"))
 }
 
@@ -215,13 +251,16 @@ mod tests {
 
     #[tokio::test]
     async fn the_argon2_threads_give_their_memory_back_when_idle() {
-        let phc = hash("correct horse battery".into()).await.unwrap();
+        // Two runs at once: every thread holds memory, and each must give
+        // it back, not only the one that waits for work first.
+        let (a, b) = tokio::join!(hash("correct horse battery".into()), hash("staple".into()));
+        let (a, _) = (a.unwrap(), b.unwrap());
         assert!(
             held_bytes() >= M_COST_KIB as usize * 1024,
             "a run keeps its memory: {}",
             held_bytes()
         );
-        assert!(verify("correct horse battery".into(), phc).await.unwrap());
+        assert!(verify("correct horse battery".into(), a).await.unwrap());
         let deadline = std::time::Instant::now() + IDLE_RELEASE * 10;
         while held_bytes() > 0 {
             assert!(std::time::Instant::now() < deadline, "still held: {}", held_bytes());
