@@ -137,6 +137,9 @@ async fn housekeeping(state: AppState, store: web::session_store::Sessions) {
         if let Err(e) = store::prune_failures(&state.pool, before).await {
             tracing::warn!(error = %e, "pruning sign-in failures");
         }
+        if let Err(e) = methods::sms::budget::prune(&state.pool, state.clock.now()).await {
+            tracing::warn!(error = %e, "pruning counted SMS sends");
+        }
         // Emails a crash or an SMTP outage kept from going out.
         if let Err(e) = notify::deliver_now(&state, None).await {
             tracing::warn!(error = %e, "delivering notifications");

@@ -5,7 +5,9 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
 
 pub const M_COST_KIB: u32 = 19_456;
 pub const T_COST: u32 = 2;
@@ -119,9 +121,9 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The runs waiting for an Argon2 thread, first come first served.
 struct Queue {
-    jobs: std::sync::Mutex<std::collections::VecDeque<Job>>,
+    jobs: Mutex<VecDeque<Job>>,
     /// Signalled when a run is queued.
-    queued: std::sync::Condvar,
+    queued: Condvar,
 }
 
 impl Queue {
@@ -130,21 +132,18 @@ impl Queue {
     /// own: the lock is not held while waiting, so no thread can keep
     /// another from noticing that it is idle.
     fn next(&self) -> Option<Job> {
-        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(job) = jobs.pop_front() {
                 return Some(job);
             }
             if MEMORY.with(|memory| memory.borrow().is_empty()) {
-                jobs = self
-                    .queued
-                    .wait(jobs)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                jobs = self.queued.wait(jobs).unwrap_or_else(PoisonError::into_inner);
             } else {
                 let (guard, waited) = self
                     .queued
                     .wait_timeout(jobs, IDLE_RELEASE)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    .unwrap_or_else(PoisonError::into_inner);
                 jobs = guard;
                 if waited.timed_out() && jobs.is_empty() {
                     return None;
@@ -154,10 +153,7 @@ impl Queue {
     }
 
     fn push(&self, job: Job) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(job);
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).push_back(job);
         self.queued.notify_one();
     }
 }
@@ -166,10 +162,10 @@ impl Queue {
 /// time would only share the cores and stretch every sign-in; and on threads
 /// of their own, the 19 MiB each run allocates stays with those few threads
 /// instead of being cached by the allocator on every thread of a large pool.
-static WORKERS: std::sync::LazyLock<std::sync::Arc<Queue>> = std::sync::LazyLock::new(|| {
-    let queue = std::sync::Arc::new(Queue {
-        jobs: std::sync::Mutex::new(std::collections::VecDeque::new()),
-        queued: std::sync::Condvar::new(),
+static WORKERS: LazyLock<Arc<Queue>> = LazyLock::new(|| {
+    let queue = Arc::new(Queue {
+        jobs: Mutex::new(VecDeque::new()),
+        queued: Condvar::new(),
     });
     for i in 0..std::thread::available_parallelism().map_or(2, |n| n.get()) {
         let queue = queue.clone();

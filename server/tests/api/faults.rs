@@ -105,6 +105,11 @@ async fn faults_a_provider_hanging_for_its_whole_timeout_holds_up_nobody_else() 
         assert!(a.body.contains("MethodUnavailable"), "{}", a.body);
     }
     assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 0, "given back");
+    assert_eq!(
+        app.count("SELECT coalesce(sum(sends), 0) FROM sms_send_minutes").await,
+        0,
+        "given back to the country's and the ceiling's counts too"
+    );
     assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);
     assert_eq!(
         app.count("SELECT count(*) FROM audit_events WHERE event = 'provider.error'")
@@ -198,7 +203,7 @@ async fn faults_two_server_processes_racing_for_the_last_unit_of_a_budget_have_o
     for round in 0..6 {
         // The processes' clocks cannot be moved: clear the budget and the
         // open enrollments (and their cooldowns) instead.
-        for table in ["sms_sends", "otp_challenges"] {
+        for table in ["sms_sends", "sms_send_minutes", "otp_challenges"] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&app.pool)
                 .await

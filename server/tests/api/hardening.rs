@@ -6,6 +6,7 @@ use super::sms::{alice_with_2fa, field_error, outbox_code, signed_in};
 use super::*;
 use serde_json::Value;
 use std::time::Duration;
+use tessera_server::methods::sms::budget;
 
 const PHONE: &str = "+12015550123";
 const OTHER_US: &str = "+12015550188";
@@ -28,6 +29,16 @@ pub(super) async fn last_block(app: &TestApp) -> Option<String> {
     .await
     .unwrap()
     .flatten()
+}
+
+/// Forgets every send the budgets count (the test clock cannot go back).
+pub(super) async fn forget_sends(app: &TestApp) {
+    for table in ["sms_sends", "sms_send_minutes"] {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
 }
 
 /// Changes the password (current, then the new one twice).
@@ -77,7 +88,7 @@ async fn sec_13_send_budgets_per_account_ip_country_and_hour_answer_429_with_ret
     );
 
     // Per IP: every account behind one address shares it.
-    sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
+    forget_sends(&app).await;
     set_policy(&app, "max_sends_per_account = 10, max_sends_per_ip = 1").await;
     app.clock.advance(5);
     let a = alice.post("credentials/start", &[("phone", GB)]).await;
@@ -92,7 +103,7 @@ async fn sec_13_send_budgets_per_account_ip_country_and_hour_answer_429_with_ret
     );
 
     // Per destination country.
-    sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
+    forget_sends(&app).await;
     set_policy(&app, "max_sends_per_ip = 100, max_sends_per_country = 1").await;
     app.clock.advance(5);
     assert_eq!(
@@ -121,6 +132,38 @@ async fn sec_13_send_budgets_per_account_ip_country_and_hour_answer_429_with_ret
             .await,
         4
     );
+}
+
+#[tokio::test]
+async fn sec_13_the_hourly_ceiling_counts_a_send_for_a_whole_hour_and_its_retry_after_is_enough() {
+    let app = spawn_app().await;
+    set_policy(&app, "max_sends_per_hour = 1").await;
+    let mut alice = signed_in(&app, ALICE).await;
+    assert_eq!(alice.post("credentials/start", &[("phone", PHONE)]).await.status, 200);
+    // A second before its hour is up, the send still counts.
+    app.clock.advance(3599);
+    let mut admin = signed_in(&app, ADMIN).await;
+    let a = admin.post("credentials/start", &[("phone", GB)]).await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(last_block(&app).await.as_deref(), Some("global"));
+    // Counted per minute: free once its whole minute has left the hour.
+    let wait = retry_after(&a);
+    assert!((1..=61).contains(&wait), "{wait}");
+    app.clock.advance(wait as i64);
+    assert_eq!(admin.post("credentials/start", &[("phone", GB)]).await.status, 200);
+
+    // Housekeeping forgets the sends no budget counts any more, and no others.
+    let now = app.clock.now();
+    let sent = "SELECT count(*) FROM sms_sends";
+    let counted = "SELECT coalesce(sum(sends), 0) FROM sms_send_minutes";
+    budget::prune(&app.pool, now + time::Duration::seconds(3599))
+        .await
+        .unwrap();
+    assert_eq!((app.count(sent).await, app.count(counted).await), (1, 1));
+    budget::prune(&app.pool, now + time::Duration::seconds(3661))
+        .await
+        .unwrap();
+    assert_eq!((app.count(sent).await, app.count(counted).await), (0, 0));
 }
 
 #[tokio::test]
@@ -166,7 +209,7 @@ async fn sec_13_two_sends_racing_for_the_last_unit_of_a_budget_have_one_winner()
     let mut alice = signed_in(&app, ALICE).await;
     let mut admin = signed_in(&app, ADMIN).await;
     for round in 0..8 {
-        sqlx::query("DELETE FROM sms_sends").execute(&app.pool).await.unwrap();
+        forget_sends(&app).await;
         app.clock.advance(2);
         race_for_the_last_message(&app, [&mut alice, &mut admin], round).await;
     }

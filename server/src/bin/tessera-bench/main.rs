@@ -53,14 +53,10 @@ enum Command {
         out: String,
     },
     /// The code step alone at one concurrency, for profiling the server
-    /// while it runs (`scripts/bench --profile`).
+    /// while it runs.
     CodeStep {
-        #[arg(long)]
-        url: String,
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        #[command(flatten)]
+        row: OneRow,
         /// Runs this long first, unmeasured (preparing the row's sign-ins
         /// reads its rate).
         #[arg(long, default_value_t = 0)]
@@ -68,6 +64,14 @@ enum Command {
         /// Pending sign-ins to prepare (by default, as for `run`).
         #[arg(long)]
         prepare: Option<usize>,
+    },
+    /// The credentials page alone at one concurrency, for profiling: signs
+    /// in as many quick users as there are clients (the last ones, which the
+    /// code step reaches last; once per database, as their codes are then
+    /// spent) and loads the page with their sessions.
+    CredentialsPage {
+        #[command(flatten)]
+        row: OneRow,
     },
     /// Mixed load on a running server for a set time (scripts/soak).
     Soak {
@@ -89,6 +93,17 @@ enum Command {
         #[arg(long)]
         out: String,
     },
+}
+
+/// One row against a running server.
+#[derive(clap::Args)]
+struct OneRow {
+    #[arg(long)]
+    url: String,
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 fn username(i: usize) -> String {
@@ -174,6 +189,11 @@ async fn seed(pool: &PgPool, kind: Seeded, users: usize) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // Vacuumed and analysed now, so that autovacuum does not do it during
+    // the first rows (seen: the first full sign-in row at half its rate).
+    sqlx::query("VACUUM (ANALYZE) users, credentials, sms_phones")
+        .execute(pool)
+        .await?;
     println!(
         "seeded {users} {} users with 2FA on and an outbox phone each",
         kind.username(0).trim_end_matches('0')
@@ -189,6 +209,9 @@ struct Client {
     csrf: String,
     /// Sent as `X-Forwarded-For` (the server trusts 127.0.0.1 as its proxy).
     forwarded_for: Option<String>,
+    /// The last answer's `Location` (a redirect, or where a server
+    /// function's answer leads).
+    location: Option<String>,
 }
 
 impl Client {
@@ -199,6 +222,7 @@ impl Client {
             cookie: None,
             csrf: String::new(),
             forwarded_for: None,
+            location: None,
         }
     }
 
@@ -217,6 +241,11 @@ impl Client {
                 self.cookie = rest.split(';').next().map(str::to_owned);
             }
         }
+        self.location = res
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
         let status = res.status().as_u16();
         Ok((status, res.text().await?))
     }
@@ -258,6 +287,110 @@ impl Client {
         let status = self.post("signin/verify_code", &[("code", code)]).await?;
         anyhow::ensure!(status == 200, "code step answered {status}");
         Ok(())
+    }
+
+    /// The OpenID Connect code flow as a browser and a confidential
+    /// application run it: the application's authorization request (PKCE,
+    /// not signed in yet: to the sign-in page), both sign-in steps, back to
+    /// the application with a code, and the code exchanged for tokens.
+    async fn code_flow(&mut self, app: &Application, pool: &PgPool, i: usize) -> anyhow::Result<()> {
+        use sha2::Digest;
+        let verifier = tessera_server::secrets::random_token();
+        let challenge = data_encoding::BASE64URL_NOPAD.encode(&sha2::Sha256::digest(verifier.as_bytes()));
+        let state = tessera_server::secrets::random_token();
+        let mut authorize = url::Url::parse(&format!("{}/oauth2/authorize", self.base))?;
+        authorize
+            .query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &app.id)
+            .append_pair("redirect_uri", BENCH_REDIRECT)
+            .append_pair("scope", "openid profile")
+            .append_pair("state", &state)
+            .append_pair("nonce", &state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        let (status, _) = self
+            .send(self.http.get(authorize).header("accept", "text/html"))
+            .await?;
+        anyhow::ensure!(
+            status == 303 && self.location.as_deref() == Some("/signin"),
+            "the authorization request answered {status}, to {:?}",
+            self.location
+        );
+        self.password_step(&username(i)).await?;
+        self.code_step(&outbox_code(pool, &phone(i)).await?).await?;
+        let back = self
+            .location
+            .take()
+            .context("the code step did not lead back to the application")?;
+        let (status, page) = self
+            .send(
+                self.http
+                    .get(format!("{}{back}", self.base))
+                    .header("accept", "text/html"),
+            )
+            .await?;
+        anyhow::ensure!(status == 200, "{back} answered {status}");
+        let to = page
+            .split("data-testid=\"continue\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("no link back to the application")?
+            .replace("&amp;", "&");
+        let answer: std::collections::HashMap<String, String> =
+            url::Url::parse(&to)?.query_pairs().into_owned().collect();
+        anyhow::ensure!(answer.get("state") == Some(&state), "the state did not come back: {to}");
+        let code = answer.get("code").with_context(|| format!("no code: {to}"))?;
+        let res = self
+            .http
+            .post(format!("{}/oauth2/token", self.base))
+            .basic_auth(&app.id, Some(&app.secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", BENCH_REDIRECT),
+                ("code_verifier", &verifier),
+            ])
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 200, "the token request answered {}", res.status());
+        let tokens: Value = res.json().await?;
+        anyhow::ensure!(tokens["id_token"].is_string(), "no ID token: {tokens}");
+        Ok(())
+    }
+}
+
+/// Where the benchmark's application receives codes (never fetched).
+const BENCH_REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A confidential, first-party application (no consent screen) for the
+/// OpenID Connect row.
+struct Application {
+    id: String,
+    secret: String,
+}
+
+impl Application {
+    async fn register(pool: &PgPool) -> anyhow::Result<Self> {
+        use tessera_server::oidc::clients::{self, ClientKind, Grant, NewClient};
+        let (client, secret) = clients::register(
+            &mut *pool.acquire().await?,
+            NewClient {
+                id: String::new(),
+                name: "Benchmark".into(),
+                redirect_uris: vec![BENCH_REDIRECT.into()],
+                post_logout_redirect_uris: Vec::new(),
+                kind: ClientKind::Confidential,
+                grants: vec![Grant::AuthorizationCode],
+                first_party: true,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?;
+        Ok(Self {
+            id: client.id,
+            secret: secret.context("a confidential client has a secret")?,
+        })
     }
 }
 
@@ -408,10 +541,68 @@ async fn page_queries(pool: &PgPool, session_id: &str, user_id: uuid::Uuid) -> a
     Ok(())
 }
 
+/// How many quick users were seeded.
+async fn quick_user_count(pool: &PgPool) -> sqlx::Result<usize> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE username LIKE 'quick%'")
+        .fetch_one(pool)
+        .await?;
+    Ok(n as usize)
+}
+
+/// Signs the seeded users `users` in (both steps); their session cookies.
+async fn signed_in(
+    http: &reqwest::Client,
+    url: &str,
+    pool: &PgPool,
+    seeded: Seeded,
+    users: std::ops::Range<usize>,
+) -> anyhow::Result<Vec<String>> {
+    let mut cookies = Vec::new();
+    for i in users {
+        let mut client = Client::new(http, url);
+        client.password_step(&seeded.username(i)).await?;
+        client.code_step(&outbox_code(pool, &seeded.phone(i)).await?).await?;
+        cookies.push(client.cookie.clone().context("no session cookie")?);
+    }
+    Ok(cookies)
+}
+
+/// The signed-in "2FA credentials" page (server-rendered), at `c` clients
+/// going round the sessions of `cookies`.
+async fn credentials_page(
+    http: &reqwest::Client,
+    url: &str,
+    cookies: &Arc<Vec<String>>,
+    c: usize,
+    duration: Duration,
+) -> Sample {
+    let (http, url, cookies) = (http.clone(), url.to_owned(), cookies.clone());
+    drive(c, duration, move |w| {
+        let req = http
+            .get(format!("{url}/credentials"))
+            .header("accept", "text/html")
+            .header("cookie", format!("tessera_session={}", cookies[w % cookies.len()]));
+        async move {
+            Some(
+                async {
+                    let res = req.send().await?;
+                    anyhow::ensure!(res.status() == 200, "page answered {}", res.status());
+                    res.bytes().await?;
+                    Ok(())
+                }
+                .await,
+            )
+        }
+    })
+    .await
+}
+
 /// The load driver's HTTP client: a request that stalls counts as an error
-/// instead of stopping its client for good.
+/// instead of stopping its client for good. Redirects are the flow's to
+/// follow (each with the session cookie), not the library's.
 fn http_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(128)
         .timeout(Duration::from_secs(30))
         .build()
@@ -422,74 +613,91 @@ fn http_client() -> reqwest::Result<reqwest::Client> {
 /// prepared for the whole window at 1.5 times the last row's rate; a row
 /// that still runs out says so.
 struct CodeSteps {
-    http: reqwest::Client,
-    url: String,
-    pool: PgPool,
-    quick_users: usize,
-    next_quick: Arc<AtomicUsize>,
+    preparing: Preparing,
+    cores: usize,
     last_rate: f64,
     /// How many pending sign-ins each row prepares, if not the default.
     prepare: Option<usize>,
 }
 
+/// A sign-in whose password step is done, and the code it was sent.
+type Pending = (Client, String);
+
+/// What preparing pending sign-ins needs; cloned once per preparation.
+#[derive(Clone)]
+struct Preparing {
+    http: reqwest::Client,
+    url: String,
+    pool: PgPool,
+    quick_users: usize,
+    next_quick: Arc<AtomicUsize>,
+    ready: Arc<tokio::sync::Mutex<Vec<Pending>>>,
+    wanted: usize,
+}
+
+impl Preparing {
+    /// One more pending sign-in, from an address of its own; `None` when
+    /// enough are ready or the quick users have run out.
+    async fn one(self) -> Option<anyhow::Result<()>> {
+        let i = self.next_quick.fetch_add(1, Ordering::Relaxed);
+        if i >= self.quick_users || self.ready.lock().await.len() >= self.wanted {
+            return None;
+        }
+        let mut client = Client::new(&self.http, &self.url);
+        client.forwarded_for = Some(format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255));
+        let r = async {
+            client.password_step(&Seeded::Quick.username(i)).await?;
+            let code = outbox_code(&self.pool, &Seeded::Quick.phone(i)).await?;
+            self.ready.lock().await.push((client, code));
+            Ok(())
+        }
+        .await;
+        Some(r)
+    }
+}
+
 impl CodeSteps {
-    async fn new(http: &reqwest::Client, url: &str, pool: &PgPool) -> anyhow::Result<Self> {
-        let quick_users = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE username LIKE 'quick%'")
-            .fetch_one(pool)
-            .await? as usize;
+    async fn new(http: &reqwest::Client, url: &str, pool: &PgPool, cores: usize) -> anyhow::Result<Self> {
+        let quick_users = quick_user_count(pool).await?;
         Ok(Self {
-            http: http.clone(),
-            url: url.to_owned(),
-            pool: pool.clone(),
-            quick_users,
-            next_quick: Arc::new(AtomicUsize::new(0)),
+            preparing: Preparing {
+                http: http.clone(),
+                url: url.to_owned(),
+                pool: pool.clone(),
+                quick_users,
+                next_quick: Arc::new(AtomicUsize::new(0)),
+                ready: Arc::default(),
+                wanted: 0,
+            },
+            cores,
             last_rate: 200.0,
             prepare: None,
         })
     }
 
     async fn row(&mut self, c: usize, duration: Duration) -> Sample {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let quick_users = self.quick_users;
         let window = (WARM_UP + duration).as_secs_f64();
-        let left = quick_users.saturating_sub(self.next_quick.load(Ordering::Relaxed));
-        // (At least 250 per client: the rate rises steeply from one client to 16.)
+        let left = self
+            .preparing
+            .quick_users
+            .saturating_sub(self.preparing.next_quick.load(Ordering::Relaxed));
+        // (At least 500 per client up to 16: the rate rises steeply from one
+        // client to 16, which ran out of 250 per client.)
         let wanted = self
             .prepare
-            .unwrap_or(((self.last_rate * 1.5 * window) as usize).max(250 * c))
+            .unwrap_or(((self.last_rate * 1.5 * window) as usize).max(500 * c.min(16)))
             .min(left);
-        let ready = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(wanted)));
+        let preparing = Preparing {
+            ready: Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(wanted))),
+            wanted,
+            ..self.preparing.clone()
+        };
+        let ready = preparing.ready.clone();
         let prepared = Instant::now();
-        {
-            let (http, url, pool, next, ready) = (
-                self.http.clone(),
-                self.url.clone(),
-                self.pool.clone(),
-                self.next_quick.clone(),
-                ready.clone(),
-            );
-            drive(cores * 4, Duration::from_secs(600), move |_| {
-                let (http, url, pool, next, ready) =
-                    (http.clone(), url.clone(), pool.clone(), next.clone(), ready.clone());
-                async move {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= quick_users || ready.lock().await.len() >= wanted {
-                        return None;
-                    }
-                    let mut client = Client::new(&http, &url);
-                    client.forwarded_for = Some(format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255));
-                    let r = async {
-                        client.password_step(&Seeded::Quick.username(i)).await?;
-                        let code = outbox_code(&pool, &Seeded::Quick.phone(i)).await?;
-                        ready.lock().await.push((client, code));
-                        Ok(())
-                    }
-                    .await;
-                    Some(r)
-                }
-            })
-            .await;
-        }
+        drive(self.cores * 4, Duration::from_secs(600), move |_| {
+            preparing.clone().one()
+        })
+        .await;
         eprintln!(
             "  code step at {c}: {} pending sign-ins prepared in {:.0} s",
             ready.lock().await.len(),
@@ -566,44 +774,41 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
         results.push(s.json("full_sign_in", c));
     }
 
-    // 2. The code step alone, on sessions whose password step ran beforehand.
-    let mut code_steps = CodeSteps::new(&http, url, &pool).await?;
+    // 2. The OpenID Connect code flow: authorization request, sign-in, tokens.
+    let application = Application::register(&pool).await?;
+    let application = Arc::new(application);
+    for c in CONCURRENCY {
+        let (http, url, pool, next, app) = (
+            http.clone(),
+            url.to_owned(),
+            pool.clone(),
+            next_user.clone(),
+            application.clone(),
+        );
+        let s = drive(c, duration, move |_| {
+            let mut client = Client::new(&http, &url);
+            let (pool, app) = (pool.clone(), app.clone());
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            async move { Some(client.code_flow(&app, &pool, i).await) }
+        })
+        .await;
+        table.push(row("OIDC code flow", c, &s));
+        results.push(s.json("oidc_code_flow", c));
+    }
+
+    // 3. The code step alone, on sessions whose password step ran beforehand.
+    let mut code_steps = CodeSteps::new(&http, url, &pool, cores).await?;
     for c in CONCURRENCY {
         let s = code_steps.row(c, duration).await;
         table.push(row("code step", c, &s));
         results.push(s.json("code_step", c));
     }
 
-    // 3. The signed-in "2FA credentials" page, one signed-in session per client.
-    let mut signed_in = Vec::new();
-    for _ in 0..64 {
-        let i = next_user.fetch_add(1, Ordering::Relaxed);
-        let mut client = Client::new(&http, url);
-        client.password_step(&username(i)).await?;
-        client.code_step(&outbox_code(&pool, &phone(i)).await?).await?;
-        signed_in.push(client.cookie.clone().context("no session cookie")?);
-    }
-    let cookies = Arc::new(signed_in);
+    // 4. The signed-in "2FA credentials" page, one signed-in session per client.
+    let first = next_user.fetch_add(64, Ordering::Relaxed);
+    let cookies = Arc::new(signed_in(&http, url, &pool, Seeded::Bench, first..first + 64).await?);
     for c in CONCURRENCY {
-        let (http, url, cookies) = (http.clone(), url.to_owned(), cookies.clone());
-        let s = drive(c, duration, move |w| {
-            let req = http
-                .get(format!("{url}/credentials"))
-                .header("accept", "text/html")
-                .header("cookie", format!("tessera_session={}", cookies[w % cookies.len()]));
-            async move {
-                Some(
-                    async {
-                        let res = req.send().await?;
-                        anyhow::ensure!(res.status() == 200, "page answered {}", res.status());
-                        res.bytes().await?;
-                        Ok(())
-                    }
-                    .await,
-                )
-            }
-        })
-        .await;
+        let s = credentials_page(&http, url, &cookies, c, duration).await;
         table.push(row("credentials page", c, &s));
         results.push(s.json("credentials_page", c));
     }
@@ -611,7 +816,7 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
     sampler.abort();
     let peak_rss = peak_kib.load(Ordering::Relaxed) as f64 / 1024.0;
 
-    // Baselines for (3): the same SQL behind a bare axum handler, and alone.
+    // Baselines for (4): the same SQL behind a bare axum handler, and alone.
     let session_id: String = sqlx::query_scalar(r#"SELECT id FROM "tower_sessions"."session" LIMIT 1"#)
         .fetch_one(&pool)
         .await?;
@@ -668,7 +873,7 @@ async fn run(pool: PgPool, url: &str, pid: u32, site: &str, seconds: u64, out: &
     table.push(row("PostgreSQL, same SQL", 64, &s));
     results.push(s.json("postgres_same_sql", 64));
 
-    // 6. Sizes and time to first byte.
+    // 7. Sizes and time to first byte.
     let mut sizes = serde_json::Map::new();
     // The shell's files as built, and as sent (`cargo leptos build --precompress`).
     // What a first visit to each page downloads: end2end/script_sizes.mjs.
@@ -853,19 +1058,31 @@ async fn main() -> anyhow::Result<()> {
             out,
         } => run(pool, &url, pid, &site, seconds, &out).await,
         Command::CodeStep {
-            url,
-            clients,
-            seconds,
+            row: OneRow { url, clients, seconds },
             warm_seconds,
             prepare,
         } => {
-            let mut code_steps = CodeSteps::new(&http_client()?, &url, &pool).await?;
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let mut code_steps = CodeSteps::new(&http_client()?, &url, &pool, cores).await?;
             code_steps.prepare = prepare;
             if warm_seconds > 0 {
                 code_steps.row(clients, Duration::from_secs(warm_seconds)).await;
             }
             let s = code_steps.row(clients, Duration::from_secs(seconds)).await;
             println!("{}", row("code step", clients, &s));
+            Ok(())
+        }
+        Command::CredentialsPage {
+            row: OneRow { url, clients, seconds },
+        } => {
+            let http = http_client()?;
+            let quick_users = quick_user_count(&pool).await?;
+            let users = quick_users
+                .checked_sub(clients)
+                .context("fewer quick users than clients")?..quick_users;
+            let cookies = Arc::new(signed_in(&http, &url, &pool, Seeded::Quick, users).await?);
+            let s = credentials_page(&http, &url, &cookies, clients, Duration::from_secs(seconds)).await;
+            println!("{}", row("credentials page", clients, &s));
             Ok(())
         }
         Command::Soak {

@@ -63,9 +63,8 @@ pub async fn reserve(
         .await?;
     let hour_ago = now - Duration::seconds(HOUR_SECS);
     let number_since = now - Duration::seconds(NUMBER_WINDOW_SECS);
-    // The budgets of one number, address and account are looked up by index;
-    // the country's and the ceiling's share one pass over the hour's sends,
-    // which the ceiling bounds (`max_sends_per_hour` rows at most).
+    // A minute whose start is a minute before the window still has sends in it.
+    let minutes_since = hour_ago - Duration::minutes(1);
     let spent: Spent = sqlx::query_as(
         "SELECT n.sends AS number, n.oldest AS number_oldest, i.sends AS ip, i.oldest AS ip_oldest,
                 a.sends AS account, a.oldest AS account_oldest, t.country, t.country_oldest,
@@ -74,10 +73,11 @@ pub async fn reserve(
                 WHERE phone_e164 = $1 AND sent_at > $6) n,
               (SELECT count(*) AS sends, min(sent_at) AS oldest FROM sms_sends WHERE ip = $2 AND sent_at > $5) i,
               (SELECT count(*) AS sends, min(sent_at) AS oldest FROM sms_sends WHERE user_id = $3 AND sent_at > $5) a,
-              (SELECT count(*) FILTER (WHERE country = $4) AS country,
-                      min(sent_at) FILTER (WHERE country = $4) AS country_oldest,
-                      count(*) AS total, min(sent_at) AS total_oldest
-                 FROM sms_sends WHERE sent_at > $5) t",
+              (SELECT coalesce(sum(sends) FILTER (WHERE country = $4), 0) AS country,
+                      min(minute) FILTER (WHERE country = $4 AND sends > 0) + INTERVAL '1 minute' AS country_oldest,
+                      coalesce(sum(sends), 0) AS total,
+                      min(minute) FILTER (WHERE sends > 0) + INTERVAL '1 minute' AS total_oldest
+                 FROM sms_send_minutes WHERE minute > $7) t",
     )
     .bind(send.phone)
     .bind(send.ip)
@@ -85,6 +85,7 @@ pub async fn reserve(
     .bind(send.country)
     .bind(hour_ago)
     .bind(number_since)
+    .bind(minutes_since)
     .fetch_one(&mut *tx)
     .await?;
     let budgets = [
@@ -131,7 +132,12 @@ pub async fn reserve(
         return Ok(Err(blocked));
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO sms_sends (user_id, phone_e164, ip, country, sent_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "WITH sent AS (INSERT INTO sms_sends (user_id, phone_e164, ip, country, sent_at) \
+                       VALUES ($1, $2, $3, $4, $5) RETURNING id), \
+              counted AS (INSERT INTO sms_send_minutes (minute, country, sends) \
+                          VALUES (sms_minute($5), coalesce($4, ''), 1) \
+                          ON CONFLICT (minute, country) DO UPDATE SET sends = sms_send_minutes.sends + 1) \
+         SELECT id FROM sent",
     )
     .bind(send.user_id)
     .bind(send.phone)
@@ -146,8 +152,27 @@ pub async fn reserve(
 
 /// Gives a reservation back: the provider did not send the message.
 pub async fn release(pool: &PgPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sms_sends WHERE id = $1")
-        .bind(id)
+    sqlx::query(
+        "WITH given_back AS (DELETE FROM sms_sends WHERE id = $1 RETURNING country, sent_at) \
+         UPDATE sms_send_minutes m SET sends = m.sends - 1 FROM given_back g \
+         WHERE m.minute = sms_minute(g.sent_at) AND m.country = coalesce(g.country, '')",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets sends that no budget counts any more (the longest window is an
+/// hour; a minute's count lasts a minute longer).
+pub async fn prune(pool: &PgPool, now: OffsetDateTime) -> sqlx::Result<()> {
+    let before = now - Duration::seconds(HOUR_SECS) - Duration::minutes(1);
+    sqlx::query("DELETE FROM sms_sends WHERE sent_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM sms_send_minutes WHERE minute < $1")
+        .bind(before)
         .execute(pool)
         .await?;
     Ok(())
