@@ -166,4 +166,5 @@ build_release() {
   (cd "$ROOT" && cargo leptos build --release --split --precompress)
 }
 
-server_bin() { echo "$TARGET_DIR/release/tessera-server"; }
+# The server as the release build makes it (`bin-profile-release` in Cargo.toml).
+server_bin() { echo "$TARGET_DIR/server-release/tessera-server"; }

@@ -116,11 +116,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = web::session_store::Sessions::new(state.pool.clone());
     let cleanup = tokio::spawn(housekeeping(state.clone(), store.clone()));
+    let trim = tokio::spawn(allocator::give_back_when_quiet(password::IDLE_RELEASE));
     let app = web::router(state, store);
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
     cleanup.abort();
+    trim.abort();
     result.context("serving HTTP")
 }
 

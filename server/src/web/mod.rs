@@ -139,7 +139,15 @@ pub fn router(state: AppState, sessions: session_store::Sessions) -> Router {
         .layer(middleware::from_fn(retry_when_unavailable))
         .layer(middleware::from_fn_with_state(state.clone(), browser_protection))
         .layer(middleware::from_fn_with_state(state.clone(), client_address))
+        .layer(middleware::from_fn(count_for_the_allocator))
         .with_state(state)
+}
+
+/// Every request tells the allocator that the server is busy
+/// (`allocator::give_back_when_quiet`).
+async fn count_for_the_allocator(req: Request, next: Next) -> Response {
+    crate::allocator::count_request();
+    next.run(req).await
 }
 
 /// Paths longer than this are cut in the logs.
