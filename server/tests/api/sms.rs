@@ -345,6 +345,11 @@ async fn provider_failures_leave_nothing_half_written() {
     assert!(a.body.contains("MethodUnavailable"));
     assert_eq!(app.count("SELECT count(*) FROM otp_challenges").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM sms_sends").await, 0);
+    assert_eq!(
+        app.count("SELECT coalesce(sum(sends), 0) FROM sms_send_minutes").await,
+        0,
+        "the send is given back to the per-minute counts too"
+    );
 
     // Fixed: the retry goes through at once, with no cooldown in the way.
     use_plugin(&app, "twilio", props(mocks::twilio::TOKEN, &base)).await;
