@@ -126,7 +126,8 @@ pub async fn serve(
     result.context("serving HTTP")
 }
 
-/// Deletes expired sessions and stale sign-in failures once an hour.
+/// Deletes expired sessions, stale sign-in failures and the SMS sends no
+/// budget counts any more, and retries undelivered email, once an hour.
 async fn housekeeping(state: AppState, store: web::session_store::Sessions) {
     use tower_sessions::ExpiredDeletion;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
