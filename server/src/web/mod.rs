@@ -37,7 +37,7 @@ use tessera::signin::AuthState;
 use tessera_app::{App, shell};
 use tower::Layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -101,6 +101,7 @@ pub fn router(state: AppState, sessions: session_store::Sessions) -> Router {
             SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, Caching::Revalidate.header_value())
                 .layer(built_files(Path::new(&*state.leptos_options.site_root).join("pkg"))),
         )
+        .merge(page_files(Path::new(&*state.leptos_options.site_root)))
         // OpenID Connect's back channel: clients authenticate themselves;
         // no cookie session, no CSRF token.
         .merge(crate::oidc::router())
@@ -170,6 +171,27 @@ fn provide_csp_nonce() {
     {
         provide_context(leptos::nonce::Nonce::from_value(nonce.0.as_str()));
     }
+}
+
+/// The public files every page links (its icon, the passkey script), served
+/// like `/pkg`: outside the session. The browser fetches them beside the
+/// page with the cookie it had; one that crossed a sign-in, which gives the
+/// session a new id, would find its old id gone, and the session layer's
+/// answer would remove the cookie, signing the new session out (seen as a
+/// rare browser-test failure right after a sign-in).
+fn page_files<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
+    ["favicon.svg", "passkey.js"]
+        .into_iter()
+        .fold(Router::new(), |router, file| {
+            router.route_service(
+                &format!("/{file}"),
+                SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, Caching::Revalidate.header_value()).layer(
+                    ServeFile::new(site_root.join(file))
+                        .precompressed_br()
+                        .precompressed_gzip(),
+                ),
+            )
+        })
 }
 
 /// Files of the built site; a browser that takes brotli or gzip gets the

@@ -478,3 +478,26 @@ async fn sec_33_behind_trusted_proxies_every_record_uses_the_real_client() {
     let (_, sessions) = alice.get_json("sessions").await;
     assert!(sessions.to_string().contains("198.51.100.8"), "{sessions}");
 }
+
+#[tokio::test]
+async fn the_pages_icon_and_script_never_touch_the_session_cookie() {
+    // A browser fetches them beside a page with the cookie it had; one that
+    // crossed a sign-in carries an id the sign-in replaced. Answered inside
+    // the session layer, that request removed the cookie and so signed the
+    // new session out.
+    let root = site_root();
+    std::fs::write(root.join("passkey.js"), "// passkeys").unwrap();
+    let app = spawn_app_with(&[("TESSERA_SITE_ROOT", root.to_str().unwrap())]).await;
+    let b = app.browser();
+    for path in ["/favicon.svg", "/passkey.js"] {
+        let res = b
+            .http
+            .get(format!("{}{path}", app.base))
+            .header("cookie", "tessera_session=AAAAAAAAAAAAAAAAAAAAAA")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(res.headers().get("set-cookie").is_none(), "{path}: {:?}", res.headers());
+    }
+}
