@@ -17,6 +17,20 @@ pub enum Acr {
     Method(MethodId),
 }
 
+/// Kept (in a session, a kept request) by its name, as in `acr_values`.
+impl serde::Serialize for Acr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Acr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Acr, D::Error> {
+        let name = String::deserialize(d)?;
+        Acr::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown acr {name:?}")))
+    }
+}
+
 /// The name of [`Acr::UsersSettings`].
 pub const USERS_SETTINGS: &str = "tessera";
 
@@ -101,24 +115,25 @@ impl Acr {
         }
     }
 
-    /// Whether a sign-in that proved `proven` satisfies this acr.
-    /// `second_factor_owed`: whether the user's own settings demand a second
-    /// factor (for [`Acr::UsersSettings`]).
-    pub fn satisfied_by(self, proven: &[Proof], second_factor_owed: bool) -> bool {
-        // The password, or a method that is a whole sign-in by itself (a
-        // passkey that verified the person).
-        let first = proven.iter().any(|p| match p.factor {
-            Factor::Password => true,
-            Factor::Method(m) => m.multi_factor(),
-            Factor::TrustedBrowser => false,
-        });
-        let strongest = strongest_method(proven).map(MethodId::assurance);
-        // A trusted browser stands in for the user's own second factor only.
-        let trusted = proven.iter().any(|p| p.factor == Factor::TrustedBrowser);
+    /// How much it asks, for choosing the stricter of two: the password,
+    /// then the user's own settings (which always apply, SECURITY.md 49),
+    /// then a method by its assurance.
+    fn strictness(self) -> (u8, Option<crate::method::Assurance>) {
         match self {
-            Acr::Password => first,
-            Acr::UsersSettings => first && (!second_factor_owed || strongest.is_some() || trusted),
-            Acr::Method(asked) => first && strongest.is_some_and(|got| got >= asked.assurance()),
+            Acr::Password => (0, None),
+            Acr::UsersSettings => (1, None),
+            Acr::Method(m) => (2, Some(m.assurance())),
+        }
+    }
+
+    /// The stricter of two (the first of equals): what an application asks
+    /// when its client's minimum is `floor` (SECURITY.md 49: a front-channel
+    /// `acr_values` never lowers it).
+    pub fn at_least(self, floor: Acr) -> Acr {
+        if floor.strictness() > self.strictness() {
+            floor
+        } else {
+            self
         }
     }
 
@@ -130,11 +145,11 @@ impl Acr {
 }
 
 /// The method of highest assurance among the proofs (the first proven of
-/// equals).
-fn strongest_method(proven: &[Proof]) -> Option<MethodId> {
+/// equals); an enrollment is not a proof of its method.
+pub(crate) fn strongest_method(proven: &[Proof]) -> Option<MethodId> {
     let methods = proven.iter().filter_map(|p| match p.factor {
         Factor::Method(m) => Some(m),
-        Factor::Password | Factor::TrustedBrowser => None,
+        Factor::Password | Factor::TrustedBrowser | Factor::Enrolled(_) => None,
     });
     methods.fold(None, |best: Option<MethodId>, m| match best {
         Some(b) if b.assurance() >= m.assurance() => Some(b),
@@ -166,57 +181,41 @@ mod tests {
     }
 
     #[test]
-    fn sec_44_a_weaker_method_never_satisfies_a_stronger_request() {
-        let pwd = proof(Factor::Password);
-        let sms = proof(Factor::Method(MethodId::Sms));
-        let app = proof(Factor::Method(MethodId::Totp));
+    fn sec_49_the_stricter_of_a_request_and_a_floor_counts() {
+        let sms = Acr::Method(MethodId::Sms);
         let otp = Acr::Method(MethodId::Totp);
-        assert!(!otp.satisfied_by(&[pwd, sms], false));
-        assert!(otp.satisfied_by(&[pwd, app], false));
-        assert!(Acr::Method(MethodId::Sms).satisfied_by(&[pwd, app], false));
-        assert!(Acr::Method(MethodId::Sms).satisfied_by(&[pwd, sms], false));
-        assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[pwd], false));
-        // A factor without the password is not a sign-in.
-        assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[sms], false));
-        assert!(!Acr::Password.satisfied_by(&[], false));
-        assert!(Acr::Password.satisfied_by(&[pwd], true));
+        let passkey = Acr::Method(MethodId::Passkey);
+        assert_eq!(Acr::Password.at_least(otp), otp);
+        assert_eq!(Acr::UsersSettings.at_least(sms), sms);
+        assert_eq!(sms.at_least(otp), otp);
+        assert_eq!(passkey.at_least(otp), passkey);
+        assert_eq!(otp.at_least(Acr::Password), otp);
+        assert_eq!(Acr::Password.at_least(Acr::UsersSettings), Acr::UsersSettings);
+        // Equal assurance: the request stands (it names the method asked first).
+        let recovery = Acr::Method(MethodId::RecoveryCode);
+        assert_eq!(recovery.at_least(otp), recovery);
     }
 
     #[test]
-    fn a_passkey_alone_is_a_whole_sign_in_and_no_other_method_is() {
-        let passkey = proof(Factor::Method(MethodId::Passkey));
-        let app = proof(Factor::Method(MethodId::Totp));
-        for acr in [
-            Acr::Password,
-            Acr::UsersSettings,
-            Acr::Method(MethodId::Sms),
-            Acr::Method(MethodId::Totp),
-            Acr::Method(MethodId::Passkey),
-        ] {
-            assert!(acr.satisfied_by(&[passkey], true), "{acr:?}");
-            assert!(!acr.satisfied_by(&[app], true), "{acr:?}");
-        }
-        assert_eq!(Acr::stated(&[passkey]), Acr::Method(MethodId::Passkey));
-    }
-
-    #[test]
-    fn a_trusted_browser_stands_in_for_the_users_own_second_factor_only() {
+    fn an_enrollment_and_a_trusted_browser_are_never_stated() {
         let pwd = proof(Factor::Password);
+        let enrolled = proof(Factor::Enrolled(MethodId::Totp));
         let trusted = proof(Factor::TrustedBrowser);
-        assert!(Acr::UsersSettings.satisfied_by(&[pwd, trusted], true));
-        assert!(!Acr::UsersSettings.satisfied_by(&[trusted], true), "never the password");
-        assert!(!Acr::Method(MethodId::Sms).satisfied_by(&[pwd, trusted], false));
+        assert_eq!(Acr::stated(&[pwd, enrolled]), Acr::Password);
+        assert_eq!(crate::method::amr(&[pwd, enrolled]), ["pwd"]);
         assert_eq!(Acr::stated(&[pwd, trusted]), Acr::Password);
         assert_eq!(crate::method::amr(&[pwd, trusted]), ["pwd"]);
     }
 
     #[test]
-    fn the_users_own_settings_ask_for_a_second_factor_only_when_it_is_on() {
-        let pwd = proof(Factor::Password);
-        let sms = proof(Factor::Method(MethodId::Sms));
-        assert!(Acr::UsersSettings.satisfied_by(&[pwd], false));
-        assert!(!Acr::UsersSettings.satisfied_by(&[pwd], true));
-        assert!(Acr::UsersSettings.satisfied_by(&[pwd, sms], true));
+    fn acrs_are_kept_by_their_names() {
+        let otp = Acr::Method(MethodId::Totp);
+        assert_eq!(serde_json::to_string(&otp).unwrap(), "\"otp\"");
+        assert_eq!(
+            serde_json::from_str::<Acr>("\"stytch\"").unwrap(),
+            Acr::Method(MethodId::Sms)
+        );
+        assert!(serde_json::from_str::<Acr>("\"urn:unknown\"").is_err());
     }
 
     #[test]

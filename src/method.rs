@@ -105,6 +105,12 @@ pub enum Factor {
     /// 41): it stands in for the second factor of the user's own settings,
     /// never for a method an application asks for.
     TrustedBrowser,
+    /// A credential enrolled during the sign-in of an account that had
+    /// nothing to prove (SECURITY.md 49): enrolling is not proving. It pays
+    /// the policy's or the user's own second factor for that sign-in (the
+    /// one way an account with no factor meets them), never a method an
+    /// application asks for, and never appears in `acr` or `amr`.
+    Enrolled(MethodId),
 }
 
 impl Factor {
@@ -115,7 +121,7 @@ impl Factor {
         match self {
             Factor::Password => Some("pwd"),
             Factor::Method(m) => Some(m.amr()),
-            Factor::TrustedBrowser => None,
+            Factor::TrustedBrowser | Factor::Enrolled(_) => None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! [`AuthState`] in the session; a page or an OpenID Connect endpoint can drive
 //! the same steps.
 
-use crate::method::Proof;
+use crate::acr::{Acr, strongest_method};
+use crate::method::{Factor, MethodId, Proof};
 use serde::{Deserialize, Serialize};
 
 /// Where a session stands in the sign-in pipeline. The proofs are recorded
@@ -22,6 +23,9 @@ pub enum AuthState {
         /// to); none: the preferred one.
         #[serde(default)]
         credential: Option<String>,
+        /// What this sign-in owes, decided at the password step.
+        #[serde(default)]
+        owed: Owed,
     },
     /// The password was right, 2FA is mandatory and the account has no
     /// usable credential: it must enroll one (proved with a code) first.
@@ -30,6 +34,10 @@ pub enum AuthState {
         at: i64,
         #[serde(default)]
         proven: Vec<Proof>,
+        /// What this sign-in owes (an application's method narrows what
+        /// may be enrolled).
+        #[serde(default)]
+        owed: Owed,
     },
     /// Fully signed in.
     SignedIn {
@@ -41,6 +49,10 @@ pub enum AuthState {
         /// What the last full sign-in proved.
         #[serde(default)]
         proven: Vec<Proof>,
+        /// Which full sign-in this is (random, new at each): what an
+        /// application's `prompt=login` or `max_age` waits to see change.
+        #[serde(default)]
+        sign_in: u64,
     },
 }
 
@@ -90,6 +102,14 @@ impl AuthState {
         }
     }
 
+    /// What a half-finished sign-in owes; nothing once signed in.
+    pub fn owed(&self) -> Option<Owed> {
+        match self {
+            AuthState::PasswordVerified { owed, .. } | AuthState::MustEnroll { owed, .. } => Some(*owed),
+            AuthState::SignedIn { .. } => None,
+        }
+    }
+
     /// What this sign-in has proven so far.
     pub fn proven(&self) -> &[Proof] {
         match self {
@@ -122,6 +142,97 @@ pub fn return_path(asked: &str) -> &str {
     if ok { asked } else { "/" }
 }
 
+/// What a sign-in owes beyond its first factor (SECURITY.md 49), weakest
+/// first. Decided by [`owed`] alone; whether a sign-in has paid it, by
+/// [`Owed::paid_by`] alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Owed {
+    /// The password alone (or a passkey, which is a whole sign-in).
+    Password,
+    /// A second factor of any method: the policy's mandate or the user's own
+    /// switch. A trusted browser stands in for it, and so does a credential
+    /// enrolled during the sign-in of an account that had none.
+    SecondFactor,
+    /// This method or one at least as strong (an application's acr): only a
+    /// method proven pays it.
+    Method(MethodId),
+}
+
+/// A half-finished sign-in stored before what it owes was recorded owes a
+/// second factor: the stricter reading.
+impl Default for Owed {
+    fn default() -> Owed {
+        Owed::SecondFactor
+    }
+}
+
+impl Owed {
+    /// The method the second step asks first, if one is owed.
+    pub fn method(self) -> Option<MethodId> {
+        match self {
+            Owed::Method(m) => Some(m),
+            Owed::Password | Owed::SecondFactor => None,
+        }
+    }
+
+    /// Whether a credential of `method` pays it: the same assurance or more
+    /// (SECURITY.md 44) of a kind that counts; any counting kind for a
+    /// second factor; none is needed for the password alone.
+    pub fn paid_with(self, method: MethodId) -> bool {
+        match self {
+            Owed::Password => false,
+            Owed::SecondFactor => method.counts_toward_minimum(),
+            Owed::Method(asked) => method.counts_toward_minimum() && method.assurance() >= asked.assurance(),
+        }
+    }
+
+    /// Whether a sign-in that proved `proven` has paid it. The first factor
+    /// is always owed: the password, or a method that is a whole sign-in by
+    /// itself (a passkey that verified the person).
+    pub fn paid_by(self, proven: &[Proof]) -> bool {
+        let first = proven.iter().any(|p| match p.factor {
+            Factor::Password => true,
+            Factor::Method(m) => m.multi_factor(),
+            Factor::TrustedBrowser | Factor::Enrolled(_) => false,
+        });
+        let strongest = strongest_method(proven);
+        // Stand-ins for the account's own second factor only.
+        let stands_in = proven
+            .iter()
+            .any(|p| matches!(p.factor, Factor::TrustedBrowser | Factor::Enrolled(_)));
+        first
+            && match self {
+                Owed::Password => true,
+                Owed::SecondFactor => strongest.is_some() || stands_in,
+                Owed::Method(asked) => strongest.is_some_and(|got| got.assurance() >= asked.assurance()),
+            }
+    }
+}
+
+/// Who asks every sign-in of an account for a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mandate {
+    /// The policy makes two-factor sign-in mandatory.
+    pub policy: bool,
+    /// The user turned it on.
+    pub users_switch: bool,
+}
+
+/// Which factors a sign-in owes (SECURITY.md 49): the one function the
+/// pages, signing in again, the authorization endpoint and the password
+/// grant all ask. The policy's mandate and the user's own switch owe a
+/// second factor when the account has a usable one to pay with (otherwise
+/// it enrolls or signs in with the password, see [`AfterPassword`]); an
+/// application's acr (its request, already raised to its client's minimum
+/// by [`Acr::at_least`]) that names a method owes that method.
+pub fn owed(mandate: Mandate, has_usable_factor: bool, application: Option<Acr>) -> Owed {
+    match application.and_then(Acr::method) {
+        Some(m) => Owed::Method(m),
+        None if (mandate.policy || mandate.users_switch) && has_usable_factor => Owed::SecondFactor,
+        None => Owed::Password,
+    }
+}
+
 /// What follows a correct password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextStep {
@@ -129,50 +240,57 @@ pub enum NextStep {
     SignedIn,
     /// A second factor is owed before the session is signed in.
     SecondFactor,
-    /// 2FA is mandatory and nothing can serve it: enroll first (WSO2's
+    /// The account has nothing to prove and must (or may, for an
+    /// application's method) enroll first (WSO2's
     /// `CaptureAndUpdateMobileNumber`).
     Enroll,
-}
-
-/// Whether the policy requires a second factor of everyone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Requirement {
-    /// Each user turns 2FA on or off (and signing in again while signed in,
-    /// where mandatory enrollment does not apply).
-    UsersChoice,
-    /// 2FA is mandatory; `can_enroll`: some method is enabled to enroll with.
-    Mandatory { can_enroll: bool },
 }
 
 /// What the step after a correct password depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AfterPassword {
-    pub two_factor_enabled: bool,
-    /// Credentials that can serve a sign-in right now (of enabled methods).
+    /// What the sign-in owes ([`owed`]).
+    pub owed: Owed,
+    /// What the account's own settings owe ([`owed`] without the application).
+    pub own: Owed,
+    /// Some usable credential pays `owed`.
+    pub payable: bool,
+    /// Credentials that count and can serve a sign-in right now (of enabled
+    /// methods).
     pub usable_credentials: u32,
-    pub requirement: Requirement,
-    /// An application asked for a second factor (an `acr` naming a
-    /// method) that one of the usable credentials can give: it is asked
-    /// for even when the user has 2FA off.
-    pub demanded_by_application: bool,
-    /// An application asked for a method the user has no credential of,
-    /// and the policy lets the user enroll it (`MissingMethod::Enroll`)
-    /// with one of the methods enabled.
-    pub may_enroll_demanded: bool,
+    /// The account may enroll now: the policy's mandate with a method to
+    /// enroll, or an application's method the policy lets be enrolled
+    /// (`MissingMethod::Enroll`). Only an account with nothing to prove
+    /// enrolls (one with a factor is protected by it).
+    pub may_enroll: bool,
 }
 
 impl AfterPassword {
+    /// For an account whose usable credentials are of `usable` (recovery
+    /// codes among them, which never keep the second step by themselves,
+    /// SECURITY.md 38).
+    pub fn new(mandate: Mandate, application: Option<Acr>, usable: &[MethodId], may_enroll: bool) -> AfterPassword {
+        let counting = crate::method::counting(usable.iter().copied());
+        let owed = owed(mandate, counting > 0, application);
+        AfterPassword {
+            owed,
+            own: self::owed(mandate, counting > 0, None),
+            payable: usable.iter().any(|m| owed.paid_with(*m)),
+            usable_credentials: counting,
+            may_enroll,
+        }
+    }
+
     /// The step after the password.
     pub fn next(&self) -> NextStep {
-        let mandatory = matches!(self.requirement, Requirement::Mandatory { .. });
-        let can_enroll = matches!(self.requirement, Requirement::Mandatory { can_enroll: true });
-        let owed = self.two_factor_enabled || mandatory || self.demanded_by_application;
-        if self.usable_credentials > 0 && owed {
-            NextStep::SecondFactor
-        } else if self.usable_credentials == 0 && ((mandatory && can_enroll) || self.may_enroll_demanded) {
-            // Nothing to prove first: enrolling is safe only here (an
-            // account with a factor would be protected by it).
+        if self.usable_credentials == 0 && self.may_enroll {
             NextStep::Enroll
+        } else if self.owed == Owed::Password {
+            NextStep::SignedIn
+        } else if self.payable || self.own == Owed::SecondFactor {
+            // An application's method the account lacks: its own second
+            // factor still (the application is refused after).
+            NextStep::SecondFactor
         } else {
             NextStep::SignedIn
         }
@@ -207,78 +325,216 @@ impl ThrottlePolicy {
 mod tests {
     use super::*;
 
-    fn after_password(
-        two_factor_enabled: bool,
-        usable_credentials: u32,
-        mandatory: bool,
-        can_enroll: bool,
-    ) -> NextStep {
-        let requirement = if mandatory {
-            Requirement::Mandatory { can_enroll }
-        } else {
-            Requirement::UsersChoice
-        };
-        AfterPassword {
-            two_factor_enabled,
-            usable_credentials,
-            requirement,
-            demanded_by_application: false,
-            may_enroll_demanded: false,
-        }
-        .next()
+    use crate::method::MethodId::{Passkey, RecoveryCode, Sms, Totp};
+
+    const OFF: Mandate = Mandate {
+        policy: false,
+        users_switch: false,
+    };
+    const SWITCH: Mandate = Mandate {
+        policy: false,
+        users_switch: true,
+    };
+    const POLICY: Mandate = Mandate {
+        policy: true,
+        users_switch: false,
+    };
+
+    fn after_password(mandate: Mandate, usable: &[MethodId], may_enroll: bool) -> NextStep {
+        AfterPassword::new(mandate, None, usable, may_enroll).next()
+    }
+
+    fn asked(mandate: Mandate, acr: Acr, usable: &[MethodId], may_enroll: bool) -> NextStep {
+        AfterPassword::new(mandate, Some(acr), usable, may_enroll).next()
+    }
+
+    fn proof(factor: Factor) -> Proof {
+        Proof { factor, at: 1 }
     }
 
     #[test]
     fn an_application_asking_for_a_factor_gets_it_even_with_2fa_off() {
-        let next = |usable_credentials, demanded_by_application| {
-            AfterPassword {
-                two_factor_enabled: false,
-                usable_credentials,
-                requirement: Requirement::UsersChoice,
-                demanded_by_application,
-                may_enroll_demanded: false,
-            }
-            .next()
-        };
-        assert_eq!(next(1, true), NextStep::SecondFactor);
-        assert_eq!(next(1, false), NextStep::SignedIn);
-        assert_eq!(next(0, true), NextStep::SignedIn);
+        let sms = Acr::Method(Sms);
+        assert_eq!(asked(OFF, sms, &[Sms], false), NextStep::SecondFactor);
+        assert_eq!(asked(OFF, Acr::UsersSettings, &[Sms], false), NextStep::SignedIn);
+        assert_eq!(asked(OFF, sms, &[], false), NextStep::SignedIn);
+        // An app pays a request for a text (it is stronger).
+        assert_eq!(asked(OFF, sms, &[Totp], false), NextStep::SecondFactor);
+        // A method the account lacks: its own settings decide the step.
+        let otp = Acr::Method(Totp);
+        assert_eq!(asked(OFF, otp, &[Sms], false), NextStep::SignedIn);
+        assert_eq!(asked(SWITCH, otp, &[Sms], false), NextStep::SecondFactor);
     }
 
     #[test]
     fn a_demanded_method_is_enrolled_only_by_an_account_with_no_factor_to_protect_it() {
-        let next = |two_factor_enabled, usable_credentials| {
-            AfterPassword {
-                two_factor_enabled,
-                usable_credentials,
-                requirement: Requirement::UsersChoice,
-                demanded_by_application: false,
-                may_enroll_demanded: true,
-            }
-            .next()
-        };
-        assert_eq!(next(false, 0), NextStep::Enroll);
-        assert_eq!(next(true, 0), NextStep::Enroll);
+        let otp = Acr::Method(Totp);
+        assert_eq!(asked(OFF, otp, &[], true), NextStep::Enroll);
+        assert_eq!(asked(SWITCH, otp, &[], true), NextStep::Enroll);
+        assert_eq!(asked(SWITCH, otp, &[RecoveryCode], true), NextStep::Enroll);
         // A factor of another method: proven first, never bypassed by enrolling.
-        assert_eq!(next(true, 1), NextStep::SecondFactor);
-        assert_eq!(next(false, 1), NextStep::SignedIn);
+        assert_eq!(asked(SWITCH, otp, &[Sms], true), NextStep::SecondFactor);
+        assert_eq!(asked(OFF, otp, &[Sms], true), NextStep::SignedIn);
     }
 
     #[test]
     fn password_alone_signs_in_without_2fa_or_usable_credentials() {
-        assert_eq!(after_password(false, 0, false, true), NextStep::SignedIn);
-        assert_eq!(after_password(false, 2, false, true), NextStep::SignedIn);
-        assert_eq!(after_password(true, 0, false, true), NextStep::SignedIn);
-        assert_eq!(after_password(true, 1, false, true), NextStep::SecondFactor);
+        assert_eq!(after_password(OFF, &[], false), NextStep::SignedIn);
+        assert_eq!(after_password(OFF, &[Sms, Totp], false), NextStep::SignedIn);
+        assert_eq!(after_password(SWITCH, &[], false), NextStep::SignedIn);
+        assert_eq!(after_password(SWITCH, &[RecoveryCode], false), NextStep::SignedIn);
+        assert_eq!(after_password(SWITCH, &[Sms], false), NextStep::SecondFactor);
     }
 
     #[test]
     fn mandatory_2fa_asks_for_a_code_or_an_enrollment() {
-        assert_eq!(after_password(false, 1, true, true), NextStep::SecondFactor);
-        assert_eq!(after_password(false, 0, true, true), NextStep::Enroll);
-        assert_eq!(after_password(true, 0, true, true), NextStep::Enroll);
+        assert_eq!(after_password(POLICY, &[Sms], true), NextStep::SecondFactor);
+        assert_eq!(after_password(POLICY, &[], true), NextStep::Enroll);
         // No method to enroll with: the password alone (and a banner).
-        assert_eq!(after_password(false, 0, true, false), NextStep::SignedIn);
+        assert_eq!(after_password(POLICY, &[], false), NextStep::SignedIn);
+    }
+
+    #[test]
+    fn sec_49_one_function_owes_the_strictest_of_policy_user_and_application() {
+        // The policy's mandate owes a factor whatever the user's switch says.
+        assert_eq!(owed(POLICY, true, None), Owed::SecondFactor);
+        assert_eq!(owed(POLICY, true, Some(Acr::UsersSettings)), Owed::SecondFactor);
+        // A request for the password alone lowers neither.
+        assert_eq!(owed(POLICY, true, Some(Acr::Password)), Owed::SecondFactor);
+        assert_eq!(owed(SWITCH, true, Some(Acr::Password)), Owed::SecondFactor);
+        assert_eq!(owed(OFF, true, Some(Acr::Password)), Owed::Password);
+        // Nothing to pay with: nothing of the account's own is owed.
+        assert_eq!(owed(POLICY, false, None), Owed::Password);
+        // An application's method is owed whatever the account has.
+        assert_eq!(owed(OFF, false, Some(Acr::Method(Totp))), Owed::Method(Totp));
+        assert_eq!(owed(POLICY, true, Some(Acr::Method(Sms))), Owed::Method(Sms));
+    }
+
+    #[test]
+    fn sec_44_a_weaker_method_never_pays_a_stronger_request() {
+        let pwd = proof(Factor::Password);
+        let sms = proof(Factor::Method(Sms));
+        let app = proof(Factor::Method(Totp));
+        assert!(!Owed::Method(Totp).paid_by(&[pwd, sms]));
+        assert!(Owed::Method(Totp).paid_by(&[pwd, app]));
+        assert!(Owed::Method(Sms).paid_by(&[pwd, app]));
+        assert!(Owed::Method(Sms).paid_by(&[pwd, sms]));
+        assert!(!Owed::Method(Sms).paid_by(&[pwd]));
+        // A factor without the password is not a sign-in.
+        assert!(!Owed::Method(Sms).paid_by(&[sms]));
+        assert!(!Owed::Password.paid_by(&[]));
+        assert!(Owed::Password.paid_by(&[pwd]));
+        assert!(!Owed::SecondFactor.paid_by(&[pwd]));
+        assert!(Owed::SecondFactor.paid_by(&[pwd, sms]));
+    }
+
+    #[test]
+    fn a_passkey_alone_is_a_whole_sign_in_and_no_other_method_is() {
+        let passkey = proof(Factor::Method(Passkey));
+        let app = proof(Factor::Method(Totp));
+        for owed in [
+            Owed::Password,
+            Owed::SecondFactor,
+            Owed::Method(Sms),
+            Owed::Method(Totp),
+            Owed::Method(Passkey),
+        ] {
+            assert!(owed.paid_by(&[passkey]), "{owed:?}");
+            assert!(!owed.paid_by(&[app]), "{owed:?}");
+        }
+    }
+
+    #[test]
+    fn sec_49_enrolling_and_a_trusted_browser_stand_in_only_for_the_accounts_own_factor() {
+        let pwd = proof(Factor::Password);
+        for stand_in in [proof(Factor::TrustedBrowser), proof(Factor::Enrolled(Totp))] {
+            assert!(Owed::SecondFactor.paid_by(&[pwd, stand_in]));
+            assert!(!Owed::SecondFactor.paid_by(&[stand_in]), "never the password");
+            assert!(!Owed::Method(Sms).paid_by(&[pwd, stand_in]));
+            assert!(!Owed::Method(Totp).paid_by(&[pwd, stand_in]));
+        }
+    }
+
+    #[test]
+    fn sec_49_the_method_asked_for_is_paid_only_by_a_method_as_strong() {
+        assert!(Owed::Method(Sms).paid_with(Totp));
+        assert!(!Owed::Method(Totp).paid_with(Sms));
+        assert!(
+            !Owed::Method(Totp).paid_with(RecoveryCode),
+            "recovery codes never count"
+        );
+        assert!(Owed::SecondFactor.paid_with(Sms));
+        assert!(!Owed::SecondFactor.paid_with(RecoveryCode));
+        assert!(!Owed::Password.paid_with(Passkey));
+    }
+
+    /// Every way a sign-in can end (the step after the password, then what
+    /// each step records) and every input: no path reaches "signed in"
+    /// with less than the account's own settings owe, and what the
+    /// application asked is paid only by a proof as strong.
+    mod state_machine {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn method() -> impl Strategy<Value = MethodId> {
+            prop::sample::select(MethodId::ALL.to_vec())
+        }
+
+        fn acr() -> impl Strategy<Value = Option<Acr>> {
+            prop::option::of(prop_oneof![
+                Just(Acr::Password),
+                Just(Acr::UsersSettings),
+                method().prop_map(Acr::Method),
+            ])
+        }
+
+        proptest! {
+            #[test]
+            fn sec_49_no_sequence_of_steps_signs_in_with_less_than_it_owes(
+                policy in any::<bool>(),
+                users_switch in any::<bool>(),
+                application in acr(),
+                usable in prop::collection::vec(method(), 0..4),
+                may_enroll in any::<bool>(),
+                proved in prop::option::of(method()),
+                trusted in any::<bool>(),
+            ) {
+                let mandate = Mandate { policy, users_switch };
+                let step = AfterPassword::new(mandate, application, &usable, may_enroll);
+                let pwd = proof(Factor::Password);
+                // What the session holds once the sign-in finishes, by the step taken.
+                let proven: Vec<Proof> = match step.next() {
+                    NextStep::SignedIn => vec![pwd],
+                    NextStep::Enroll => {
+                        prop_assert_eq!(step.usable_credentials, 0, "only an account with nothing to prove enrolls");
+                        vec![pwd, proof(Factor::Enrolled(proved.unwrap_or(Sms)))]
+                    }
+                    NextStep::SecondFactor => {
+                        // The second step proves one of the account's own
+                        // credentials, or a trusted browser stands in (only
+                        // when no method is asked, as the server does).
+                        let factor = if trusted && step.owed.method().is_none() {
+                            Factor::TrustedBrowser
+                        } else {
+                            match proved.filter(|m| usable.contains(m)).or(usable.first().copied()) {
+                                Some(m) => Factor::Method(m),
+                                None => return Ok(()),
+                            }
+                        };
+                        vec![pwd, proof(factor)]
+                    }
+                };
+                // The account's own settings are always paid...
+                prop_assert!(step.own.paid_by(&proven) || step.own == Owed::Password, "{step:?} {proven:?}");
+                // ...and what was asked is paid only by a method proven as strong.
+                if let Owed::Method(asked) = step.owed
+                    && step.owed.paid_by(&proven)
+                {
+                    let strongest = crate::acr::Acr::stated(&proven).method();
+                    prop_assert!(strongest.is_some_and(|m| m.assurance() >= asked.assurance()));
+                }
+            }
+        }
     }
 
     #[test]
@@ -288,6 +544,7 @@ mod tests {
             at: 0,
             proven: vec![],
             credential: None,
+            owed: Owed::SecondFactor,
         };
         assert_eq!(half.signed_in_user(), None);
         assert_eq!(half.enrolling_user(), None);
@@ -295,6 +552,7 @@ mod tests {
             user_id: "u".into(),
             at: 0,
             proven: vec![],
+            owed: Owed::SecondFactor,
         };
         assert_eq!(enrolling.enrolling_user(), Some("u"));
         assert_eq!((enrolling.signed_in_user(), enrolling.pending_user()), (None, None));
@@ -303,6 +561,7 @@ mod tests {
             authenticated_at: 5,
             started_at: 5,
             proven: vec![],
+            sign_in: 1,
         };
         assert_eq!(full.signed_in_user(), Some("u"));
         assert_eq!(full.enrolling_user(), None);
@@ -321,7 +580,6 @@ mod tests {
 
     #[test]
     fn each_state_answers_with_what_it_has_proven() {
-        use crate::method::{Factor, MethodId};
         let pwd = Proof {
             factor: Factor::Password,
             at: 1,
@@ -335,12 +593,14 @@ mod tests {
             at: 1,
             proven: vec![pwd],
             credential: None,
+            owed: Owed::SecondFactor,
         };
         assert_eq!(half.proven(), &[pwd]);
         let enrolling = AuthState::MustEnroll {
             user_id: "u".into(),
             at: 1,
             proven: vec![pwd],
+            owed: Owed::SecondFactor,
         };
         assert_eq!(enrolling.proven(), &[pwd]);
         let full = AuthState::SignedIn {
@@ -348,6 +608,7 @@ mod tests {
             authenticated_at: 2,
             started_at: 2,
             proven: vec![pwd, app],
+            sign_in: 1,
         };
         assert_eq!(full.proven(), &[pwd, app]);
     }
@@ -359,6 +620,7 @@ mod tests {
             authenticated_at: 900,
             started_at: 100,
             proven: vec![],
+            sign_in: 1,
         };
         assert!(!s.expired(100 + 3599, 3600));
         assert!(s.expired(100 + 3600, 3600));
@@ -371,6 +633,7 @@ mod tests {
             at: 100,
             proven: vec![],
             credential: None,
+            owed: Owed::SecondFactor,
         };
         // Fifteen minutes.
         assert!(!half.expired(100 + 15 * 60 - 1, 12 * 3600));
@@ -385,6 +648,7 @@ mod tests {
             authenticated_at: 1000,
             started_at: 100,
             proven: vec![],
+            sign_in: 1,
         };
         assert!(s.recently_authenticated(1000 + 10 * 60 - 1));
         assert!(!s.recently_authenticated(1000 + 10 * 60));
@@ -393,6 +657,7 @@ mod tests {
             at: 1000,
             proven: vec![],
             credential: None,
+            owed: Owed::SecondFactor,
         };
         assert!(!half.recently_authenticated(1001));
     }

@@ -16,6 +16,10 @@ pub struct Viewer {
 pub struct SessionView {
     pub viewer: Option<Viewer>,
     pub csrf_token: String,
+    /// A reset of the viewer's two-factor sign-in is waiting: from when it
+    /// can finish (every signed-in page shows it, with a way to cancel).
+    #[serde(default)]
+    pub reset_waiting: Option<String>,
 }
 
 /// The home page: the account's security status, read from the database.

@@ -1,6 +1,6 @@
 //! Pieces every page uses: the header, the CSRF field, field errors.
 
-use crate::api::{SignOut, get_session};
+use crate::api::{CancelOwnReset, SignOut, get_session};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -55,6 +55,35 @@ pub fn Header() -> impl IntoView {
                 </Transition>
             </div>
         </header>
+        <ResetBanner />
+    }
+}
+
+/// A reset of the viewer's two-factor sign-in is waiting (SECURITY.md 51):
+/// every signed-in page says so, with when it finishes and a way to cancel.
+#[component]
+fn ResetBanner() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let signed_in = session.await.ok().filter(|s| s.viewer.is_some());
+                signed_in.and_then(|s| s.reset_waiting).map(|at| view! {
+                    <div role="alert" data-testid="reset-banner" class="border-b border-amber-300 bg-amber-50 print:hidden">
+                        <div class="mx-auto flex max-w-3xl flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm text-amber-900">
+                            <p>
+                                "A reset of your two-factor sign-in is waiting: from " {at}
+                                " (UTC) the browser that asked for it can sign in with your password alone and remove your factors. If you did not ask for it, cancel it."
+                            </p>
+                            <form method="post" action=CancelOwnReset::url() class="inline">
+                                <CsrfField />
+                                <button type="submit" data-testid="reset-banner-cancel" class="rounded border border-amber-400 bg-white px-2 py-1 hover:bg-amber-100">"Cancel the reset"</button>
+                            </form>
+                        </div>
+                    </div>
+                })
+            })}
+        </Transition>
     }
 }
 

@@ -106,7 +106,7 @@ impl Notice<'_> {
             ),
             Notice::ResetStarted { ready_at, cancel_link } => format!(
                 "Someone who knows your password said they lost every sign-in method and asked to reset two-factor sign-in. \
-                 Unless it is cancelled, from {ready_at} (UTC) your password alone signs in and your sign-in methods are removed.\n\n\
+                 Unless it is cancelled, from {ready_at} (UTC) your password alone signs in from the browser that asked for it, and your sign-in methods are removed.\n\n\
                  If this was not you, cancel it now: {cancel_link}\nThen change your password. Signing in with one of your sign-in methods cancels it too."
             ),
             Notice::BrowserTrusted { device, days } => format!(

@@ -88,6 +88,38 @@ pub fn token_digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A [`random_token`] that a browser keeps in a cookie of ours (a trusted
+/// browser's, the key of a reset it asked for): never stored (only its
+/// [`token_digest`]), never logged.
+pub struct CookieToken(String);
+
+impl CookieToken {
+    /// A new random one.
+    pub fn random() -> CookieToken {
+        CookieToken(random_token())
+    }
+
+    /// One read from a request's cookie (anything of the wrong shape is none).
+    pub fn from_cookie(value: &str) -> Option<CookieToken> {
+        is_token_shaped(value).then(|| CookieToken(value.to_owned()))
+    }
+
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// What is stored and looked up.
+    pub fn digest(&self) -> Vec<u8> {
+        token_digest(&self.0)
+    }
+}
+
+impl std::fmt::Debug for CookieToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CookieToken(<redacted>)")
+    }
+}
+
 /// How a stored secret is shown: its last four characters at most, and only
 /// when it is long enough that they give little away.
 pub fn mask(secret: &str) -> String {

@@ -210,3 +210,12 @@ pub async fn prune_failures(pool: &PgPool, before: OffsetDateTime) -> sqlx::Resu
         .await?
         .rows_affected())
 }
+
+/// Whether a signed-in session's row is still there (not signed out or
+/// ended): what it issued is good only while it is (SECURITY.md 50).
+pub async fn session_alive(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_sessions WHERE id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}

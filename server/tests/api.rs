@@ -4,6 +4,8 @@
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/assurance.rs"]
+mod assurance;
 #[path = "api/browser.rs"]
 mod browser;
 #[path = "api/faults.rs"]
@@ -166,6 +168,7 @@ impl TestApp {
             last_set_cookie: None,
             trust: None,
             last_trust_cookie: None,
+            reset_key: None,
             forwarded_for: None,
         }
     }
@@ -230,6 +233,8 @@ struct Browser {
     trust: Option<String>,
     /// The last `Set-Cookie` of the trusted-browser cookie, whole.
     last_trust_cookie: Option<String>,
+    /// The key of a 2FA reset this browser asked for, kept like a browser.
+    reset_key: Option<String>,
 }
 
 struct Answer {
@@ -244,6 +249,7 @@ impl Browser {
         let cookies: Vec<String> = [
             self.cookie.as_ref().map(|c| format!("tessera_session={c}")),
             self.trust.as_ref().map(|t| format!("tessera_trust={t}")),
+            self.reset_key.as_ref().map(|k| format!("tessera_reset={k}")),
         ]
         .into_iter()
         .flatten()
@@ -268,6 +274,8 @@ impl Browser {
             } else if let Some(rest) = sc.strip_prefix("tessera_trust=") {
                 self.trust = Some(rest.split(';').next().unwrap().to_owned());
                 self.last_trust_cookie = Some(sc);
+            } else if let Some(rest) = sc.strip_prefix("tessera_reset=") {
+                self.reset_key = Some(rest.split(';').next().unwrap().to_owned());
             }
         }
         let status = res.status().as_u16();

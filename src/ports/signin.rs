@@ -39,6 +39,9 @@ pub trait SignIn: Send + Sync {
     async fn start_reset(&self) -> Result<(), PortalError>;
     /// The cancel link of a reset's notice (no sign-in needed).
     async fn cancel_reset(&self, token: &str) -> Result<(), PortalError>;
+    /// The signed-in owner cancels the reset waiting on their account (the
+    /// banner every page shows).
+    async fn cancel_own_reset(&self) -> Result<(), PortalError>;
     /// The page of a notice's "this wasn't me" link (opening it changes
     /// nothing). A signed-out holder's next sign-in lands back on it.
     async fn not_me(&self, token: &str) -> Result<NotMeView, PortalError>;

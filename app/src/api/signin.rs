@@ -81,6 +81,16 @@ pub async fn cancel_reset(
     backend::signin()?.cancel_reset(&token).await.map_err(backend::fail)
 }
 
+/// The signed-in owner cancels a waiting reset from the banner (a plain
+/// form, with JavaScript or without: the page loads anew without it).
+#[server(endpoint = "reset/cancel_mine")]
+pub async fn cancel_own_reset(#[server(default)] csrf_token: String) -> Result<(), AppError> {
+    let _ = csrf_token;
+    backend::signin()?.cancel_own_reset().await.map_err(backend::fail)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
 /// The page of a notice's "this wasn't me" link (opening it changes nothing).
 #[server(endpoint = "not_me", input = GetUrl)]
 pub async fn get_not_me(#[server(default)] token: String) -> Result<NotMeView, AppError> {

@@ -21,19 +21,28 @@ pub fn ReauthPage() -> impl IntoView {
     let errors = FormErrors::new(move || action.value().get().and_then(Result::err));
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    // Why the person is here: an application asked (`prompt=login`,
+    // `max_age`, a stronger method), or a sensitive change of their own.
+    let why = move || {
+        if next().starts_with("/oauth2/continue") {
+            "The application you are signing in to asks you to sign in again. Enter your password"
+        } else {
+            "Changing how you sign in needs a sign-in from the last 10 minutes. Enter your password"
+        }
+    };
     let session = use_session();
     view! {
         <Title text="Confirm it's you" />
         <section class="mx-auto max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
             <h1 class="mb-2 text-xl font-semibold">"Confirm it's you"</h1>
             <p class="mb-4 text-sm text-slate-600">
-                "Changing how you sign in needs a sign-in from the last 10 minutes. Enter your password"
+                {why}
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         session.await.ok().and_then(|s| s.viewer).map(|v| format!(" for {}", v.username))
                     })}
                 </Transition>
-                "; if two-factor authentication is on, a code follows."
+                "; a second factor follows when one is owed."
             </p>
             <ActionForm action attr:class="flex flex-col gap-4" attr:novalidate=true>
                 <CsrfField />

@@ -71,7 +71,7 @@ fn Reset(view: ResetView, start: ServerAction<StartReset>) -> impl IntoView {
         <p class="text-sm">
             "If your phone, app, passkey and recovery codes are all gone, you can reset two-factor sign-in yourself. For your safety it waits "
             <strong>{format!("{wait_hours} hours")}</strong>
-            ": we tell you by email, and by text on your phones, with a link that cancels it. After the wait, your password alone signs in and you add a new sign-in method at once."
+            ": we tell you by email, and by text on your phones, with a link that cancels it. After the wait, your password alone signs in from this browser (keep its cookies) and you add a new sign-in method at once."
         </p>
         <p class="mt-2 text-sm">"Signing in with one of your methods meanwhile cancels it."</p>
         <ActionForm action=start attr:class="mt-4 flex flex-col gap-3">

@@ -12,6 +12,8 @@ use crate::notify::{self, Notice};
 use crate::safety::trusted_browsers::{self, Voided};
 use crate::store::UserRow;
 use tessera::method::{MethodId, counting};
+use tessera::policy::Mode;
+use tessera::signin::{Mandate, Owed, owed};
 use tessera::twofactor::{Removal, can_turn_on, removal};
 use tessera::views::{CredentialView, CredentialsView};
 use tessera::{FieldError, PortalError};
@@ -52,8 +54,9 @@ pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<CredentialsVie
         two_factor_enabled: user.two_factor_enabled,
         minimum: min_credentials(ctx).await?,
         pending: methods::sms::enroll::pending(ctx, user).await?,
-        app_setup: methods::totp::enroll::pending(ctx, user).await?,
-        // The session keeps a passkey being added; the web edge fills it in.
+        // The session keeps the app and the passkey being added (SECURITY.md
+        // 52); the web edge fills them in.
+        app_setup: None,
         passkey_setup: None,
         enabled_methods: methods::enabled(pool).await.map_err(db("reading the methods"))?,
     })
@@ -210,6 +213,21 @@ pub async fn switch_two_factor(
         },
         None => user.preferred_credential_id.or_else(|| mine.first().map(|m| m.id)),
     };
+    if !enabled {
+        // Off only where nothing but the switch owes a factor: the same
+        // rule every sign-in follows (SECURITY.md 49).
+        let policy = ctx.policy().await?;
+        let mandate = Mandate {
+            policy: policy.mode == Mode::Mandatory,
+            users_switch: false,
+        };
+        if owed(mandate, true, None) != Owed::Password {
+            return Err(PortalError::Validation(vec![FieldError::new(
+                "enabled",
+                "Two-factor authentication is required for every account here: it cannot be turned off.",
+            )]));
+        }
+    }
     let minimum = min_credentials(ctx).await?;
     if enabled && !can_turn_on(counted(&mine), minimum) {
         return Err(PortalError::Validation(vec![FieldError::new(

@@ -13,26 +13,61 @@ use tessera::views::{SessionInfo, device_name};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Records a newly signed-in session: a row the user can see and end.
-pub async fn register(
+/// Where and when a session signed in, as its row keeps it.
+pub struct SignedInFrom<'a> {
+    pub now: OffsetDateTime,
+    pub ip: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Writes a session row's sign-in (`sql` binds the row, the account, the
+/// time, the IP and the device, in that order); how many rows it wrote.
+async fn write_sign_in(
     db: impl sqlx::PgExecutor<'_>,
+    sql: &'static str,
+    id: Uuid,
     user_id: Uuid,
-    now: OffsetDateTime,
-    ip: &str,
-    user_agent: Option<&str>,
-) -> sqlx::Result<Uuid> {
+    from: &SignedInFrom<'_>,
+) -> sqlx::Result<u64> {
+    let agent = from.user_agent.map(|a| a.chars().take(300).collect::<String>());
+    let done = sqlx::query(sql)
+        .bind(id)
+        .bind(user_id)
+        .bind(from.now)
+        .bind(from.ip)
+        .bind(agent)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Records a newly signed-in session: a row the user can see and end.
+pub async fn register(db: impl sqlx::PgExecutor<'_>, user_id: Uuid, from: &SignedInFrom<'_>) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
-    sqlx::query(
+    write_sign_in(
+        db,
         "INSERT INTO user_sessions (id, user_id, created_at, last_seen, ip, user_agent) VALUES ($1, $2, $3, $3, $4, $5)",
+        id,
+        user_id,
+        from,
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(now)
-    .bind(ip)
-    .bind(user_agent.map(|a| a.chars().take(300).collect::<String>()))
-    .execute(db)
     .await?;
     Ok(id)
+}
+
+/// A full sign-in again in a browser session that already has its row (a
+/// step-up, an application's `prompt=login`): the same row, re-stamped, so
+/// that what the session issued before stays bound to it and ends with it
+/// (SECURITY.md 50). False when the row is gone or another account's.
+pub async fn restamp(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    from: &SignedInFrom<'_>,
+) -> sqlx::Result<bool> {
+    let sql = "UPDATE user_sessions SET created_at = $3, last_seen = $3, ip = $4, user_agent = $5 \
+               WHERE id = $1 AND user_id = $2";
+    Ok(write_sign_in(db, sql, id, user_id, from).await? == 1)
 }
 
 /// Marks a session as seen now, from this IP.

@@ -127,8 +127,9 @@ impl Started {
 /// What the person answered at the second step.
 #[derive(Debug, Clone, Copy)]
 pub enum Answer<'a> {
-    /// A code typed (or pasted) into the form.
-    Typed(&'a str),
+    /// A code typed (or pasted) into the form, or sent by a client without
+    /// a browser (`channel`).
+    Typed { code: &'a str, channel: Channel },
     /// The browser's answer to a ceremony, with the ceremony it answers.
     Ceremony { kept: &'a KeptCeremony, response: &'a str },
 }
@@ -137,13 +138,24 @@ impl<'a> Answer<'a> {
     /// The code typed; a method proven by typing refuses anything else.
     pub fn typed(self) -> Result<&'a str, PortalError> {
         match self {
-            Answer::Typed(code) => Ok(code),
+            Answer::Typed { code, .. } => Ok(code),
             Answer::Ceremony { .. } => Err(PortalError::Validation(vec![FieldError::new(
                 "code",
                 "Enter the code: this method is not a passkey.",
             )])),
         }
     }
+}
+
+/// Where a sign-in's second step happens. Each has its own codes: a code
+/// the token endpoint asked for never replaces the one a person is typing
+/// in a browser (SECURITY.md 53).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The sign-in pages.
+    Browser,
+    /// The password grant, for a client without a browser.
+    TokenEndpoint,
 }
 
 /// A second-factor method. The sign-in service, the credential pages and the
@@ -171,8 +183,9 @@ pub trait Method: Send + Sync {
         user: &UserRow,
         credential: &Credential,
         kind: SendKind,
+        channel: Channel,
     ) -> Result<(), PortalError> {
-        let _ = (ctx, user, credential, kind);
+        let _ = (ctx, user, credential, kind, channel);
         Ok(())
     }
     /// Starts a ceremony the browser answers for `credential` (a passkey's);

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tessera::acr::Acr;
 use tessera::method::Proof;
+use tessera::policy::Policy;
+use tessera::signin::Owed;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,16 +31,22 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
-    /// The acr this request demands (asked for, else the client's default).
-    pub acr: Option<String>,
+    /// The acr this request demands: asked for, never below the client's
+    /// minimum (SECURITY.md 49).
+    pub acr: Option<Acr>,
     pub max_age: Option<i64>,
     pub prompt: Prompt,
     /// Whether the consent screen shows even when consent is remembered.
     #[serde(default)]
     pub consent: ConsentPrompt,
     pub login_hint: Option<String>,
-    /// When the request arrived (Unix seconds): a sign-in after this is fresh.
+    /// When the request arrived (Unix seconds).
     pub received_at: i64,
+    /// The browser's sign-in when the request arrived, if it asked for a
+    /// new one (`prompt=login`, `max_age`): only a different sign-in, made
+    /// after the request, is new (the clock's seconds cannot tell).
+    #[serde(default)]
+    pub sign_in_before: Option<u64>,
 }
 
 /// What `prompt` asks of the sign-in.
@@ -215,13 +223,7 @@ pub async fn parse(
         tracing::error!(error = %e, "reading the policy");
         Refusal::Page("Something went wrong on our side; try again.".into())
     })?;
-    let acr = demanded_acr(
-        get("acr_values"),
-        &client.allowed_acrs,
-        client.default_acr.as_deref(),
-        &policy.default_acr,
-    )
-    .map(|a| a.as_str().to_owned());
+    let acr = demanded(&client, get("acr_values"), &policy);
     let login_hint = get("login_hint").map(|h| h.chars().take(64).collect());
     let request = AuthorizationRequest {
         client_id: client.id.clone(),
@@ -236,15 +238,28 @@ pub async fn parse(
         consent,
         login_hint,
         received_at: ctx.now().unix_timestamp(),
+        sign_in_before: None,
     };
     Ok((client, request))
 }
 
+/// The acr `client` demands of a sign-in when a request asks `acr_values`
+/// (none for the password grant, which has no such parameter).
+pub fn demanded(client: &Client, acr_values: Option<&str>, policy: &Policy) -> Option<Acr> {
+    demanded_acr(
+        acr_values,
+        &client.allowed_acrs,
+        client.default_acr.as_deref(),
+        &policy.default_acr,
+    )
+}
+
 /// The acr a request demands: the first of `acr_values` that Tessera knows
 /// and the client may have (`allowed`; empty: any), skipping the others
-/// (`acr_values` is a voluntary request, Core 3.1.2.1); none: the client's
-/// default, else the server's if the client may have it, else the first
-/// the client may have.
+/// (`acr_values` is a voluntary request, Core 3.1.2.1), raised to the
+/// client's minimum: its default, else the server's if the client may have
+/// it (SECURITY.md 49: what passes through the browser never lowers it).
+/// Without a request: that minimum, else the first the client may have.
 fn demanded_acr(
     acr_values: Option<&str>,
     allowed: &[String],
@@ -252,14 +267,18 @@ fn demanded_acr(
     server_default: &str,
 ) -> Option<Acr> {
     let may_have = |a: &Acr| allowed.is_empty() || allowed.iter().any(|x| x == a.as_str());
-    acr_values
+    let floor = client_default
+        .and_then(Acr::parse)
+        .or_else(|| Acr::parse(server_default).filter(may_have));
+    let asked = acr_values
         .into_iter()
         .flat_map(str::split_ascii_whitespace)
         .filter_map(Acr::parse)
-        .find(may_have)
-        .or_else(|| client_default.and_then(Acr::parse))
-        .or_else(|| Acr::parse(server_default).filter(may_have))
-        .or_else(|| allowed.iter().find_map(|a| Acr::parse(a)))
+        .find(may_have);
+    match (asked, floor) {
+        (Some(asked), Some(floor)) => Some(asked.at_least(floor)),
+        (asked, floor) => asked.or(floor).or_else(|| allowed.iter().find_map(|a| Acr::parse(a))),
+    }
 }
 
 /// The scopes Tessera answers; others are dropped from the request.
@@ -274,9 +293,11 @@ fn is_code_challenge(c: &str) -> bool {
 pub struct SignedIn<'a> {
     pub user_id: Uuid,
     pub authenticated_at: i64,
+    /// Which full sign-in it is (`AuthState::SignedIn`'s `sign_in`).
+    pub sign_in: u64,
     pub proven: &'a [Proof],
-    /// Whether the user's own settings demand a second factor.
-    pub second_factor_on: bool,
+    /// What a sign-in of this account owes this request (`signin::owed`).
+    pub owed: Owed,
 }
 
 /// What the endpoint does with a request.
@@ -296,29 +317,39 @@ pub enum Decision {
 /// What a request needs, given the browser's sign-in. `after_interaction`:
 /// the person has just been through the sign-in pages for this request, so a
 /// sign-in that still falls short is refused instead of asked again.
+///
+/// Freshness (OpenID Connect Core 3.1.2.1): `prompt=login` wants a sign-in
+/// made after the request; `max_age` one whose age is under it (whole
+/// seconds, so `max_age=0` always wants a new one) or made after the
+/// request. "After the request" is a sign-in other than the one the
+/// browser had when it arrived (`sign_in_before`), made once the person
+/// went through the pages: never the same sign-in within the same second.
 pub fn decide(
     request: &AuthorizationRequest,
     signed_in: Option<&SignedIn>,
     now: i64,
     after_interaction: bool,
 ) -> Decision {
-    let acr = request.acr.as_deref().and_then(Acr::parse);
+    let new_since_request = |s: &SignedIn| {
+        after_interaction && s.authenticated_at >= request.received_at && request.sign_in_before != Some(s.sign_in)
+    };
     let fresh_enough = |s: &SignedIn| {
         let within_max_age = request
             .max_age
-            .is_none_or(|m| now.saturating_sub(s.authenticated_at) <= m);
-        let prompt_met = request.prompt != Prompt::Login || s.authenticated_at >= request.received_at;
+            .is_none_or(|m| now.saturating_sub(s.authenticated_at) < m || new_since_request(s));
+        let prompt_met = request.prompt != Prompt::Login || new_since_request(s);
         within_max_age && prompt_met
     };
-    let strong_enough = |s: &SignedIn| {
-        acr.unwrap_or(Acr::UsersSettings)
-            .satisfied_by(s.proven, s.second_factor_on)
-    };
+    let strong_enough = |s: &SignedIn| s.owed.paid_by(s.proven);
     match signed_in {
         Some(s) if fresh_enough(s) && strong_enough(s) => Decision::Issue,
         Some(s) if fresh_enough(s) && after_interaction => Decision::Refuse {
             error: "unmet_authentication_requirements",
             description: "The sign-in did not prove the method the application asked for.",
+        },
+        Some(_) if after_interaction => Decision::Refuse {
+            error: "login_required",
+            description: "The person did not sign in again.",
         },
         _ if request.prompt == Prompt::None => Decision::Refuse {
             error: "login_required",
@@ -404,12 +435,13 @@ mod tests {
             state: None,
             nonce: None,
             code_challenge: None,
-            acr: acr.map(str::to_owned),
+            acr: acr.and_then(Acr::parse),
             max_age,
             prompt,
             consent: ConsentPrompt::IfNotAllowed,
             login_hint: None,
             received_at: 1_000,
+            sign_in_before: None,
         }
     }
 
@@ -422,46 +454,89 @@ mod tests {
         at: 900,
     };
 
-    fn signed_in(proven: &[Proof], at: i64) -> SignedIn<'_> {
+    /// Signed in, owing what `acr` asks of a user with 2FA on and a phone.
+    fn signed_in<'a>(proven: &'a [Proof], at: i64, acr: Option<&str>) -> SignedIn<'a> {
+        let mandate = tessera::signin::Mandate {
+            policy: false,
+            users_switch: true,
+        };
         SignedIn {
             user_id: Uuid::nil(),
             authenticated_at: at,
+            sign_in: at as u64,
             proven,
-            second_factor_on: true,
+            owed: tessera::signin::owed(mandate, true, acr.and_then(Acr::parse)),
         }
     }
 
     #[test]
     fn sec_44_max_age_and_prompt_login_ask_for_a_new_sign_in() {
         let proven = [PWD, SMS];
-        let s = signed_in(&proven, 900);
+        let s = signed_in(&proven, 900, None);
+        let decide_now = |r: &AuthorizationRequest, s: &SignedIn, after: bool| decide(r, Some(s), 1_000, after);
         assert_eq!(
-            decide(&request(None, None, Prompt::Default), Some(&s), 1_000, false),
+            decide_now(&request(None, None, Prompt::Default), &s, false),
             Decision::Issue
         );
         assert_eq!(
-            decide(&request(None, Some(100), Prompt::Default), Some(&s), 1_000, false),
+            decide_now(&request(None, Some(101), Prompt::Default), &s, false),
             Decision::Issue
         );
+        // Whole seconds cannot tell 100 from 100.9: asked again.
         assert_eq!(
-            decide(&request(None, Some(99), Prompt::Default), Some(&s), 1_000, false),
+            decide_now(&request(None, Some(100), Prompt::Default), &s, false),
             Decision::SignIn
         );
         assert_eq!(
-            decide(&request(None, None, Prompt::Login), Some(&s), 1_000, false),
+            decide_now(&request(None, None, Prompt::Login), &s, false),
             Decision::SignIn
         );
-        let again = signed_in(&proven, 1_000);
+        // A sign-in made after the request, through the pages: a code.
+        let again = signed_in(&proven, 1_000, None);
         assert_eq!(
-            decide(&request(None, None, Prompt::Login), Some(&again), 1_001, true),
+            decide_now(&request(None, None, Prompt::Login), &again, true),
             Decision::Issue
         );
     }
 
     #[test]
+    fn max_age_zero_and_prompt_login_want_another_sign_in_after_the_request_then_answer() {
+        let proven = [PWD, SMS];
+        // Signed in within the second the request arrived: not new.
+        let same_second = signed_in(&proven, 1_000, None);
+        for r in [
+            request(None, Some(0), Prompt::Default),
+            request(None, None, Prompt::Login),
+        ] {
+            assert_eq!(decide(&r, Some(&same_second), 1_000, false), Decision::SignIn);
+            // Kept with the sign-in it had: coming back with that same one
+            // is an error, never another sign-in page.
+            let kept = AuthorizationRequest {
+                sign_in_before: Some(same_second.sign_in),
+                ..r.clone()
+            };
+            assert!(matches!(
+                decide(&kept, Some(&same_second), 1_001, true),
+                Decision::Refuse {
+                    error: "login_required",
+                    ..
+                }
+            ));
+            // Another sign-in, a second later: a code, however old by then.
+            let new = SignedIn {
+                sign_in: 7,
+                ..signed_in(&proven, 1_001, None)
+            };
+            assert_eq!(decide(&kept, Some(&new), 1_005, true), Decision::Issue);
+            // Arriving with it: still not made after the request.
+            assert_eq!(decide(&kept, Some(&new), 1_005, false), Decision::SignIn);
+        }
+    }
+
+    #[test]
     fn sec_44_a_weaker_sign_in_is_asked_again_then_refused() {
         let proven = [PWD, SMS];
-        let s = signed_in(&proven, 900);
+        let s = signed_in(&proven, 900, Some("otp"));
         let otp = request(Some("otp"), None, Prompt::Default);
         assert_eq!(decide(&otp, Some(&s), 1_000, false), Decision::SignIn);
         assert!(matches!(
@@ -472,21 +547,15 @@ mod tests {
             }
         ));
         let pwd_only = [PWD];
-        let weak = signed_in(&pwd_only, 900);
-        // The user's own settings ask for the second factor it has on.
-        assert_eq!(
-            decide(&request(None, None, Prompt::Default), Some(&weak), 1_000, false),
-            Decision::SignIn
-        );
-        assert_eq!(
-            decide(
-                &request(Some("password"), None, Prompt::Default),
-                Some(&weak),
-                1_000,
-                false
-            ),
-            Decision::Issue
-        );
+        // The user's own settings ask for the second factor it has on, and
+        // a request for the password alone does not lower them (SECURITY.md 49).
+        for acr in [None, Some("password")] {
+            let weak = signed_in(&pwd_only, 900, acr);
+            assert_eq!(
+                decide(&request(acr, None, Prompt::Default), Some(&weak), 1_000, false),
+                Decision::SignIn
+            );
+        }
     }
 
     #[test]
@@ -524,6 +593,27 @@ mod tests {
         assert_eq!(demanded_acr(None, &[], Some("sms"), "otp"), sms);
         assert_eq!(demanded_acr(None, &[], None, "otp"), otp);
         assert_eq!(demanded_acr(Some(""), &[], None, "password"), Some(Acr::Password));
+    }
+
+    #[test]
+    fn sec_49_a_clients_default_acr_is_a_floor_the_request_never_lowers() {
+        let otp = Some(Acr::Method(MethodId::Totp));
+        let passkey = Some(Acr::Method(MethodId::Passkey));
+        for weaker in ["password", "tessera", "sms", "stytch"] {
+            assert_eq!(
+                demanded_acr(Some(weaker), &[], Some("otp"), "password"),
+                otp,
+                "{weaker}"
+            );
+        }
+        // A stronger request stands.
+        assert_eq!(demanded_acr(Some("passkey"), &[], Some("otp"), "password"), passkey);
+        // The server's default is the floor of a client without one.
+        assert_eq!(demanded_acr(Some("password"), &[], None, "otp"), otp);
+        assert_eq!(
+            demanded_acr(Some("password"), &[], None, "tessera"),
+            Some(Acr::UsersSettings)
+        );
     }
 
     #[test]

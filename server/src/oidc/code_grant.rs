@@ -83,6 +83,13 @@ pub async fn exchange(
     if !tokens::account_active(&mut tx, row.grant.user_id).await? {
         return Err(bad_code());
     }
+    // Issued through a browser session that has signed out or been ended
+    // since: refused (SECURITY.md 50).
+    if let Some(session) = row.grant.session_id
+        && !crate::store::session_alive(&mut *tx, session).await?
+    {
+        return Err(bad_code());
+    }
     sqlx::query("UPDATE oidc_authorization_codes SET used_at = $2 WHERE code_hash = $1")
         .bind(&hash)
         .bind(now)

@@ -6,8 +6,12 @@
 //!    When the password is right and no second factor is owed: tokens.
 //!    Otherwise the answer is HTTP 403 `{"error": "mfa_required",
 //!    "mfa_token": …}` and a code goes out (SMS) to the preferred credential.
-//!    Sent without the password (username first, as Janssen's script does),
-//!    the answer is the same for every username, known or not.
+//!    Sent without the password (username first, as Janssen's script does;
+//!    confidential clients only, SECURITY.md 53), the answer is the same,
+//!    in the same time, for every username, known or not, and the attempt
+//!    counts toward the sign-in throttle until the password proves it.
+//!    The grant's codes are a challenge of their own: they never replace
+//!    the code of a browser sign-in.
 //! 2. `grant_type=urn:tessera:params:oauth:grant-type:mfa-otp` with the
 //!    `mfa_token`, the `otp`, and the `password` if it was not sent before.
 //!    Tokens come only when both are proved; the `mfa_token` is single use,
@@ -16,11 +20,11 @@
 //! The pages' throttles and budgets apply: failed passwords per account and
 //! IP, wrong codes per code and per account, SMS send budgets.
 
-use super::clients::Client;
+use super::clients::{Client, ClientKind};
 use super::error::OAuthError;
 use super::tokens::{self, GrantInfo, Issued, token_hash};
 use crate::context::RequestContext;
-use crate::methods::{Answer, SendKind};
+use crate::methods::{Answer, Channel, SendKind};
 use crate::signin;
 use crate::store::{self, UserRow};
 use serde_json::json;
@@ -28,7 +32,7 @@ use tessera::PortalError;
 use tessera::account::lookup_key;
 use tessera::acr::Acr;
 use tessera::method::{Factor, Proof};
-use tessera::signin::NextStep;
+use tessera::signin::{NextStep, Owed};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -64,6 +68,34 @@ fn code_refused(e: PortalError) -> OAuthError {
         PortalError::Validation(errors) => OAuthError::InvalidGrant(words(&errors)),
         other => oauth(other),
     }
+}
+
+/// What this client's sign-ins owe beside the account's own settings: its
+/// minimum acr (the password grant has no `acr_values` to ask more).
+async fn application(ctx: &RequestContext, client: &Client) -> Result<Option<Acr>, OAuthError> {
+    let policy = ctx.policy().await.map_err(oauth)?;
+    Ok(super::authorize::demanded(client, None, &policy))
+}
+
+/// Refuses a sign-in that proved less than it owes (SECURITY.md 49): the
+/// client's minimum holds here as in the code flow.
+fn paid(owed: Owed, proven: &[Proof]) -> Result<(), OAuthError> {
+    if owed.paid_by(proven) {
+        Ok(())
+    } else {
+        Err(unpaid(owed))
+    }
+}
+
+/// The refusal of a sign-in that cannot pay what it owes.
+fn unpaid(owed: Owed) -> OAuthError {
+    let what = match owed {
+        Owed::Method(m) => format!("a sign-in with {}", Acr::Method(m).words().to_lowercase()),
+        Owed::SecondFactor | Owed::Password => "a second factor".to_owned(),
+    };
+    OAuthError::InvalidGrant(format!(
+        "This application requires {what}, which this account cannot give here."
+    ))
 }
 
 /// Tokens for a finished sign-in: no browser session, so no `sid`.
@@ -124,16 +156,22 @@ pub async fn start(
         .filter(|u| !u.is_empty())
         .ok_or_else(|| OAuthError::InvalidRequest("The username is missing.".into()))?;
     let scope = scope_of(scope);
+    let application = application(ctx, client).await?;
     match password.filter(|p| !p.is_empty()) {
         Some(password) => {
-            let step = signin::password(ctx, username, password, None).await.map_err(oauth)?;
+            let step = signin::password(ctx, username, password, application, None)
+                .await
+                .map_err(oauth)?;
             match step.next {
-                NextStep::SignedIn => Ok(Ok(
-                    tokens_for(ctx, client, &step.user, step.state.proven(), &scope).await?
-                )),
+                NextStep::SignedIn => {
+                    paid(step.owed, step.state.proven())?;
+                    Ok(Ok(
+                        tokens_for(ctx, client, &step.user, step.state.proven(), &scope).await?
+                    ))
+                }
                 NextStep::SecondFactor => {
                     let at = ctx.now();
-                    challenge_preferred(ctx, &step.user).await;
+                    challenge_preferred(ctx, &step.user, step.owed).await?;
                     Ok(Err(
                         keep(ctx, client, username, Some(&step.user), Some(at), &scope).await?
                     ))
@@ -143,18 +181,38 @@ pub async fn start(
                 )),
             }
         }
+        None if client.kind() == ClientKind::Public => Err(OAuthError::InvalidRequest(
+            "Send the password with the username: the username alone is for confidential clients.".into(),
+        )),
         None => {
-            // Username first: the same answer for every username. A code goes
-            // out only to an account with a credential that counts.
+            // Username first (SECURITY.md 53): only for a confidential client,
+            // whose secret proves the application before any code goes out;
+            // the same answer in the same time for every username. A code
+            // goes out only to an account with a credential that counts.
             let key = lookup_key(username);
             if let Some(retry_after_secs) = signin::throttled(ctx, &key).await.map_err(oauth)? {
                 return Err(OAuthError::SlowDown { retry_after_secs });
             }
+            // Counted by the sign-in throttle like a wrong password until
+            // the password comes and proves it (which clears it).
+            store::record_failure(ctx.pool(), &key, ctx.ip(), ctx.now()).await?;
             let user = store::find_user_by_key(ctx.pool(), &key)
                 .await?
                 .filter(|u| u.locked_at.is_none());
-            if let Some(u) = &user {
-                challenge_preferred(ctx, u).await;
+            if let Some(u) = user.clone() {
+                // Sent after the answer: its time says nothing of the account.
+                // A client's minimum the account cannot meet comes out at the
+                // second request, as after a wrong password.
+                let background = RequestContext::new(ctx.state.clone(), ctx.origin.clone());
+                tokio::spawn(async move {
+                    let sent = async {
+                        let owed = signin::owed(&background, &u, application).await.map_err(oauth)?;
+                        challenge_preferred(&background, &u, owed).await
+                    };
+                    if let Err(e) = sent.await {
+                        tracing::info!(user_id = %u.id, error = ?e, "password grant: no code sent");
+                    }
+                });
             }
             Ok(Err(keep(ctx, client, username, user.as_ref(), None, &scope).await?))
         }
@@ -163,15 +221,21 @@ pub async fn start(
 
 /// Sends the first code to the account's first option, if it needs one; a
 /// failed send is logged, and the client may still finish with an app code.
-async fn challenge_preferred(ctx: &RequestContext, user: &UserRow) {
-    let result = async {
-        let credential = signin::choose_typed(ctx, user).await?;
-        signin::challenge(ctx, user, &credential, SendKind::First).await
-    }
-    .await;
-    if let Err(e) = result {
+/// Refused when no credential typed in a code pays what is owed (the
+/// client's minimum): nothing is sent for a sign-in that cannot finish.
+async fn challenge_preferred(ctx: &RequestContext, user: &UserRow, owed: Owed) -> Result<(), OAuthError> {
+    let credential = match signin::choose_typed(ctx, user, owed).await {
+        Ok(c) if owed.method().is_none_or(|_| owed.paid_with(c.method)) => c,
+        Ok(_) => return Err(unpaid(owed)),
+        Err(e) => {
+            tracing::info!(user_id = %user.id, error = %e, "password grant: no credential to send a code to");
+            return Ok(());
+        }
+    };
+    if let Err(e) = signin::challenge(ctx, user, &credential, SendKind::First, Channel::TokenEndpoint).await {
         tracing::info!(user_id = %user.id, error = %e, "password grant: first code not sent");
     }
+    Ok(())
 }
 
 /// Stores a new `mfa_token`, living as long as a code.
@@ -256,10 +320,11 @@ pub async fn finish(
     };
     // The password, now if it was not sent before: the same check, throttle
     // and answer as the first request's.
+    let application = application(ctx, client).await?;
     let user = match (row.password_verified_at, password.filter(|p| !p.is_empty())) {
         (Some(_), _) => row.user_id,
         (None, Some(password)) => {
-            let step = signin::password(ctx, &row.username, password, None)
+            let step = signin::password(ctx, &row.username, password, application, None)
                 .await
                 .map_err(oauth)?;
             if Some(step.user.id) != row.user_id {
@@ -267,6 +332,7 @@ pub async fn finish(
             }
             if step.next == NextStep::SignedIn {
                 // No second factor owed after all: the password is the sign-in.
+                paid(step.owed, step.state.proven())?;
                 consume(ctx.pool(), ctx, &hash).await?;
                 return tokens_for(ctx, client, &step.user, step.state.proven(), &row.scope).await;
             }
@@ -283,8 +349,16 @@ pub async fn finish(
     let otp = otp
         .filter(|o| !o.trim().is_empty())
         .ok_or_else(|| OAuthError::InvalidRequest("The otp is missing.".into()))?;
-    let credential = signin::choose_typed(ctx, &user).await.map_err(oauth)?;
-    let (proof, mut verified) = signin::verify(ctx, &user, &credential, Answer::Typed(otp))
+    let owed = signin::owed(ctx, &user, application).await.map_err(oauth)?;
+    let credential = signin::choose_typed(ctx, &user, owed).await.map_err(oauth)?;
+    if owed.method().is_some() && !owed.paid_with(credential.method) {
+        return Err(unpaid(owed));
+    }
+    let answer = Answer::Typed {
+        code: otp,
+        channel: Channel::TokenEndpoint,
+    };
+    let (proof, mut verified) = signin::verify(ctx, &user, &credential, answer)
         .await
         .map_err(code_refused)?;
     consume(&mut *verified.tx, ctx, &hash).await?;
@@ -295,6 +369,8 @@ pub async fn finish(
         },
         proof,
     ];
+    // Before anything commits: a code of a weaker method is not the sign-in.
+    paid(owed, &proven)?;
     signin::finish(ctx, &user, proven.clone(), Some(verified))
         .await
         .map_err(oauth)?;

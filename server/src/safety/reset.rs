@@ -3,9 +3,12 @@
 //! (the policy's hours) while every channel of the account is told (email,
 //! and a text to each enrolled phone) with a link that cancels it; signing
 //! in with a factor cancels it too. After the wait, the next sign-in with
-//! the password removes the lost factors, turns 2FA off and leads straight
-//! to enrolling a new one. Audited from start to end; an administrator
-//! sees a waiting reset and can cancel it or approve it early.
+//! the password *from the browser that asked* (it keeps a key in a cookie,
+//! SECURITY.md 51) removes the lost factors, turns 2FA off and leads
+//! straight to enrolling a new one; anywhere else the password leads to
+//! the usual second step, where a factor cancels the reset. Audited from
+//! start to end; every signed-in page shows a waiting reset with a way to
+//! cancel it; an administrator sees it and can cancel it or approve it early.
 
 use crate::audit::{self, Event, Who};
 use crate::clock::human;
@@ -23,6 +26,15 @@ use uuid::Uuid;
 /// Resets one account may ask for in a day (each texts every phone).
 const MAX_PER_DAY: i64 = 3;
 
+/// The cookie of the browser that asked for a reset: the key that finishes it.
+pub const COOKIE: &str = "tessera_reset";
+
+/// A reset's key as its browser keeps it.
+pub type ResetKey = crate::secrets::CookieToken;
+
+/// How long the browser keeps the key after the wait is over.
+pub const KEY_KEPT_AFTER_WAIT_DAYS: i64 = 7;
+
 /// How a waiting reset ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -33,6 +45,8 @@ pub enum Ended {
     ByAdministrator,
     /// "This wasn't me".
     NotMe,
+    /// The owner, signed in, from the banner every page shows.
+    ByOwner,
 }
 
 impl Ended {
@@ -42,6 +56,7 @@ impl Ended {
             Ended::BySignIn => "signed_in",
             Ended::ByAdministrator => "administrator",
             Ended::NotMe => "not_me",
+            Ended::ByOwner => "owner",
         }
     }
 }
@@ -70,8 +85,10 @@ pub async fn view(ctx: &RequestContext, user: &UserRow) -> Result<ResetView, Por
 }
 
 /// Asks for a reset (the password was just proven): it waits the policy's
-/// hours, and every channel of the account is told with a cancel link.
-pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTime, PortalError> {
+/// hours, and every channel of the account is told with a cancel link. The
+/// answer is when it can finish and the key that finishes it, for this
+/// browser's cookie.
+pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<(OffsetDateTime, ResetKey), PortalError> {
     let policy = ctx.policy().await?;
     if policy.recovery_wait_hours == 0 {
         return Err(refuse(
@@ -102,7 +119,7 @@ pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTim
     .map_err(db("reading resets"))?;
     if let Some(ready_at) = waiting {
         return Err(refuse(format!(
-            "A reset is already waiting: from {} (UTC) your password alone signs in.",
+            "A reset is already waiting: from {} (UTC) your password alone signs in from the browser that asked for it.",
             human(ready_at)
         )));
     }
@@ -112,10 +129,12 @@ pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTim
         ));
     }
     let token = secrets::random_token();
+    let key = ResetKey::random();
     let ready_at = now + time::Duration::hours(i64::from(policy.recovery_wait_hours));
     let id = Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO two_factor_resets (id, user_id, cancel_hash, started_at, ready_at, ip) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO two_factor_resets (id, user_id, cancel_hash, started_at, ready_at, ip, requester_digest) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(user.id)
@@ -123,6 +142,7 @@ pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTim
     .bind(now)
     .bind(ready_at)
     .bind(ctx.ip())
+    .bind(key.digest())
     .execute(&mut *tx)
     .await
     .map_err(db("starting a reset"))?;
@@ -148,7 +168,7 @@ pub async fn start(ctx: &RequestContext, user: &UserRow) -> Result<OffsetDateTim
     );
     let texted = methods::sms::tell_phones(ctx, user.id, &text).await;
     tracing::info!(user_id = %user.id, texted, "two-factor reset asked for");
-    Ok(ready_at)
+    Ok((ready_at, key))
 }
 
 /// Ends the account's waiting reset, if any (inside the caller's
@@ -211,7 +231,7 @@ pub async fn cancel_by_link(ctx: &RequestContext, token: &str) -> Result<(), Por
 }
 
 /// An administrator moves a waiting reset's time to now: the next sign-in
-/// with the password finishes it.
+/// with the password from the browser that asked finishes it.
 pub async fn approve(ctx: &RequestContext, admin: Who<'_>, user: &UserRow) -> Result<(), PortalError> {
     let mut tx = ctx.pool().begin().await.map_err(db("approving a reset"))?;
     let id: Option<Uuid> = sqlx::query_scalar(
@@ -233,15 +253,28 @@ pub async fn approve(ctx: &RequestContext, admin: Who<'_>, user: &UserRow) -> Re
     tx.commit().await.map_err(db("approving a reset"))
 }
 
-/// Finishes the account's reset if its wait is over (the password was
-/// just proven): every credential goes (providers told first), 2FA turns
-/// off, trusted browsers are forgotten, and the owner is told. Whether it
+/// Finishes the account's reset if its wait is over and this browser is
+/// the one that asked for it (`key`, its cookie; the password was just
+/// proven): every credential goes (providers told first), 2FA turns off,
+/// trusted browsers are forgotten, and the owner is told. Whether it
 /// finished.
-pub async fn finish_if_ready(ctx: &RequestContext, user: &UserRow) -> Result<bool, PortalError> {
-    let Some(ready_at) = waiting(ctx, user.id).await? else {
+pub async fn finish_if_ready(
+    ctx: &RequestContext,
+    user: &UserRow,
+    key: Option<&ResetKey>,
+) -> Result<bool, PortalError> {
+    let Some(key) = key else {
         return Ok(false);
     };
-    if ready_at > ctx.now() {
+    let ready: Option<OffsetDateTime> = sqlx::query_scalar(
+        "SELECT ready_at FROM two_factor_resets WHERE user_id = $1 AND state = 'waiting' AND requester_digest = $2",
+    )
+    .bind(user.id)
+    .bind(key.digest())
+    .fetch_optional(ctx.pool())
+    .await
+    .map_err(db("reading a reset"))?;
+    if ready.is_none_or(|ready_at| ready_at > ctx.now()) {
         return Ok(false);
     }
     let credentials = methods::credentials(ctx.pool(), user.id)
@@ -257,10 +290,11 @@ pub async fn finish_if_ready(ctx: &RequestContext, user: &UserRow) -> Result<boo
     let mut tx = ctx.pool().begin().await.map_err(db("finishing a reset"))?;
     let id: Option<Uuid> = sqlx::query_scalar(
         "UPDATE two_factor_resets SET state = 'completed', ended_at = $2, ended_by = 'completed'
-         WHERE user_id = $1 AND state = 'waiting' AND ready_at <= $2 RETURNING id",
+         WHERE user_id = $1 AND state = 'waiting' AND ready_at <= $2 AND requester_digest = $3 RETURNING id",
     )
     .bind(user.id)
     .bind(ctx.now())
+    .bind(key.digest())
     .fetch_optional(&mut *tx)
     .await
     .map_err(db("finishing a reset"))?;

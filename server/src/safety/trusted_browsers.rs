@@ -21,29 +21,7 @@ pub const COOKIE: &str = "tessera_trust";
 
 /// A trusted browser's token as the cookie carries it (base64url, 43
 /// characters); never stored, never logged.
-pub struct TrustToken(String);
-
-impl TrustToken {
-    /// A token read from a request's cookie (anything of the wrong shape is
-    /// no token).
-    pub fn from_cookie(value: &str) -> Option<TrustToken> {
-        crate::secrets::is_token_shaped(value).then(|| TrustToken(value.to_owned()))
-    }
-
-    pub fn reveal(&self) -> &str {
-        &self.0
-    }
-
-    fn hash(&self) -> Vec<u8> {
-        crate::secrets::token_digest(&self.0)
-    }
-}
-
-impl std::fmt::Debug for TrustToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TrustToken(<redacted>)")
-    }
-}
+pub type TrustToken = crate::secrets::CookieToken;
 
 /// Why every trusted browser of an account is forgotten (the audit says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +55,7 @@ impl Voided {
 /// Trusts this browser for `days`: the token for its cookie. Audited, and
 /// its owner is told (a browser they did not trust is a warning sign).
 pub async fn trust(ctx: &RequestContext, user: &UserRow, days: u32) -> Result<(TrustToken, i64), PortalError> {
-    let token = TrustToken(crate::secrets::random_token());
+    let token = TrustToken::random();
     let now = ctx.now();
     let id = Uuid::new_v4();
     let mut tx = ctx.pool().begin().await.map_err(db("trusting a browser"))?;
@@ -87,7 +65,7 @@ pub async fn trust(ctx: &RequestContext, user: &UserRow, days: u32) -> Result<(T
     )
     .bind(id)
     .bind(user.id)
-    .bind(token.hash())
+    .bind(token.digest())
     .bind(now)
     .bind(now + time::Duration::days(i64::from(days)))
     .bind(ctx.ip())
@@ -122,7 +100,7 @@ pub async fn recognizes(ctx: &RequestContext, user_id: Uuid, token: &TrustToken)
         "UPDATE trusted_browsers SET last_used_at = $3, ip = $4
          WHERE token_hash = $1 AND user_id = $2 AND expires_at > $3",
     )
-    .bind(token.hash())
+    .bind(token.digest())
     .bind(user_id)
     .bind(ctx.now())
     .bind(ctx.ip())
@@ -158,7 +136,7 @@ pub async fn list(
     .fetch_all(ctx.pool())
     .await
     .map_err(db("listing trusted browsers"))?;
-    let this = this.map(TrustToken::hash);
+    let this = this.map(TrustToken::digest);
     Ok(rows
         .into_iter()
         .map(|(id, hash, created, expires, used, ip, agent)| TrustedBrowserInfo {

@@ -7,15 +7,17 @@
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
-use crate::methods::{self, Answer, Credential, KeptCeremony, SendKind, Started};
+use crate::methods::{self, Answer, Channel, Credential, KeptCeremony, SendKind, Started};
 use crate::metrics;
+use crate::safety::reset::{self, ResetKey};
 use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
+use tessera::acr::Acr;
 use tessera::error::FieldError;
 use tessera::method::{Factor, MethodId, Proof};
-use tessera::policy::{MissingMethod, Mode};
-use tessera::signin::{AfterPassword, AuthState, NextStep, Requirement, ThrottlePolicy};
+use tessera::policy::{MissingMethod, Mode, Policy};
+use tessera::signin::{AfterPassword, AuthState, Mandate, NextStep, Owed, ThrottlePolicy};
 use uuid::Uuid;
 
 /// Where a correct password leads: the account, the step that follows and
@@ -24,6 +26,31 @@ pub struct Step {
     pub user: UserRow,
     pub next: NextStep,
     pub state: AuthState,
+    /// What this sign-in owes ([`owed`]).
+    pub owed: Owed,
+}
+
+/// Who asks this account for a second factor: the policy, its own switch.
+fn mandate(policy: &Policy, user: &UserRow) -> Mandate {
+    Mandate {
+        policy: policy.mode == Mode::Mandatory,
+        users_switch: user.two_factor_enabled,
+    }
+}
+
+/// Which factors a sign-in of `user` owes when an application asks
+/// `application` (already raised to its client's minimum): the policy's
+/// mandate, the user's switch and the account's usable credentials now,
+/// through the one rule (`tessera::signin::owed`, SECURITY.md 49). The
+/// authorization endpoint and the password grant ask this of a sign-in
+/// that already happened; the password step decides the same way.
+pub async fn owed(ctx: &RequestContext, user: &UserRow, application: Option<Acr>) -> Result<Owed, PortalError> {
+    let policy = ctx.policy().await?;
+    let usable = methods::usable_credentials(ctx.pool(), user.id)
+        .await
+        .map_err(db("listing usable credentials"))?;
+    let methods: Vec<MethodId> = usable.iter().map(|c| c.method).collect();
+    Ok(AfterPassword::new(mandate(&policy, user), application, &methods, false).owed)
 }
 
 /// Seconds before another password attempt for this account key or this
@@ -50,16 +77,18 @@ pub async fn throttled(ctx: &RequestContext, account_key: &str) -> Result<Option
     Ok(a.max(b))
 }
 
-/// The password step of a sign-in. `demand`: the method an application
-/// asked for (its `acr`), if any. Counted for `/metrics` (a form with a
-/// field missing is not a step).
+/// The password step of a sign-in. `application`: the acr an application
+/// asks (raised to its client's minimum), if any; `reset`: the key of a
+/// reset this browser asked for, if its cookie carries one. Counted for
+/// `/metrics` (a form with a field missing is not a step).
 pub async fn password(
     ctx: &RequestContext,
     username: &str,
     password: &str,
-    demand: Option<MethodId>,
+    application: Option<Acr>,
+    reset: Option<&ResetKey>,
 ) -> Result<Step, PortalError> {
-    let result = check_password(ctx, username, password, demand).await;
+    let result = check_password(ctx, username, password, application, reset).await;
     if !matches!(result, Err(PortalError::Validation(_))) {
         ctx.state
             .metrics
@@ -72,7 +101,8 @@ async fn check_password(
     ctx: &RequestContext,
     username: &str,
     password: &str,
-    demand: Option<MethodId>,
+    application: Option<Acr>,
+    reset: Option<&ResetKey>,
 ) -> Result<Step, PortalError> {
     let mut errors = Vec::new();
     if username.trim().is_empty() {
@@ -135,6 +165,7 @@ async fn check_password(
         .map_err(db("clearing failed sign-ins"))?;
 
     let policy = ctx.policy().await?;
+    let demand = application.and_then(Acr::method);
     let needs_methods =
         policy.mode == Mode::Mandatory || (demand.is_some() && policy.missing_method == MissingMethod::Enroll);
     let enabled = if needs_methods {
@@ -142,27 +173,24 @@ async fn check_password(
     } else {
         Vec::new()
     };
-    let requirement = match policy.mode {
-        Mode::Optional => Requirement::UsersChoice,
-        // Only a kind that counts can be enrolled to satisfy the policy.
-        Mode::Mandatory => Requirement::Mandatory {
-            can_enroll: enabled.iter().any(|m| m.counts_toward_minimum()),
-        },
-    };
-    // A method an application asks for can be enrolled now if the policy
-    // says so and a method that gives it is enabled.
-    let enrollable_demand =
-        demand.filter(|d| policy.missing_method == MissingMethod::Enroll && enabled.iter().any(|m| meets(*m, *d)));
-    after_password(ctx, user, requirement, demand, enrollable_demand).await
+    // An account with nothing to prove may enroll now: a kind that counts
+    // when the policy makes a factor mandatory, or a method that gives what
+    // an application asks when the policy says so.
+    let may_enroll = (policy.mode == Mode::Mandatory && enabled.iter().any(|m| m.counts_toward_minimum()))
+        || demand.is_some_and(|d| {
+            policy.missing_method == MissingMethod::Enroll && enabled.iter().any(|m| Owed::Method(d).paid_with(*m))
+        });
+    after_password(ctx, user, &policy, application, may_enroll, reset).await
 }
 
 /// Signing in again while signed in (step-up, SECURITY.md 24): the
-/// password, then the second factor when it is on.
+/// password, then what the sign-in owes (the policy's mandate as much as
+/// the user's switch, SECURITY.md 49).
 pub async fn password_again(
     ctx: &RequestContext,
     user: &UserRow,
     password: &str,
-    demand: Option<MethodId>,
+    application: Option<Acr>,
 ) -> Result<Step, PortalError> {
     if password.is_empty() {
         return Err(PortalError::Validation(vec![FieldError::new(
@@ -189,55 +217,42 @@ pub async fn password_again(
         )]));
     }
     // Enrolling to finish a sign-in does not apply here: the account is signed in.
-    after_password(ctx, user.clone(), Requirement::UsersChoice, demand, None).await
-}
-
-/// Whether a credential of `method` gives what a demand for `demanded`
-/// asks: the same assurance or more (SECURITY.md 44).
-pub fn meets(method: MethodId, demanded: MethodId) -> bool {
-    method.counts_toward_minimum() && method.assurance() >= demanded.assurance()
+    let policy = ctx.policy().await?;
+    after_password(ctx, user.clone(), &policy, application, false, None).await
 }
 
 /// The step after a correct password, with the password recorded as proven.
-/// `enrollable_demand`: the application's demand, if the user may enroll
-/// its method now when they have none.
+/// `may_enroll`: the account may enroll a credential now if it has none;
+/// `reset`: the key of a reset this browser asked for.
 async fn after_password(
     ctx: &RequestContext,
     user: UserRow,
-    requirement: Requirement,
-    demand: Option<MethodId>,
-    enrollable_demand: Option<MethodId>,
+    policy: &Policy,
+    application: Option<Acr>,
+    may_enroll: bool,
+    reset: Option<&ResetKey>,
 ) -> Result<Step, PortalError> {
     let usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("counting usable credentials"))?;
-    // Recovery codes are another way in beside a usable factor, never the
-    // thing that keeps the second step (SECURITY.md 38): with no phone or
-    // app usable, the password alone signs in (and the home page asks to
-    // enroll one).
-    let demanded_by_application = demand.is_some_and(|d| usable.iter().any(|c| meets(c.method, d)));
-    let usable = usable.iter().filter(|c| c.method.counts_toward_minimum()).count();
-    let next = AfterPassword {
-        two_factor_enabled: user.two_factor_enabled,
-        usable_credentials: u32::try_from(usable).unwrap_or(u32::MAX),
-        requirement,
-        demanded_by_application,
-        may_enroll_demanded: enrollable_demand.is_some() && !demanded_by_application,
-    }
-    .next();
+    let usable: Vec<MethodId> = usable.iter().map(|c| c.method).collect();
+    let after = AfterPassword::new(mandate(policy, &user), application, &usable, may_enroll);
+    let next = after.next();
     let now = ctx.now().unix_timestamp();
     let proven = vec![Proof {
         factor: Factor::Password,
         at: now,
     }];
-    // A reset of two-factor sign-in whose wait is over finishes now: the
-    // lost factors go, and the person enrolls a new one at once.
-    let next = if next == NextStep::SecondFactor && crate::safety::reset::finish_if_ready(ctx, &user).await? {
+    // A reset of two-factor sign-in that this browser asked for, whose
+    // wait is over, finishes now: the lost factors go, and the person
+    // enrolls a new one at once (SECURITY.md 51).
+    let next = if next == NextStep::SecondFactor && reset::finish_if_ready(ctx, &user, reset).await? {
         NextStep::Enroll
     } else {
         next
     };
     let user_id = user.id.to_string();
+    let owed = after.owed;
     let state = match next {
         NextStep::SignedIn => finish(ctx, &user, proven, None).await?,
         NextStep::SecondFactor => AuthState::PasswordVerified {
@@ -245,14 +260,21 @@ async fn after_password(
             at: now,
             proven,
             credential: None,
+            owed,
         },
         NextStep::Enroll => AuthState::MustEnroll {
             user_id,
             at: now,
             proven,
+            owed,
         },
     };
-    Ok(Step { user, next, state })
+    Ok(Step {
+        user,
+        next,
+        state,
+        owed,
+    })
 }
 
 /// The account of a half-finished sign-in; a locked one goes no further.
@@ -269,24 +291,28 @@ pub async fn account(ctx: &RequestContext, user_id: &str) -> Result<UserRow, Por
 }
 
 /// The credentials that can serve the second step, the one to start with
-/// first: one of the method an application demands; else the user's
-/// preferred one; without it, the first of the policy's default method;
-/// else the first that counts (recovery codes come last).
-pub async fn options(
-    ctx: &RequestContext,
-    user: &UserRow,
-    demand: Option<MethodId>,
-) -> Result<Vec<Credential>, PortalError> {
+/// first: for a method an application asks, one of that very method (the
+/// preferred one if it is), else one that pays it (SECURITY.md 49: a
+/// stronger preferred credential does not replace the method asked for);
+/// otherwise the user's preferred one; without it, the first of the
+/// policy's default method; else the first that counts (recovery codes
+/// come last).
+pub async fn options(ctx: &RequestContext, user: &UserRow, owed: Owed) -> Result<Vec<Credential>, PortalError> {
     let mut usable = methods::usable_credentials(ctx.pool(), user.id)
         .await
         .map_err(db("listing usable credentials"))?;
     let default_method = ctx.policy().await?.default_method;
-    let demanded = |c: &Credential| demand.is_some_and(|d| meets(c.method, d));
+    let preferred = |c: &Credential| Some(c.id) == user.preferred_credential_id;
+    let asked = owed.method();
+    let of_method = |c: &Credential| asked.is_some() && Some(c.method) == asked;
+    let pays = |c: &Credential| asked.is_some() && owed.paid_with(c.method);
     let first = usable
         .iter()
-        .position(|c| demanded(c) && (Some(c.id) == user.preferred_credential_id || Some(c.method) == demand))
-        .or_else(|| usable.iter().position(demanded))
-        .or_else(|| usable.iter().position(|c| Some(c.id) == user.preferred_credential_id))
+        .position(|c| of_method(c) && preferred(c))
+        .or_else(|| usable.iter().position(of_method))
+        .or_else(|| usable.iter().position(|c| pays(c) && preferred(c)))
+        .or_else(|| usable.iter().position(pays))
+        .or_else(|| usable.iter().position(preferred))
         .or_else(|| usable.iter().position(|c| c.method.as_str() == default_method))
         .or_else(|| usable.iter().position(|c| c.method.counts_toward_minimum()));
     if let Some(at) = first {
@@ -302,9 +328,9 @@ pub async fn choose(
     ctx: &RequestContext,
     user: &UserRow,
     asked: Option<&str>,
-    demand: Option<MethodId>,
+    owed: Owed,
 ) -> Result<Credential, PortalError> {
-    let options = options(ctx, user, demand).await?;
+    let options = options(ctx, user, owed).await?;
     match asked.map(str::trim).filter(|a| !a.is_empty()) {
         Some(a) => {
             let id: Uuid = a.parse().map_err(|_| PortalError::NotFound)?;
@@ -326,23 +352,25 @@ pub async fn choose(
 
 /// The credential a client without a browser proves (the password grant):
 /// the first option proven by typing a code.
-pub async fn choose_typed(ctx: &RequestContext, user: &UserRow) -> Result<Credential, PortalError> {
-    options(ctx, user, None)
+pub async fn choose_typed(ctx: &RequestContext, user: &UserRow, owed: Owed) -> Result<Credential, PortalError> {
+    options(ctx, user, owed)
         .await?
         .into_iter()
         .find(|c| c.method.typed())
         .ok_or(PortalError::MethodUnavailable(MethodId::Passkey))
 }
 
-/// Starts proving `credential` (a code goes out for SMS).
+/// Starts proving `credential` (a code goes out for SMS) where the
+/// sign-in happens (`channel`: each keeps its own code).
 pub async fn challenge(
     ctx: &RequestContext,
     user: &UserRow,
     credential: &Credential,
     kind: SendKind,
+    channel: Channel,
 ) -> Result<(), PortalError> {
     let method = methods::find(credential.method).ok_or(PortalError::NotFound)?;
-    method.challenge(ctx, user, credential, kind).await
+    method.challenge(ctx, user, credential, kind, channel).await
 }
 
 /// Starts the ceremony a credential proven in the browser needs (a
@@ -398,7 +426,7 @@ async fn cancel_waiting_reset(
     tx: &mut sqlx::PgConnection,
     user: &UserRow,
 ) -> Result<(), PortalError> {
-    crate::safety::reset::cancel(ctx, tx, who(user), None, crate::safety::reset::Ended::BySignIn).await?;
+    reset::cancel(ctx, tx, who(user), None, reset::Ended::BySignIn).await?;
     Ok(())
 }
 
@@ -460,5 +488,6 @@ pub async fn finish(
         authenticated_at: now.unix_timestamp(),
         started_at: now.unix_timestamp(),
         proven,
+        sign_in: rand::random(),
     })
 }

@@ -11,6 +11,7 @@ use crate::audit::{self, Event};
 use crate::context::who;
 use crate::oidc::authorize::{self, AuthorizationRequest, ConsentPrompt, Decision, Prompt, Refusal, SignedIn};
 use crate::oidc::{clients, consent};
+use crate::signin;
 use axum::Extension;
 use axum::extract::{Form, Query};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,7 +19,6 @@ use http::StatusCode;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tessera::acr::Acr;
 use tessera::signin::AuthState;
 
 pub const CONTINUE_PATH: &str = "/oauth2/continue";
@@ -214,17 +214,27 @@ async fn proceed(
             Some(AuthState::SignedIn {
                 authenticated_at,
                 proven,
+                sign_in,
                 ..
             }),
-        ) => Some((
-            user,
-            SignedIn {
-                user_id: user.id,
-                authenticated_at: *authenticated_at,
-                proven,
-                second_factor_on: user.two_factor_enabled,
-            },
-        )),
+        ) => {
+            // What a sign-in of this account owes this request, by the one
+            // rule the sign-in pages follow (SECURITY.md 49).
+            let owed = match signin::owed(ctx, user, request.acr).await {
+                Ok(owed) => owed,
+                Err(e) => return Outcome::Page(sess_unavailable(e)),
+            };
+            Some((
+                user,
+                SignedIn {
+                    user_id: user.id,
+                    authenticated_at: *authenticated_at,
+                    sign_in: *sign_in,
+                    proven,
+                    owed,
+                },
+            ))
+        }
         _ => None,
     };
     let now = ctx.now().unix_timestamp();
@@ -269,14 +279,19 @@ async fn proceed(
             Outcome::ToClient(authorize::refusal(ctx, &request, error, description))
         }
         Decision::SignIn => {
+            // The sign-in to come must be another than the one this browser has.
+            let request = AuthorizationRequest {
+                sign_in_before: signed_in.as_ref().map(|(_, s)| s.sign_in),
+                ..request
+            };
             let id = match portal.session.keep_authorization(&request).await {
                 Ok(id) => id,
                 Err(e) => return Outcome::Page(sess_unavailable(e)),
             };
             let back = format!("{CONTINUE_PATH}?request={id}");
-            // The second step asks for the method the application wants.
-            let demand = request.acr.as_deref().and_then(Acr::parse).and_then(Acr::method);
-            if let Err(e) = portal.session.set_demanded_method(demand).await {
+            // The password step folds what the application asks into what
+            // the sign-in owes.
+            if let Err(e) = portal.session.set_application_acr(request.acr).await {
                 return Outcome::Page(sess_unavailable(e));
             }
             if signed_in.is_some() {

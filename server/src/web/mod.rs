@@ -15,7 +15,8 @@ use crate::account::sessions;
 use crate::audit::Origin;
 use crate::client_ip::{self, ClientIp};
 use crate::context::RequestContext;
-use crate::safety::trusted_browsers::{self, TrustToken};
+use crate::safety::{reset, trusted_browsers};
+use crate::secrets::CookieToken;
 use crate::state::AppState;
 use crate::store;
 use axum::Router;
@@ -464,15 +465,11 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         }
     };
 
-    let trust = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(tower_sessions::cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == trusted_browsers::COOKIE)
-        .and_then(|c| TrustToken::from_cookie(c.value()));
+    // Our cookies beside the session's: a trusted browser's token, a reset's key.
+    let (trust, reset_key) = (
+        cookie_token(req.headers(), trusted_browsers::COOKIE),
+        cookie_token(req.headers(), reset::COOKIE),
+    );
     let mut req = req;
     let portal = Arc::new(RequestPortal {
         ctx: RequestContext::new(state, Origin { ip, user_agent }),
@@ -480,7 +477,8 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         user,
         auth,
         trust,
-        set_cookie: std::sync::Mutex::new(None),
+        reset_key,
+        set_cookies: std::sync::Mutex::new(Vec::new()),
     });
     req.extensions_mut().insert(portal.clone());
     let answered = portal.clone();
@@ -495,8 +493,12 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
         admin: portal,
     });
     let mut res = next.run(req).await;
-    let cookie = answered.set_cookie.lock().ok().and_then(|mut c| c.take());
-    if let Some(value) = cookie.and_then(|c| http::HeaderValue::from_str(&c).ok()) {
+    let cookies = answered
+        .set_cookies
+        .lock()
+        .map(|mut c| std::mem::take(&mut *c))
+        .unwrap_or_default();
+    for value in cookies.iter().filter_map(|c| http::HeaderValue::from_str(c).ok()) {
         res.headers_mut().append(header::SET_COOKIE, value);
     }
     res
@@ -557,11 +559,28 @@ async fn load_user(
         Some(_) => {}
         // Signed in before sessions were listed: listed from now on.
         None => {
-            let row = sessions::register(&state.pool, user.id, state.clock.now(), ip, user_agent).await?;
+            let from = sessions::SignedInFrom {
+                now: state.clock.now(),
+                ip,
+                user_agent,
+            };
+            let row = sessions::register(&state.pool, user.id, &from).await?;
             session.set_row(row).await?;
         }
     }
     Ok((Some(auth), Some(user)))
+}
+
+/// The token in one of our cookies, if the request carries it well formed.
+fn cookie_token(headers: &HeaderMap, name: &str) -> Option<CookieToken> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(tower_sessions::cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| CookieToken::from_cookie(c.value()))
 }
 
 /// CSRF (SECURITY.md 23): a cross-site request is refused outright, and the

@@ -11,20 +11,21 @@ use crate::clock::human;
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::passkey::register::PasskeySetup;
-use crate::methods::{self, Answer, Enrolling, SendKind};
-use crate::safety::reset;
+use crate::methods::{self, Answer, Channel, Enrolling, SendKind};
+use crate::safety::reset::{self, ResetKey};
 use crate::safety::trusted_browsers::{self, TrustToken};
 use crate::secrets::Sealer;
 use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
 use std::collections::BTreeMap;
 use tessera::PortalError;
+use tessera::acr::Acr;
 use tessera::method::{Factor, MethodId, Proof};
 use tessera::ports::{
     Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, RememberBrowser, ResetDecision, SignIn, SignInNext,
     SmsEnrollment, TotpEnrollment, UserAction,
 };
-use tessera::signin::{AuthState, NextStep, return_path};
+use tessera::signin::{AuthState, NextStep, Owed, return_path};
 use tessera::views::{
     ApplicationInfo, AuditFilter, AuditPage, ChallengeView, ClientDetail, ClientForm, ClientSummary, CredentialsView,
     HomeStatus, MethodView, NewClientForm, NotMeStep, NotMeView, OutboxMessage, PolicyView, ProviderView, RecoveryView,
@@ -39,14 +40,21 @@ pub struct RequestPortal {
     pub auth: Option<AuthState>,
     /// This browser's trust token, if its cookie carries one.
     pub trust: Option<TrustToken>,
-    /// A `Set-Cookie` value for the answer (a browser just trusted); the
-    /// middleware adds it.
-    pub set_cookie: std::sync::Mutex<Option<String>>,
+    /// The key of a 2FA reset this browser asked for, if its cookie carries one.
+    pub reset_key: Option<ResetKey>,
+    /// `Set-Cookie` values for the answer (a browser just trusted, a reset
+    /// asked for); the middleware adds them.
+    pub set_cookies: std::sync::Mutex<Vec<String>>,
 }
 
 /// A session store failure, logged; the person sees `Unavailable`.
 fn sess(context: &'static str) -> impl FnOnce(tower_sessions::session::Error) -> PortalError {
     move |e| internal(context)(e.into())
+}
+
+/// What a half-finished sign-in owes (decided at its password step).
+fn owed_by(auth: &AuthState) -> Owed {
+    auth.owed().unwrap_or_default()
 }
 
 /// The credential a half-finished sign-in is proving, if one was chosen.
@@ -156,12 +164,13 @@ impl RequestPortal {
     ) -> Result<(), PortalError> {
         let asked = asked.filter(|a| !a.trim().is_empty());
         let current = proving_id(auth);
-        let credential = signin::choose(&self.ctx, user, asked.or(current.as_deref()), self.demand().await?).await?;
+        let credential = signin::choose(&self.ctx, user, asked.or(current.as_deref()), owed_by(auth)).await?;
         if let AuthState::PasswordVerified {
             user_id,
             at,
             proven,
             credential: chosen,
+            owed,
         } = auth
             && chosen.as_deref() != Some(credential.id.to_string().as_str())
         {
@@ -170,13 +179,14 @@ impl RequestPortal {
                 at: *at,
                 proven: proven.clone(),
                 credential: Some(credential.id.to_string()),
+                owed: *owed,
             };
             self.session
                 .update_auth(&next)
                 .await
                 .map_err(sess("storing the sign-in state"))?;
         }
-        let result = signin::challenge(&self.ctx, user, &credential, kind).await;
+        let result = signin::challenge(&self.ctx, user, &credential, kind, Channel::Browser).await;
         let notice = result.as_ref().err().map(ToString::to_string);
         self.session
             .set_send_notice(notice)
@@ -193,35 +203,57 @@ impl RequestPortal {
             .await
             .map_err(sess("clearing the notice"))?;
         self.session
-            .clear_demanded_method()
+            .clear_application_acr()
             .await
-            .map_err(sess("clearing the demanded method"))?;
+            .map_err(sess("clearing the application's acr"))?;
         self.session
             .change_privilege(state)
             .await
             .map_err(sess("storing the sign-in state"))?;
         let pool = self.ctx.pool();
-        if let Some(old) = self.session.row().await.map_err(sess("reading the session's id"))? {
-            sessions::forget(pool, old).await.map_err(db("forgetting a session"))?;
+        let from = sessions::SignedInFrom {
+            now: self.ctx.now(),
+            ip: self.ctx.ip(),
+            user_agent: self.ctx.origin.user_agent.as_deref(),
+        };
+        let old = self.session.row().await.map_err(sess("reading the session's id"))?;
+        // Signing in again keeps the session's row, and with it what the
+        // session issued (SECURITY.md 50); a row that is gone or another
+        // account's ends with everything it issued.
+        if let Some(old) = old
+            && sessions::restamp(pool, old, user.id, &from)
+                .await
+                .map_err(db("re-stamping a session"))?
+        {
+            return Ok(());
         }
-        let row = sessions::register(
-            pool,
-            user.id,
-            self.ctx.now(),
-            self.ctx.ip(),
-            self.ctx.origin.user_agent.as_deref(),
-        )
-        .await
-        .map_err(db("recording a session"))?;
+        if let Some(old) = old {
+            self.end_row(old).await?;
+        }
+        let row = sessions::register(pool, user.id, &from)
+            .await
+            .map_err(db("recording a session"))?;
         self.session
             .set_row(row)
             .await
             .map_err(sess("storing the session's id"))
     }
 
-    /// After a credential was enrolled: when that finished a mandatory
-    /// sign-in, the code just typed was its second factor, and the session
-    /// is signed in (the answer is then where to land).
+    /// Ends a session's row and what applications got through it
+    /// (SECURITY.md 48, 50): its tokens now, its unused codes at the token
+    /// endpoint (a code whose session is gone is refused).
+    async fn end_row(&self, row: uuid::Uuid) -> Result<(), PortalError> {
+        let pool = self.ctx.pool();
+        app_tokens::revoke_for_session(pool, row, self.ctx.now())
+            .await
+            .map_err(db("revoking the session's application tokens"))?;
+        sessions::forget(pool, row).await.map_err(db("forgetting a session"))
+    }
+
+    /// After a credential was enrolled: when that finished a sign-in of an
+    /// account that had nothing to prove, the session is signed in (the
+    /// answer is then where to land), with the enrollment recorded as what
+    /// it is: not a proof (SECURITY.md 49), so never in `acr` or `amr`.
     async fn after_enrollment(
         &self,
         user: &UserRow,
@@ -233,7 +265,7 @@ impl RequestPortal {
         }
         let mut proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
         proven.push(Proof {
-            factor: Factor::Method(method),
+            factor: Factor::Enrolled(method),
             at: self.ctx.now().unix_timestamp(),
         });
         let state = signin::finish(&self.ctx, user, proven, None).await?;
@@ -241,12 +273,13 @@ impl RequestPortal {
         self.take_return_path().await.map(Some)
     }
 
-    /// The method an application being signed in to asked for, if any.
-    async fn demand(&self) -> Result<Option<MethodId>, PortalError> {
+    /// The acr an application being signed in to asks, until the password
+    /// step folds it into what the sign-in owes.
+    async fn application(&self) -> Result<Option<Acr>, PortalError> {
         self.session
-            .demanded_method()
+            .application_acr()
             .await
-            .map_err(sess("reading the demanded method"))
+            .map_err(sess("reading the application's acr"))
     }
 
     /// Where a finished sign-in lands: the page that asked for it, or home.
@@ -275,11 +308,27 @@ impl SignIn for RequestPortal {
             display_name: u.display_name.clone(),
             is_admin: u.is_admin(),
         });
-        Ok(SessionView { viewer, csrf_token })
+        // Every signed-in page shows a waiting reset (SECURITY.md 51).
+        let reset_waiting = match &self.user {
+            Some(u) => reset::waiting(&self.ctx, u.id).await?.map(human),
+            None => None,
+        };
+        Ok(SessionView {
+            viewer,
+            csrf_token,
+            reset_waiting,
+        })
     }
 
     async fn sign_in(&self, username: &str, password: &str) -> Result<SignInNext, PortalError> {
-        let step = signin::password(&self.ctx, username, password, self.demand().await?).await?;
+        let step = signin::password(
+            &self.ctx,
+            username,
+            password,
+            self.application().await?,
+            self.reset_key.as_ref(),
+        )
+        .await?;
         if step.next == NextStep::SecondFactor
             && let Some(state) = self.trusted_sign_in(&step).await?
         {
@@ -294,7 +343,7 @@ impl SignIn for RequestPortal {
 
     async fn challenge(&self) -> Result<ChallengeView, PortalError> {
         let (user, auth) = self.pending().await?;
-        let mut options = signin::options(&self.ctx, &user, self.demand().await?).await?;
+        let mut options = signin::options(&self.ctx, &user, owed_by(auth)).await?;
         // The credential being proven first, then the others.
         if let Some(at) = options.iter().position(|c| Some(c.id.to_string()) == proving_id(auth)) {
             let proving = options.remove(at);
@@ -350,8 +399,7 @@ impl SignIn for RequestPortal {
 
     async fn verify_sign_in_code(&self, code: &str, remember: RememberBrowser) -> Result<String, PortalError> {
         let (user, auth) = self.pending().await?;
-        let demand = self.demand().await?;
-        let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref(), demand).await?;
+        let credential = signin::choose(&self.ctx, &user, proving_id(auth).as_deref(), owed_by(auth)).await?;
         let kept = self
             .session
             .take_ceremony(Some(credential.id))
@@ -359,7 +407,10 @@ impl SignIn for RequestPortal {
             .map_err(sess("reading the passkey ceremony"))?;
         let answer = match &kept {
             Some(kept) => Answer::Ceremony { kept, response: code },
-            None => Answer::Typed(code),
+            None => Answer::Typed {
+                code,
+                channel: Channel::Browser,
+            },
         };
         let (proof, verified) = signin::verify(&self.ctx, &user, &credential, answer).await?;
         let mut proven = auth.proven().to_vec();
@@ -406,7 +457,23 @@ impl SignIn for RequestPortal {
 
     async fn start_reset(&self) -> Result<(), PortalError> {
         let (user, _) = self.pending().await?;
-        reset::start(&self.ctx, &user).await.map(|_| ())
+        let (ready_at, key) = reset::start(&self.ctx, &user).await?;
+        // Only this browser finishes it (SECURITY.md 51): the key lives as
+        // long as the wait and a week after.
+        let keep = ready_at - self.ctx.now() + time::Duration::days(reset::KEY_KEPT_AFTER_WAIT_DAYS);
+        self.set_cookie(reset::COOKIE, key.reveal(), keep);
+        Ok(())
+    }
+
+    async fn cancel_own_reset(&self) -> Result<(), PortalError> {
+        let user = self.me()?;
+        let mut tx = self.ctx.pool().begin().await.map_err(db("cancelling a reset"))?;
+        let cancelled = reset::cancel(&self.ctx, &mut tx, who(user), Some(who(user)), reset::Ended::ByOwner).await?;
+        tx.commit().await.map_err(db("cancelling a reset"))?;
+        if !cancelled {
+            return Err(PortalError::NotFound);
+        }
+        Ok(())
     }
 
     async fn cancel_reset(&self, token: &str) -> Result<(), PortalError> {
@@ -438,7 +505,7 @@ impl SignIn for RequestPortal {
 
     async fn reauthenticate(&self, password: &str, next: &str) -> Result<SignInNext, PortalError> {
         let user = self.me()?;
-        let step = signin::password_again(&self.ctx, user, password, self.demand().await?).await?;
+        let step = signin::password_again(&self.ctx, user, password, self.application().await?).await?;
         self.session
             .set_return_to(return_path(next))
             .await
@@ -448,13 +515,7 @@ impl SignIn for RequestPortal {
 
     async fn sign_out(&self) -> Result<(), PortalError> {
         if let Some(row) = self.session.row().await.map_err(sess("reading the session's id"))? {
-            // What applications got through this session ends with it (SECURITY.md 48).
-            app_tokens::revoke_for_session(self.ctx.pool(), row, self.ctx.now())
-                .await
-                .map_err(db("revoking the session's application tokens"))?;
-            sessions::forget(self.ctx.pool(), row)
-                .await
-                .map_err(db("forgetting a session"))?;
+            self.end_row(row).await?;
         }
         self.session.flush().await.map_err(sess("ending a session"))?;
         if let Some(u) = &self.user {
@@ -572,12 +633,25 @@ impl Credentials for RequestPortal {
             nickname: setup.nickname,
             options: setup.options,
         });
-        // Enrolling to finish a sign-in an application asked a method of:
-        // only the methods that give it are offered.
-        if enrolling == Enrolling::ToFinishSignIn
-            && let Some(demand) = self.demand().await?
+        // An app's secret shows only to the session adding it, and only
+        // while its sign-in is recent (SECURITY.md 52).
+        let recent = self.user.is_none() || self.require_recent_sign_in().is_ok();
+        if recent
+            && let Some(key) = self
+                .session
+                .app_setup()
+                .await
+                .map_err(sess("reading the app being added"))?
         {
-            view.enabled_methods.retain(|m| signin::meets(*m, demand));
+            view.app_setup = methods::totp::enroll::pending(&self.ctx, &user, &key).await?;
+        }
+        // Enrolling to finish a sign-in an application asked a method of:
+        // only the methods that give it are offered (when one is enabled).
+        if enrolling == Enrolling::ToFinishSignIn
+            && let Some(owed @ Owed::Method(_)) = self.auth.as_ref().and_then(AuthState::owed)
+            && view.enabled_methods.iter().any(|m| owed.paid_with(*m))
+        {
+            view.enabled_methods.retain(|m| owed.paid_with(*m));
         }
         Ok(view)
     }
@@ -627,18 +701,42 @@ impl SmsEnrollment for RequestPortal {
 impl TotpEnrollment for RequestPortal {
     async fn start_app(&self, nickname: &str) -> Result<(), PortalError> {
         let (user, _) = self.enroller_after_step_up().await?;
-        methods::totp::enroll::start(&self.ctx, &user, nickname).await
+        let key = methods::totp::enroll::start(&self.ctx, &user, nickname).await?;
+        self.session
+            .set_app_setup(&key)
+            .await
+            .map_err(sess("keeping the app being added"))
     }
 
     async fn verify_app(&self, code: &str) -> Result<Option<String>, PortalError> {
         let (user, enrolling) = self.enroller_after_step_up().await?;
-        methods::totp::enroll::verify(&self.ctx, &user, code, enrolling).await?;
+        let key = self
+            .session
+            .app_setup()
+            .await
+            .map_err(sess("reading the app being added"))?;
+        methods::totp::enroll::verify(&self.ctx, &user, key.as_ref(), code, enrolling).await?;
+        self.session
+            .clear_app_setup()
+            .await
+            .map_err(sess("clearing the app being added"))?;
         self.after_enrollment(&user, enrolling, MethodId::Totp).await
     }
 
     async fn cancel_app(&self) -> Result<(), PortalError> {
         let (user, _) = self.enroller().await?;
-        methods::totp::enroll::cancel(&self.ctx, &user).await
+        if let Some(key) = self
+            .session
+            .app_setup()
+            .await
+            .map_err(sess("reading the app being added"))?
+        {
+            methods::totp::enroll::cancel(&self.ctx, &user, &key).await?;
+        }
+        self.session
+            .clear_app_setup()
+            .await
+            .map_err(sess("clearing the app being added"))
     }
 }
 
@@ -656,7 +754,12 @@ impl RequestPortal {
         let Some(token) = &self.trust else {
             return Ok(None);
         };
-        if self.demand().await?.is_some() || self.policy().await?.trusted_browser_days == 0 {
+        if step.owed != Owed::SecondFactor || self.policy().await?.trusted_browser_days == 0 {
+            return Ok(None);
+        }
+        // While a reset waits, the second step is where a factor cancels
+        // it: a trusted browser does not skip it (SECURITY.md 51).
+        if reset::waiting(&self.ctx, step.user.id).await?.is_some() {
             return Ok(None);
         }
         if !trusted_browsers::recognizes(&self.ctx, step.user.id, token).await? {
@@ -679,17 +782,27 @@ impl RequestPortal {
         }
         let (token, notice) = trusted_browsers::trust(&self.ctx, user, days).await?;
         crate::notify::deliver(&self.ctx.state, [notice]);
-        let cookie = tower_sessions::cookie::Cookie::build((trusted_browsers::COOKIE, token.reveal().to_owned()))
+        self.set_cookie(
+            trusted_browsers::COOKIE,
+            token.reveal(),
+            time::Duration::days(i64::from(days)),
+        );
+        Ok(())
+    }
+
+    /// A cookie of ours for the answer: only for this site's pages, never
+    /// read by scripts, `Secure` over https.
+    fn set_cookie(&self, name: &'static str, value: &str, max_age: time::Duration) {
+        let cookie = tower_sessions::cookie::Cookie::build((name, value.to_owned()))
             .path("/")
             .http_only(true)
             .secure(self.ctx.state.config.https())
             .same_site(tower_sessions::cookie::SameSite::Lax)
-            .max_age(time::Duration::days(i64::from(days)))
+            .max_age(max_age)
             .build();
-        if let Ok(mut slot) = self.set_cookie.lock() {
-            *slot = Some(cookie.to_string());
+        if let Ok(mut slot) = self.set_cookies.lock() {
+            slot.push(cookie.to_string());
         }
-        Ok(())
     }
 
     /// The passkey being added, while its ceremony can still be answered.

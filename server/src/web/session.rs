@@ -4,8 +4,9 @@
 use super::csrf::{self, CsrfToken};
 use crate::methods::KeptCeremony;
 use crate::methods::passkey::register::PasskeySetup;
+use crate::methods::totp::enroll::SetupKey;
 use crate::oidc::authorize::AuthorizationRequest;
-use tessera::method::MethodId;
+use tessera::acr::Acr;
 use tessera::signin::AuthState;
 use tower_sessions::Session;
 use tower_sessions::session::Error;
@@ -31,14 +32,17 @@ const FRESH_CLIENT_SECRET: &str = "fresh_client_secret";
 const AUTHORIZATION_REQUESTS: &str = "oidc_authorization_requests";
 /// At most this many are kept; the oldest go first.
 const MAX_AUTHORIZATION_REQUESTS: usize = 5;
-/// The second-factor method the application being signed in to asked
-/// for (its `acr`), until the sign-in finishes.
-const DEMANDED_METHOD: &str = "demanded_method";
+/// The acr the application being signed in to asks (raised to its
+/// client's minimum), until the password step folds it into what the
+/// sign-in owes (`AuthState`'s `owed`) and the sign-in finishes.
+const APPLICATION_ACR: &str = "application_acr";
 /// A passkey ceremony of a sign-in (the second step's, or one that starts
 /// with the passkey), until the browser answers it.
 const CEREMONY: &str = "passkey_ceremony";
 /// A passkey being added, until the browser answers.
 const PASSKEY_SETUP: &str = "passkey_setup";
+/// The key to the authenticator app this session is adding (SECURITY.md 52).
+const APP_SETUP: &str = "app_setup";
 
 #[derive(Clone)]
 pub struct TypedSession(Session);
@@ -153,6 +157,18 @@ impl TypedSession {
         self.0.remove_value(PASSKEY_SETUP).await.map(|_| ())
     }
 
+    pub async fn set_app_setup(&self, key: &SetupKey) -> Result<(), Error> {
+        self.0.insert(APP_SETUP, key).await
+    }
+
+    pub async fn app_setup(&self) -> Result<Option<SetupKey>, Error> {
+        self.0.get(APP_SETUP).await
+    }
+
+    pub async fn clear_app_setup(&self) -> Result<(), Error> {
+        self.0.remove_value(APP_SETUP).await.map(|_| ())
+    }
+
     pub async fn set_fresh_client_secret(&self, client_id: &str, made_at: i64, sealed: Vec<u8>) -> Result<(), Error> {
         self.0
             .insert(FRESH_CLIENT_SECRET, (client_id.to_owned(), made_at, sealed))
@@ -197,16 +213,16 @@ impl TypedSession {
         Ok(Some(request))
     }
 
-    pub async fn demanded_method(&self) -> Result<Option<MethodId>, Error> {
-        Ok(self.0.get::<Option<MethodId>>(DEMANDED_METHOD).await?.flatten())
+    pub async fn application_acr(&self) -> Result<Option<Acr>, Error> {
+        Ok(self.0.get::<Option<Acr>>(APPLICATION_ACR).await?.flatten())
     }
 
-    pub async fn set_demanded_method(&self, method: Option<MethodId>) -> Result<(), Error> {
-        self.0.insert(DEMANDED_METHOD, method).await
+    pub async fn set_application_acr(&self, acr: Option<Acr>) -> Result<(), Error> {
+        self.0.insert(APPLICATION_ACR, acr).await
     }
 
-    pub async fn clear_demanded_method(&self) -> Result<(), Error> {
-        self.0.remove_value(DEMANDED_METHOD).await.map(|_| ())
+    pub async fn clear_application_acr(&self) -> Result<(), Error> {
+        self.0.remove_value(APPLICATION_ACR).await.map(|_| ())
     }
 
     /// This session's CSRF token, made on first use.

@@ -95,10 +95,17 @@ async fn a_person_who_lost_every_factor_gets_back_in_after_the_wait_and_not_befo
     at_second_step(&app).await;
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
 
-    // After it: the lost factors go, 2FA is off, and the sign-in leads
-    // straight to enrolling a new one.
+    // After it, from another browser: the usual second step, and nothing
+    // is removed (SECURITY.md 51).
     app.clock.advance(3600 + 60);
-    let mut c = app.browser();
+    let mut other = app.browser();
+    let a = other.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+    assert_eq!(waiting(&app).await, 1);
+    // From the browser that asked: the lost factors go, 2FA is off, and the
+    // sign-in leads straight to enrolling a new one.
+    let mut c = b;
     let a = c.sign_in(ALICE.0, ALICE.1).await;
     assert_eq!(a.location.as_deref(), Some("/signin/enroll"), "{}", a.body);
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
@@ -216,7 +223,7 @@ async fn a_waiting_reset_ends_by_its_link_a_sign_in_with_a_factor_or_an_administ
         .post("admin/user_reset", &[("username", "alice"), ("decision", "approve")])
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = app.browser().sign_in(ALICE.0, ALICE.1).await;
+    let a = b.sign_in(ALICE.0, ALICE.1).await;
     assert_eq!(a.location.as_deref(), Some("/signin/enroll"), "approved: {}", a.body);
     // A user cannot decide.
     let a = b
@@ -248,4 +255,87 @@ async fn no_reset_without_an_email_address_or_when_the_policy_turns_it_off() {
     let mut stranger = app.browser();
     let a = stranger.post("signin/reset/start", &[]).await;
     assert_eq!(a.status, 401, "{}", a.body);
+}
+
+#[tokio::test]
+async fn sec_51_a_reset_is_finished_only_by_its_browser_never_skipped_and_shown_on_every_page() {
+    let app = spawn_app().await;
+    alice_with_email_and_2fa(&app).await;
+    app.save_policy(&[("max_sends_per_number", "50"), ("max_sends_per_account", "1000")])
+        .await;
+    // A browser Alice trusts, and one signed in before any reset.
+    let mut trusted = app.browser();
+    assert_eq!(
+        trusted.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/code")
+    );
+    let code = super::sms::outbox_code(&app, PHONE).await;
+    let a = trusted
+        .post("signin/verify_code", &[("code", &code), ("remember", "true")])
+        .await;
+    assert_eq!(a.location.as_deref(), Some("/"), "{}", a.body);
+    assert!(trusted.trust.is_some());
+    app.clock.advance(120);
+    let mut home = at_second_step(&app).await;
+    home.post(
+        "signin/verify_code",
+        &[("code", &super::sms::outbox_code(&app, PHONE).await)],
+    )
+    .await;
+    assert_eq!(home.get_json("home").await.0, 200);
+    let (_, session) = home.get_json("session").await;
+    assert!(session["reset_waiting"].is_null(), "{session}");
+
+    // Someone with the password asks for a reset.
+    app.clock.advance(120);
+    let mut asker = at_second_step(&app).await;
+    assert_eq!(asker.post("signin/reset/start", &[]).await.status, 200);
+    assert!(asker.reset_key.is_some(), "the asking browser keeps the key");
+
+    // Every signed-in page shows it, with the date and a way to cancel.
+    let (_, session) = home.get_json("session").await;
+    assert!(session["reset_waiting"].is_string(), "{session}");
+    let page = home.page("/account/sessions").await;
+    assert!(page.body.contains("data-testid=\"reset-banner\""), "{}", page.body);
+
+    // The trusted browser does not skip the second step while it waits.
+    let token = trusted.csrf().await;
+    trusted.call("sign_out", &[("csrf_token", &token)]).await;
+    app.clock.advance(120);
+    assert_eq!(
+        trusted.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/code")
+    );
+
+    // After the wait, another browser's password does not finish it.
+    app.clock.advance(25 * 3600);
+    let mut other = app.browser();
+    assert_eq!(
+        other.sign_in(ALICE.0, ALICE.1).await.location.as_deref(),
+        Some("/signin/code")
+    );
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+    assert_eq!(waiting(&app).await, 1);
+
+    // The owner cancels it from the banner (a plain form post).
+    let mut home = at_second_step(&app).await;
+    home.post(
+        "signin/verify_code",
+        &[("code", &super::sms::outbox_code(&app, PHONE).await)],
+    )
+    .await;
+    // Proving a factor cancelled it already; a new one from the asker to cancel by the banner.
+    assert_eq!(waiting(&app).await, 0);
+    let mut asker = at_second_step(&app).await;
+    assert_eq!(asker.post("signin/reset/start", &[]).await.status, 200);
+    let a = home.post("reset/cancel_mine", &[]).await;
+    assert!(a.status < 400, "{} {}", a.status, a.body);
+    assert_eq!(waiting(&app).await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'reset.cancelled' AND details->>'by' = 'owner'")
+            .await,
+        1
+    );
+    // Nothing waits now: the banner's button has nothing to cancel.
+    assert_eq!(home.post("reset/cancel_mine", &[]).await.status, 404);
 }

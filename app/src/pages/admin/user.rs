@@ -158,10 +158,10 @@ fn Detail(
             <section class="mt-6 rounded-lg border border-amber-300 bg-amber-50 p-6" data-testid="account-reset">
                 <h2 class="text-lg font-semibold">"Reset of two-factor sign-in waiting"</h2>
                 <p class="mt-1 text-sm">
-                    {format!("The person said they lost every sign-in method. Unless cancelled, from {at} (UTC) the password alone signs in and their methods are removed.")}
+                    {format!("The person said they lost every sign-in method. Unless cancelled, from {at} (UTC) the password alone signs in from the browser that asked, and their methods are removed.")}
                 </p>
                 <FormAlert message=decide_errors.alert() />
-                <Saved show=decided text="Saved. An approved reset finishes at the next sign-in with the password." />
+                <Saved show=decided text="Saved. An approved reset finishes at the next sign-in with the password from the browser that asked for it." />
                 <div class="mt-3 flex flex-wrap gap-2">
                     {decision("cancel", "Cancel the reset")}
                     {decision("approve", "Approve it now")}

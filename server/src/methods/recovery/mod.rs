@@ -164,8 +164,9 @@ impl Method for RecoveryCodes {
         answer: Answer<'_>,
     ) -> Result<Verified, PortalError> {
         let typed = answer.typed()?;
-        wrong_codes::check_cap(ctx, user.id).await?;
         let code = tessera::recovery::read(typed).map_err(|e| PortalError::Validation(vec![e]))?;
+        // Counted as the check is taken (SECURITY.md 54).
+        let attempt = wrong_codes::take(ctx, user.id).await?;
         let mac = CodeMac::seal(&ctx.state.code_key, credential.id, &code);
         let mut tx = ctx.pool().begin().await.map_err(db("starting a transaction"))?;
         // Used up in one statement: of two concurrent uses one wins.
@@ -192,7 +193,7 @@ impl Method for RecoveryCodes {
             .fetch_one(ctx.pool())
             .await
             .map_err(db("checking a recovery code"))?;
-            wrong_codes::record(ctx, user.id).await?;
+            attempt.wrong();
             let event = Event::by_self(audit::CODE_FAILED, who(user)).details(
                 serde_json::json!({"purpose": "login", "method": MethodId::RecoveryCode, "used_before": spent > 0}),
             );
@@ -210,6 +211,7 @@ impl Method for RecoveryCodes {
                 .await
                 .map_err(db("counting recovery codes"))?;
         let left = u32::try_from(left).unwrap_or(0);
+        attempt.right(&mut tx).await?;
         let event = Event::by_self(audit::RECOVERY_CODE_USED, who(user))
             .details(serde_json::json!({"credential": credential.id, "left": left}));
         ctx.audit_in(&mut tx, event).await?;

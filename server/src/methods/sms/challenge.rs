@@ -24,6 +24,7 @@ fn purpose_name(p: Purpose) -> &'static str {
     match p {
         Purpose::Enroll => "enroll",
         Purpose::Login => "login",
+        Purpose::TokenLogin => "token_login",
         Purpose::Notice => "notice",
     }
 }
@@ -292,9 +293,6 @@ pub async fn check_code(
     let now = state.clock.now();
     let code_error = |m: &str| PortalError::Validation(vec![FieldError::new("code", m)]);
 
-    // At most so many wrong codes per account per hour (SECURITY.md 8).
-    wrong_codes::check_cap(ctx, user_id).await?;
-
     // At sign-in the code must be the one sent to the credential being proven.
     let Some(open) = open_challenge(pool, user_id, purpose)
         .await
@@ -307,6 +305,10 @@ pub async fn check_code(
     let code = policy
         .read_code(typed, plugin_owns)
         .map_err(|e| PortalError::Validation(vec![e]))?;
+
+    // At most so many wrong codes per account per hour (SECURITY.md 8),
+    // counted as the check is taken (54).
+    let attempt = wrong_codes::take(ctx, user_id).await?;
 
     // Take one try, atomically: a dead code (expired, out of tries) takes none.
     let taken: Option<i32> = sqlx::query_scalar(
@@ -321,6 +323,7 @@ pub async fn check_code(
     .await
     .map_err(db("taking a try"))?;
     let Some(attempts) = taken else {
+        attempt.void(ctx).await?;
         return Err(if open.attempts >= policy.max_attempts {
             code_error("Too many wrong tries for this code. Ask for a new one.")
         } else {
@@ -344,6 +347,7 @@ pub async fn check_code(
                     .execute(pool)
                     .await
                     .map_err(db("giving a try back"))?;
+                attempt.void(ctx).await?;
                 let event = Event::by_self(audit::PROVIDER_ERROR, who).details(serde_json::json!({
                     "plugin": open.plugin,
                     "purpose": purpose_name(purpose),
@@ -375,6 +379,7 @@ pub async fn check_code(
             .map_err(db("consuming a code"))?;
             match consumed {
                 Some(_) => {
+                    attempt.right(&mut tx).await?;
                     let event = Event::by_self(audit::CODE_VERIFIED, who)
                         .details(serde_json::json!({"purpose": purpose_name(purpose), "plugin": open.plugin}));
                     audit::record(&mut *tx, now, origin, event)
@@ -382,10 +387,15 @@ pub async fn check_code(
                         .map_err(db("auditing a code"))?;
                     Ok((open, tx))
                 }
-                None => Err(code_error("This code has already been used.")),
+                None => {
+                    drop(tx);
+                    attempt.void(ctx).await?;
+                    Err(code_error("This code has already been used."))
+                }
             }
         }
         Verdict::Expired => {
+            attempt.void(ctx).await?;
             sqlx::query("UPDATE otp_challenges SET expires_at = $2 WHERE id = $1")
                 .bind(open.id)
                 .bind(now)
@@ -395,7 +405,7 @@ pub async fn check_code(
             Err(code_error("This code has expired. Ask for a new one."))
         }
         Verdict::Wrong => {
-            wrong_codes::record(ctx, user_id).await?;
+            attempt.wrong();
             tracing::info!(%user_id, purpose = purpose_name(purpose), "wrong code");
             let event = Event::by_self(audit::CODE_FAILED, who).details(
                 serde_json::json!({"purpose": purpose_name(purpose), "tries_left": policy.max_attempts - attempts}),

@@ -9,7 +9,7 @@ pub mod plugin_settings;
 pub mod plugins;
 pub mod providers;
 
-use super::{Answer, CodeSent, Credential, Method, SendKind, Verified};
+use super::{Answer, Channel, CodeSent, Credential, Method, SendKind, Verified};
 use crate::context::RequestContext;
 use crate::errors::db;
 use crate::state::AppState;
@@ -106,6 +106,14 @@ impl From<PhoneRow> for Credential {
     }
 }
 
+/// Each place a sign-in happens keeps its own code (SECURITY.md 53).
+fn sign_in_purpose(channel: Channel) -> Purpose {
+    match channel {
+        Channel::Browser => Purpose::Login,
+        Channel::TokenEndpoint => Purpose::TokenLogin,
+    }
+}
+
 #[async_trait::async_trait]
 impl Method for Sms {
     fn id(&self) -> MethodId {
@@ -138,12 +146,13 @@ impl Method for Sms {
         user: &UserRow,
         credential: &Credential,
         kind: SendKind,
+        channel: Channel,
     ) -> Result<(), PortalError> {
         let phone = phone(ctx.pool(), credential).await?;
         let dest = Destination {
             user_id: user.id,
             username: &user.username,
-            purpose: Purpose::Login,
+            purpose: sign_in_purpose(channel),
             phone: &phone.phone_e164,
             credential_id: Some(phone.id),
             nickname: None,
@@ -174,8 +183,12 @@ impl Method for Sms {
         credential: &Credential,
         answer: Answer<'_>,
     ) -> Result<Verified, PortalError> {
+        let purpose = match answer {
+            Answer::Typed { channel, .. } => sign_in_purpose(channel),
+            Answer::Ceremony { .. } => Purpose::Login,
+        };
         let typed = answer.typed()?;
-        let (_, tx) = challenge::check_code(ctx, user, Purpose::Login, Some(credential.id), typed).await?;
+        let (_, tx) = challenge::check_code(ctx, user, purpose, Some(credential.id), typed).await?;
         Ok(Verified {
             tx,
             notices: Vec::new(),

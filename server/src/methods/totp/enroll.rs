@@ -31,8 +31,22 @@ fn refuse(field: &str, message: &str) -> PortalError {
     PortalError::Validation(vec![FieldError::new(field, message)])
 }
 
-/// Starts adding an app: a new secret replaces any unfinished setup.
-pub async fn start(ctx: &RequestContext, user: &UserRow, nickname: &str) -> Result<(), PortalError> {
+/// The key to an unfinished setup, kept by the browser session that
+/// started it (SECURITY.md 52): only the digest is stored with the setup,
+/// so another session of the same account can neither read its secret nor
+/// finish or cancel it.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct SetupKey(String);
+
+impl SetupKey {
+    fn digest(&self) -> Vec<u8> {
+        crate::secrets::token_digest(&self.0)
+    }
+}
+
+/// Starts adding an app: a new secret replaces any unfinished setup (of any
+/// session of the account); the answer is the key to it.
+pub async fn start(ctx: &RequestContext, user: &UserRow, nickname: &str) -> Result<SetupKey, PortalError> {
     let name = methods::nickname(nickname, false)
         .map_err(|e| PortalError::Validation(vec![e]))?
         .unwrap_or_else(|| "Authenticator app".into());
@@ -47,19 +61,22 @@ pub async fn start(ctx: &RequestContext, user: &UserRow, nickname: &str) -> Resu
         ));
     }
     let sealed = sealer(&ctx.state)?.seal(&seal_context(user.id), &rfc6238::new_secret());
+    let key = SetupKey(crate::secrets::random_token());
     sqlx::query(
-        "INSERT INTO totp_enrollments (user_id, nickname, secret_sealed, created_at) VALUES ($1, $2, $3, $4)
+        "INSERT INTO totp_enrollments (user_id, nickname, secret_sealed, created_at, owner_digest)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id) DO UPDATE SET nickname = EXCLUDED.nickname, secret_sealed = EXCLUDED.secret_sealed,
-             created_at = EXCLUDED.created_at",
+             created_at = EXCLUDED.created_at, owner_digest = EXCLUDED.owner_digest",
     )
     .bind(user.id)
     .bind(&name)
     .bind(sealed)
     .bind(ctx.now())
+    .bind(key.digest())
     .execute(ctx.pool())
     .await
     .map_err(db("starting an app setup"))?;
-    Ok(())
+    Ok(key)
 }
 
 /// An unfinished setup: its name, its sealed box and the secret in it.
@@ -69,19 +86,21 @@ struct Setup {
     secret: Vec<u8>,
 }
 
-/// The unfinished setup, when there is one still in time.
-async fn open_setup(ctx: &RequestContext, user: &UserRow) -> Result<Option<Setup>, PortalError> {
-    let row: Option<(String, Vec<u8>, OffsetDateTime)> =
-        sqlx::query_as("SELECT nickname, secret_sealed, created_at FROM totp_enrollments WHERE user_id = $1")
-            .bind(user.id)
-            .fetch_optional(ctx.pool())
-            .await
-            .map_err(db("reading an app setup"))?;
+/// The unfinished setup `key` opens, when there is one still in time.
+async fn open_setup(ctx: &RequestContext, user: &UserRow, key: &SetupKey) -> Result<Option<Setup>, PortalError> {
+    let row: Option<(String, Vec<u8>, OffsetDateTime)> = sqlx::query_as(
+        "SELECT nickname, secret_sealed, created_at FROM totp_enrollments WHERE user_id = $1 AND owner_digest = $2",
+    )
+    .bind(user.id)
+    .bind(key.digest())
+    .fetch_optional(ctx.pool())
+    .await
+    .map_err(db("reading an app setup"))?;
     let Some((nickname, sealed, created_at)) = row else {
         return Ok(None);
     };
     if ctx.now() - created_at >= Duration::minutes(SETUP_MINUTES) {
-        cancel(ctx, user).await?;
+        cancel(ctx, user, key).await?;
         return Ok(None);
     }
     let secret = sealer(&ctx.state)?
@@ -95,8 +114,8 @@ async fn open_setup(ctx: &RequestContext, user: &UserRow) -> Result<Option<Setup
 }
 
 /// What the setup page shows: the QR code, the URI and the secret as text.
-pub async fn pending(ctx: &RequestContext, user: &UserRow) -> Result<Option<TotpSetup>, PortalError> {
-    let Some(setup) = open_setup(ctx, user).await? else {
+pub async fn pending(ctx: &RequestContext, user: &UserRow, key: &SetupKey) -> Result<Option<TotpSetup>, PortalError> {
+    let Some(setup) = open_setup(ctx, user, key).await? else {
         return Ok(None);
     };
     let secret = BASE32_NOPAD.encode(&setup.secret);
@@ -115,20 +134,26 @@ pub async fn pending(ctx: &RequestContext, user: &UserRow) -> Result<Option<Totp
 pub async fn verify(
     ctx: &RequestContext,
     user: &UserRow,
+    key: Option<&SetupKey>,
     typed: &str,
     enrolling: Enrolling,
 ) -> Result<(), PortalError> {
-    wrong_codes::check_cap(ctx, user.id).await?;
     let code = tessera::totp::read_code(typed).map_err(|e| PortalError::Validation(vec![e]))?;
-    let Some(setup) = open_setup(ctx, user).await? else {
+    let setup = match key {
+        Some(key) => open_setup(ctx, user, key).await?,
+        None => None,
+    };
+    let Some(setup) = setup else {
         return Err(refuse(
             "code",
             "No app is being added (or its setup lapsed). Start again.",
         ));
     };
     let drift = super::drift(ctx).await?;
+    // Counted as the check is taken (SECURITY.md 8, 54).
+    let attempt = wrong_codes::take(ctx, user.id).await?;
     let Some(step) = rfc6238::matching_step(&setup.secret, &code, ctx.now().unix_timestamp(), None, drift) else {
-        wrong_codes::record(ctx, user.id).await?;
+        attempt.wrong();
         let event = Event::by_self(audit::CODE_FAILED, who(user))
             .details(serde_json::json!({"purpose": "enroll", "method": MethodId::Totp}));
         ctx.audit(event).await?;
@@ -138,6 +163,9 @@ pub async fn verify(
         ));
     };
     let mut tx = ctx.pool().begin().await.map_err(db("starting a transaction"))?;
+    // A right code gives its attempt back (a setup lost to a concurrent
+    // confirmation leaves it counted: the safe side).
+    attempt.right(&mut tx).await?;
     // The setup is used up here, only if it is still the one checked: of two
     // concurrent confirmations one wins, and a setup started meanwhile stays.
     let taken = sqlx::query("DELETE FROM totp_enrollments WHERE user_id = $1 AND secret_sealed = $2")
@@ -172,10 +200,11 @@ pub async fn verify(
     Ok(())
 }
 
-/// Drops the unfinished setup (its secret is gone for good).
-pub async fn cancel(ctx: &RequestContext, user: &UserRow) -> Result<(), PortalError> {
-    sqlx::query("DELETE FROM totp_enrollments WHERE user_id = $1")
+/// Drops the unfinished setup `key` opens (its secret is gone for good).
+pub async fn cancel(ctx: &RequestContext, user: &UserRow, key: &SetupKey) -> Result<(), PortalError> {
+    sqlx::query("DELETE FROM totp_enrollments WHERE user_id = $1 AND owner_digest = $2")
         .bind(user.id)
+        .bind(key.digest())
         .execute(ctx.pool())
         .await
         .map_err(db("cancelling an app setup"))?;

@@ -110,11 +110,12 @@ impl Method for Totp {
         answer: Answer<'_>,
     ) -> Result<Verified, PortalError> {
         let typed = answer.typed()?;
-        // Wrong codes share the per-account cap with SMS (SECURITY.md 36).
-        wrong_codes::check_cap(ctx, user.id).await?;
         let code = tessera::totp::read_code(typed).map_err(|e| PortalError::Validation(vec![e]))?;
         let sealer = sealer(&ctx.state)?;
         let drift = drift(ctx).await?;
+        // Wrong codes share the per-account cap with SMS (SECURITY.md 36),
+        // counted as the check is taken (54).
+        let attempt = wrong_codes::take(ctx, user.id).await?;
         let mut tx = ctx.pool().begin().await.map_err(db("starting a transaction"))?;
         // Locked until the sign-in commits: of two checks of one code, the
         // second sees the step the first used (SECURITY.md 35).
@@ -128,12 +129,16 @@ impl Method for Totp {
         .await
         .map_err(db("reading an app"))?;
         let Some((sealed, last_step)) = row else {
+            drop(tx);
+            attempt.void(ctx).await?;
             return Err(PortalError::NotFound);
         };
-        let secret = sealer.open(&seal_context(user.id), &sealed).ok_or_else(|| {
+        let Some(secret) = sealer.open(&seal_context(user.id), &sealed) else {
             tracing::error!(credential = %credential.id, "an app's secret does not open with this TESSERA_SECRET_KEY");
-            PortalError::MethodUnavailable(MethodId::Totp)
-        })?;
+            drop(tx);
+            attempt.void(ctx).await?;
+            return Err(PortalError::MethodUnavailable(MethodId::Totp));
+        };
         let now = ctx.now().unix_timestamp();
         match rfc6238::matching_step(&secret, &code, now, Some(last_step), drift) {
             Some(step) => {
@@ -143,6 +148,7 @@ impl Method for Totp {
                     .execute(&mut *tx)
                     .await
                     .map_err(db("storing the step used"))?;
+                attempt.right(&mut tx).await?;
                 let event = Event::by_self(audit::CODE_VERIFIED, who(user)).details(
                     serde_json::json!({"purpose": "login", "method": MethodId::Totp, "credential": credential.id}),
                 );
@@ -157,7 +163,7 @@ impl Method for Totp {
                 // A code already used (a replay) is refused like a wrong one,
                 // and counts toward the cap too.
                 let replayed = rfc6238::matching_step(&secret, &code, now, None, drift).is_some();
-                wrong_codes::record(ctx, user.id).await?;
+                attempt.wrong();
                 tracing::info!(user_id = %user.id, replayed, "wrong app code");
                 let event = Event::by_self(audit::CODE_FAILED, who(user)).details(serde_json::json!({
                     "purpose": "login", "method": MethodId::Totp, "credential": credential.id, "replayed": replayed,

@@ -21,6 +21,9 @@ use std::time::Duration;
 pub enum Purpose {
     Enroll,
     Login,
+    /// A sign-in code the password grant asked for: a challenge of its own,
+    /// so it never replaces a browser sign-in's (SECURITY.md 53).
+    TokenLogin,
     /// A security notice (no code): only plugins that deliver our text.
     Notice,
 }

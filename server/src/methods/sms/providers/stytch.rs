@@ -143,7 +143,7 @@ impl SmsPlugin for Stytch {
     async fn send(&self, req: &SendRequest<'_>) -> Result<Sent, ProviderError> {
         let minutes = req.lifetime_minutes.clamp(1, 10);
         let request = match (req.purpose, req.provider_user_id) {
-            (Purpose::Login, Some(user_id)) => self.post(
+            (Purpose::Login | Purpose::TokenLogin, Some(user_id)) => self.post(
                 &self.sms,
                 json!({"phone_number": req.to, "expiration_minutes": minutes, "user_id": user_id}),
             ),
