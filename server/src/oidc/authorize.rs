@@ -336,7 +336,7 @@ pub fn decide(
     let fresh_enough = |s: &SignedIn| {
         let within_max_age = request
             .max_age
-            .is_none_or(|m| now.saturating_sub(s.authenticated_at) < m || new_since_request(s));
+            .is_none_or(|m| now.saturating_sub(s.authenticated_at).max(0) < m || new_since_request(s));
         let prompt_met = request.prompt != Prompt::Login || new_since_request(s);
         within_max_age && prompt_met
     };

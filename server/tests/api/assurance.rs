@@ -502,3 +502,55 @@ async fn sec_53_username_first_is_for_confidential_clients_counts_and_never_repl
     let (status, body, _) = token_request(&app, &client, &username_first).await;
     assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")), "{body}");
 }
+
+#[tokio::test]
+async fn max_age_zero_and_prompt_login_are_answered_after_exactly_one_new_sign_in() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    for extra in [("max_age", "0"), ("prompt", "login")] {
+        // Signed in "this very second" (the clock set back a second, so by
+        // the seconds the sign-in is newer than the request): still not a
+        // sign-in made for the request.
+        let mut b = signed_in(&app, ALICE).await;
+        app.clock.advance(-1);
+        let pending = rp.authorize(None, &[extra]);
+        let a = b.page(&path(&app, &pending)).await;
+        let again = a.location.unwrap_or_default();
+        assert!(again.starts_with("/signin/again?"), "{extra:?}: {again}");
+        let page = b.page(&again).await;
+        assert!(
+            page.body
+                .contains("The application you are signing in to asks you to sign in again"),
+            "the page says why"
+        );
+        let next = next_of(&again);
+        let a = b.post("signin/again", &[("password", ALICE.1), ("next", &next)]).await;
+        // Seconds later (whole seconds cannot tell), the answer is a code,
+        // never another sign-in page.
+        app.clock.advance(2);
+        let q = back_to_client(&mut b, a.location).await;
+        assert!(q.contains_key("code"), "{extra:?}: {q:?}");
+        let (_, claims) = rp.exchange(&q["code"], pending).await;
+        assert_eq!(acr(&claims), Some("password"));
+
+        // Back without signing in again: an error for the application,
+        // never another sign-in page.
+        let mut c = signed_in(&app, ALICE).await;
+        app.clock.advance(-1);
+        let pending = rp.authorize(None, &[extra]);
+        let again = c.page(&path(&app, &pending)).await.location.unwrap_or_default();
+        app.clock.advance(2);
+        let q = back_to_client(&mut c, Some(next_of(&again))).await;
+        assert_eq!(q.get("error").map(String::as_str), Some("login_required"), "{q:?}");
+    }
+}
+
+/// The `next` of a "sign in again" address.
+fn next_of(again: &str) -> String {
+    let query = again.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no next in {again}"))
+}
