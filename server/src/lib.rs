@@ -17,7 +17,6 @@ pub mod oidc;
 pub mod otp;
 pub mod password;
 pub mod phone;
-pub mod safety;
 pub mod secrets;
 pub mod settings;
 pub mod signin;

@@ -9,7 +9,7 @@ use crate::context::{RequestContext, who};
 use crate::errors::db;
 use crate::methods::{self, Credential};
 use crate::notify::{self, Notice};
-use crate::safety::trusted_browsers::{self, Voided};
+use crate::signin::trusted_browsers::{self, Voided};
 use crate::store::UserRow;
 use tessera::method::{MethodId, counting};
 use tessera::policy::Mode;

@@ -5,7 +5,7 @@ use crate::audit::{self, Event, Who};
 use crate::context::RequestContext;
 use crate::errors::{db, internal};
 use crate::notify::{self, Notice};
-use crate::safety::trusted_browsers::Voided;
+use crate::signin::trusted_browsers::Voided;
 use crate::store::{self, UserRow};
 use tessera::PortalError;
 use tessera::account::{NewPassword, lookup_key};
@@ -84,7 +84,7 @@ pub async fn change(
         .await
         .map_err(db("revoking application tokens"))?;
     // And every trusted browser (41).
-    crate::safety::trusted_browsers::forget_all(ctx, &mut tx, user, Voided::PasswordChanged).await?;
+    crate::signin::trusted_browsers::forget_all(ctx, &mut tx, user, Voided::PasswordChanged).await?;
     let who = Who {
         id: user.id,
         name: &user.username,

@@ -1,16 +1,23 @@
 //! The sign-in pipeline as a service: the password step, the second step
-//! with any method, and the finish, each recording what it proved. It keeps
+//! with any method, and the finish, each recording what it proved, and
+//! what a sign-in owes ([`owed`], the one rule of SECURITY.md 49). It keeps
 //! no cookie: it answers with the pipeline's next state ([`AuthState`]),
 //! which the web edge keeps in the session (and a token endpoint can drive
-//! the same steps).
+//! the same steps). Beside it, what changes the second step: browsers
+//! trusted to skip it ([`trusted_browsers`]) and the self-service reset of
+//! two-factor sign-in for a person who lost every factor ([`reset`]); the
+//! account pages and the console use them too.
+
+pub mod reset;
+pub mod trusted_browsers;
 
 use crate::audit::{self, Event};
 use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::{self, Answer, Channel, Credential, KeptCeremony, SendKind, Started};
 use crate::metrics;
-use crate::safety::reset::{self, ResetKey};
 use crate::store::{self, UserRow};
+use reset::ResetKey;
 use tessera::PortalError;
 use tessera::account::{PASSWORD_MAX_CHARS, Username, lookup_key};
 use tessera::acr::Acr;
@@ -275,6 +282,50 @@ async fn after_password(
         state,
         owed,
     })
+}
+
+/// A browser this account trusted skips the second factor of the user's
+/// own settings (SECURITY.md 41): never the password, never a method an
+/// application asks for (`step.owed`), not once the policy stops offering
+/// it, and not while a reset waits, whose second step is where a factor
+/// cancels it (51). The signed-in state, when it does.
+pub async fn trusted(
+    ctx: &RequestContext,
+    step: &Step,
+    token: &trusted_browsers::TrustToken,
+) -> Result<Option<AuthState>, PortalError> {
+    if step.owed != Owed::SecondFactor || ctx.policy().await?.trusted_browser_days == 0 {
+        return Ok(None);
+    }
+    if reset::waiting(ctx, step.user.id).await?.is_some() {
+        return Ok(None);
+    }
+    if !trusted_browsers::recognizes(ctx, step.user.id, token).await? {
+        return Ok(None);
+    }
+    let mut proven = step.state.proven().to_vec();
+    proven.push(Proof {
+        factor: Factor::TrustedBrowser,
+        at: ctx.now().unix_timestamp(),
+    });
+    finish(ctx, &step.user, proven, None).await.map(Some)
+}
+
+/// A credential of `method` was enrolled to finish the sign-in of an
+/// account that had nothing to prove: the sign-in finishes with it
+/// recorded as what it is, an enrollment and not a proof (SECURITY.md 49:
+/// never in `acr` or `amr`, never paying a method an application asks).
+pub async fn after_enrollment(
+    ctx: &RequestContext,
+    user: &UserRow,
+    mut proven: Vec<Proof>,
+    method: MethodId,
+) -> Result<AuthState, PortalError> {
+    proven.push(Proof {
+        factor: Factor::Enrolled(method),
+        at: ctx.now().unix_timestamp(),
+    });
+    finish(ctx, user, proven, None).await
 }
 
 /// The account of a half-finished sign-in; a locked one goes no further.

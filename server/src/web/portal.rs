@@ -12,15 +12,15 @@ use crate::context::{RequestContext, who};
 use crate::errors::{db, internal};
 use crate::methods::passkey::register::PasskeySetup;
 use crate::methods::{self, Answer, Channel, Enrolling, SendKind};
-use crate::safety::reset::{self, ResetKey};
-use crate::safety::trusted_browsers::{self, TrustToken};
 use crate::secrets::Sealer;
+use crate::signin::reset::{self, ResetKey};
+use crate::signin::trusted_browsers::{self, TrustToken};
 use crate::signin::{self, Step};
 use crate::store::{self, UserRow};
 use std::collections::BTreeMap;
 use tessera::PortalError;
 use tessera::acr::Acr;
-use tessera::method::{Factor, MethodId, Proof};
+use tessera::method::MethodId;
 use tessera::ports::{
     Account, Admin, Credentials, PasskeyEnrollment, RecoveryCodes, RememberBrowser, ResetDecision, SignIn, SignInNext,
     SmsEnrollment, TotpEnrollment, UserAction,
@@ -263,12 +263,8 @@ impl RequestPortal {
         if enrolling != Enrolling::ToFinishSignIn {
             return Ok(None);
         }
-        let mut proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
-        proven.push(Proof {
-            factor: Factor::Enrolled(method),
-            at: self.ctx.now().unix_timestamp(),
-        });
-        let state = signin::finish(&self.ctx, user, proven, None).await?;
+        let proven = self.auth.as_ref().map(|a| a.proven().to_vec()).unwrap_or_default();
+        let state = signin::after_enrollment(&self.ctx, user, proven, method).await?;
         self.signed_in_as(user, &state).await?;
         self.take_return_path().await.map(Some)
     }
@@ -330,7 +326,8 @@ impl SignIn for RequestPortal {
         )
         .await?;
         if step.next == NextStep::SecondFactor
-            && let Some(state) = self.trusted_sign_in(&step).await?
+            && let Some(token) = &self.trust
+            && let Some(state) = signin::trusted(&self.ctx, &step, token).await?
         {
             self.signed_in_as(&step.user, &state).await?;
             tracing::info!(user_id = %step.user.id, "password accepted; a trusted browser skips the second factor");
@@ -744,33 +741,6 @@ impl RequestPortal {
     /// The policy in force.
     async fn policy(&self) -> Result<tessera::policy::Policy, PortalError> {
         self.ctx.policy().await
-    }
-
-    /// A browser this account trusted skips the second factor of the
-    /// user's own settings (SECURITY.md 41): never the password, never a
-    /// method an application asks for, and not once the policy stops
-    /// offering it. The signed-in state, when it does.
-    async fn trusted_sign_in(&self, step: &Step) -> Result<Option<AuthState>, PortalError> {
-        let Some(token) = &self.trust else {
-            return Ok(None);
-        };
-        if step.owed != Owed::SecondFactor || self.policy().await?.trusted_browser_days == 0 {
-            return Ok(None);
-        }
-        // While a reset waits, the second step is where a factor cancels
-        // it: a trusted browser does not skip it (SECURITY.md 51).
-        if reset::waiting(&self.ctx, step.user.id).await?.is_some() {
-            return Ok(None);
-        }
-        if !trusted_browsers::recognizes(&self.ctx, step.user.id, token).await? {
-            return Ok(None);
-        }
-        let mut proven = step.state.proven().to_vec();
-        proven.push(Proof {
-            factor: Factor::TrustedBrowser,
-            at: self.ctx.now().unix_timestamp(),
-        });
-        signin::finish(&self.ctx, &step.user, proven, None).await.map(Some)
     }
 
     /// Trusts this browser for the policy's days (when it offers it): the
