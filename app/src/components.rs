@@ -30,7 +30,12 @@ pub fn Header() -> impl IntoView {
                 <A href="/" attr:class="text-lg font-semibold tracking-tight text-indigo-700">"Tessera"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        let viewer = session.await.ok().and_then(|s| s.viewer);
+                        let session = session.await.ok();
+                        // A reset of the viewer's two-factor sign-in is
+                        // waiting (SECURITY.md 51): every signed-in page
+                        // says so, with when it finishes and a way to cancel.
+                        let reset = session.as_ref().and_then(|s| s.reset_waiting.clone());
+                        let viewer = session.and_then(|s| s.viewer);
                         viewer.map(|v| view! {
                             <nav aria-label="Main" class="flex flex-wrap items-center gap-4 text-sm">
                                 <A href="/" exact=true attr:class="hover:underline">"Home"</A>
@@ -49,41 +54,24 @@ pub fn Header() -> impl IntoView {
                                     <CsrfField />
                                     <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
                                 </form>
+                                {reset.map(|at| view! {
+                                    <div role="alert" data-testid="reset-banner" class="basis-full rounded border border-amber-300 bg-amber-50 p-3 text-amber-900">
+                                        <p>
+                                            "A reset of your two-factor sign-in is waiting: from " {at}
+                                            " (UTC) the browser that asked for it can sign in with your password alone and remove your factors. If you did not ask for it, cancel it."
+                                        </p>
+                                        <form method="post" action=CancelOwnReset::url() class="mt-2">
+                                            <CsrfField />
+                                            <button type="submit" data-testid="reset-banner-cancel" class="rounded border border-amber-400 bg-white px-2 py-1 hover:bg-amber-100">"Cancel the reset"</button>
+                                        </form>
+                                    </div>
+                                })}
                             </nav>
                         })
                     })}
                 </Transition>
             </div>
         </header>
-        <ResetBanner />
-    }
-}
-
-/// A reset of the viewer's two-factor sign-in is waiting (SECURITY.md 51):
-/// every signed-in page says so, with when it finishes and a way to cancel.
-#[component]
-fn ResetBanner() -> impl IntoView {
-    let session = use_session();
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let signed_in = session.await.ok().filter(|s| s.viewer.is_some());
-                signed_in.and_then(|s| s.reset_waiting).map(|at| view! {
-                    <div role="alert" data-testid="reset-banner" class="border-b border-amber-300 bg-amber-50 print:hidden">
-                        <div class="mx-auto flex max-w-3xl flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm text-amber-900">
-                            <p>
-                                "A reset of your two-factor sign-in is waiting: from " {at}
-                                " (UTC) the browser that asked for it can sign in with your password alone and remove your factors. If you did not ask for it, cancel it."
-                            </p>
-                            <form method="post" action=CancelOwnReset::url() class="inline">
-                                <CsrfField />
-                                <button type="submit" data-testid="reset-banner-cancel" class="rounded border border-amber-400 bg-white px-2 py-1 hover:bg-amber-100">"Cancel the reset"</button>
-                            </form>
-                        </div>
-                    </div>
-                })
-            })}
-        </Transition>
     }
 }
 
