@@ -35,6 +35,12 @@ pub fn Header() -> impl IntoView {
                         // waiting (SECURITY.md 51): every signed-in page
                         // says so, with when it finishes and a way to cancel.
                         let reset = session.as_ref().and_then(|s| s.reset_waiting.clone());
+                        // The forms here carry the token read above, not a
+                        // <CsrfField />: its own suspense would take a
+                        // hydration id whenever the session arrives, racing
+                        // the page's, and the browser would look for the
+                        // page's data under another id.
+                        let token = session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default();
                         let viewer = session.and_then(|s| s.viewer);
                         viewer.map(|v| view! {
                             <nav aria-label="Main" class="flex flex-wrap items-center gap-4 text-sm">
@@ -51,7 +57,7 @@ pub fn Header() -> impl IntoView {
                                 // sign-in page anew, with the new session's CSRF token
                                 // (nothing of the ended session stays on screen).
                                 <form method="post" action=SignOut::url() class="inline">
-                                    <CsrfField />
+                                    <CsrfInput token=token.clone() />
                                     <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100">"Sign out"</button>
                                 </form>
                                 {reset.map(|at| view! {
@@ -61,7 +67,7 @@ pub fn Header() -> impl IntoView {
                                             " (UTC) the browser that asked for it can sign in with your password alone and remove your factors. If you did not ask for it, cancel it."
                                         </p>
                                         <form method="post" action=CancelOwnReset::url() class="mt-2">
-                                            <CsrfField />
+                                            <CsrfInput token />
                                             <button type="submit" data-testid="reset-banner-cancel" class="rounded border border-amber-400 bg-white px-2 py-1 hover:bg-amber-100">"Cancel the reset"</button>
                                         </form>
                                     </div>
@@ -83,10 +89,16 @@ pub fn CsrfField() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let token = session.await.map(|s| s.csrf_token).unwrap_or_default();
-                view! { <input type="hidden" name="csrf_token" value=token /> }
+                view! { <CsrfInput token /> }
             })}
         </Transition>
     }
+}
+
+/// The CSRF field for a form whose view already has the session's token.
+#[component]
+fn CsrfInput(token: String) -> impl IntoView {
+    view! { <input type="hidden" name="csrf_token" value=token /> }
 }
 
 /// A labelled text input with its error beside it.

@@ -16,21 +16,48 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until moved: the real time plus an offset.
-#[derive(Clone, Default)]
+/// The tests' clock: the real time plus an offset they move, or, once
+/// pinned, a fixed instant that only moving changes (for checks to the
+/// second: valid one second before an edge, refused at it).
+#[derive(Clone)]
 pub struct ShiftedClock {
     offset_secs: Arc<AtomicI64>,
+    /// The pinned instant in Unix seconds, [`NOT_PINNED`] while it runs.
+    pinned_at: Arc<AtomicI64>,
+}
+
+const NOT_PINNED: i64 = i64::MIN;
+
+impl Default for ShiftedClock {
+    fn default() -> Self {
+        ShiftedClock {
+            offset_secs: Arc::default(),
+            pinned_at: Arc::new(AtomicI64::new(NOT_PINNED)),
+        }
+    }
 }
 
 impl ShiftedClock {
     pub fn advance(&self, secs: i64) {
         self.offset_secs.fetch_add(secs, Ordering::SeqCst);
     }
+
+    /// Stops the clock at the present whole second and returns it: from
+    /// now on only [`ShiftedClock::advance`] moves it.
+    pub fn pin(&self) -> OffsetDateTime {
+        let at = OffsetDateTime::now_utc().unix_timestamp();
+        self.pinned_at.store(at, Ordering::SeqCst);
+        self.now()
+    }
 }
 
 impl Clock for ShiftedClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
+        let base = match self.pinned_at.load(Ordering::SeqCst) {
+            NOT_PINNED => OffsetDateTime::now_utc(),
+            at => OffsetDateTime::from_unix_timestamp(at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        };
+        base + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
     }
 }
 
@@ -52,6 +79,17 @@ pub fn until_window_frees(oldest: Option<OffsetDateTime>, window_secs: i64, now:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_clock_moves_only_when_moved() {
+        let clock = ShiftedClock::default();
+        let at = clock.pin();
+        assert_eq!(at.nanosecond(), 0, "a whole second");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(clock.now(), at);
+        clock.advance(-1);
+        assert_eq!(clock.now(), at - Duration::seconds(1));
+    }
 
     #[test]
     fn the_wait_ends_when_the_oldest_event_leaves_the_window() {

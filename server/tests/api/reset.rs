@@ -257,6 +257,41 @@ async fn no_reset_without_an_email_address_or_when_the_policy_turns_it_off() {
     assert_eq!(a.status, 401, "{}", a.body);
 }
 
+/// SECURITY.md 51 to the second: the asking browser keeps the key in an
+/// `HttpOnly` cookie for the wait and a week, and its password finishes
+/// the reset from the second the wait ends, not one second before.
+#[tokio::test]
+async fn sec_51_the_wait_ends_to_the_second_and_the_key_is_kept_for_it_and_a_week() {
+    let app = spawn_app().await;
+    alice_with_email_and_2fa(&app).await;
+    let mut asker = at_second_step(&app).await;
+    app.clock.pin();
+    let a = asker.post("signin/reset/start", &[]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let cookie = a
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("tessera_reset="))
+        .expect("the key's cookie");
+    let wait = 24 * 3600;
+    let kept = format!("Max-Age={}", wait + 7 * 24 * 3600);
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", kept.as_str()] {
+        assert!(cookie.split("; ").any(|a| a == attribute), "{attribute} in {cookie}");
+    }
+
+    app.clock.advance(wait - 1);
+    let a = asker.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/code"), "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 1);
+    app.clock.advance(1);
+    let a = asker.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(a.location.as_deref(), Some("/signin/enroll"), "{}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
+    assert_eq!(waiting(&app).await, 0);
+}
+
 #[tokio::test]
 async fn sec_51_a_reset_is_finished_only_by_its_browser_never_skipped_and_shown_on_every_page() {
     let app = spawn_app().await;
