@@ -614,6 +614,37 @@ mod tests {
     }
 
     #[test]
+    fn a_half_finished_sign_in_carries_what_it_owes_and_a_finished_one_nothing() {
+        let owed = Owed::Method(MethodId::Totp);
+        let half = AuthState::PasswordVerified {
+            user_id: "u".into(),
+            at: 1,
+            proven: vec![],
+            credential: None,
+            owed,
+        };
+        assert_eq!(half.owed(), Some(owed));
+        let enrolling = AuthState::MustEnroll {
+            user_id: "u".into(),
+            at: 1,
+            proven: vec![],
+            owed: Owed::Password,
+        };
+        assert_eq!(enrolling.owed(), Some(Owed::Password));
+        let full = AuthState::SignedIn {
+            user_id: "u".into(),
+            authenticated_at: 2,
+            started_at: 2,
+            proven: vec![],
+            sign_in: 1,
+        };
+        assert_eq!(full.owed(), None);
+        assert_eq!(owed.method(), Some(MethodId::Totp));
+        assert_eq!(Owed::SecondFactor.method(), None);
+        assert_eq!(Owed::Password.method(), None);
+    }
+
+    #[test]
     fn absolute_lifetime_counts_from_the_session_start() {
         let s = AuthState::SignedIn {
             user_id: "u".into(),
