@@ -74,9 +74,12 @@ impl Client {
         self.grants.iter().any(|g| g == grant.as_str())
     }
 
-    /// Exact comparison with a registered URI, nothing looser (SECURITY.md 42).
+    /// Exact comparison with a registered URI, nothing looser (SECURITY.md
+    /// 42), but for the port of a loopback IP address (RFC 8252 7.3).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+        self.redirect_uris
+            .iter()
+            .any(|r| r == uri || loopback_but_for_the_port(r, uri))
     }
 
     fn secret_matches(&self, secret: &str) -> bool {
@@ -272,6 +275,29 @@ pub enum ClientError {
     Db(#[from] sqlx::Error),
 }
 
+/// `presented` is `registered` with another port, and `registered` is
+/// `http` to a loopback IP address: a native app listens on whatever port
+/// the system gave it, and the authorization server must take any (RFC 8252
+/// 7.3). Not for the name `localhost` (RFC 8252 8.3: a name is resolved,
+/// an address is not), and only for a URI written as the parser writes it
+/// (no `..`, case or escapes that reading would change).
+fn loopback_but_for_the_port(registered: &str, presented: &str) -> bool {
+    let (Ok(mut registered), Ok(mut presented_url)) = (url::Url::parse(registered), url::Url::parse(presented)) else {
+        return false;
+    };
+    let loopback_ip = match registered.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(_)) | None => false,
+    };
+    registered.scheme() == "http"
+        && loopback_ip
+        && presented_url.as_str() == presented
+        && registered.set_port(None).is_ok()
+        && presented_url.set_port(None).is_ok()
+        && registered == presented_url
+}
+
 /// A redirect URI is absolute, has no fragment, and is `https` (or `http`
 /// to this machine's loopback, for development and native apps, RFC 8252 7.3).
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
@@ -432,6 +458,36 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loopback_address_takes_any_port_and_nothing_else_changes() {
+        let same = |registered: &str, presented: &str| loopback_but_for_the_port(registered, presented);
+        assert!(same("http://127.0.0.1:9/cb", "http://127.0.0.1:53124/cb"));
+        assert!(same("http://127.0.0.1/cb", "http://127.0.0.1:53124/cb"));
+        assert!(same("http://[::1]:9/cb?app=1", "http://[::1]:8080/cb?app=1"));
+        for other in [
+            "http://127.0.0.1:53124/cb/more",
+            "http://127.0.0.1:53124/x/../cb",
+            "http://127.0.0.1:53124/CB",
+            "http://127.0.0.1:53124/cb?more=1",
+            "http://user@127.0.0.1:53124/cb",
+            "https://127.0.0.1:53124/cb",
+            "http://127.0.0.2:53124/cb",
+            "http://localhost:53124/cb",
+            "http://127.0.0.1:53124/cb#f",
+        ] {
+            assert!(!same("http://127.0.0.1:9/cb", other), "{other}");
+        }
+        assert!(
+            !same("http://localhost:9/cb", "http://localhost:8080/cb"),
+            "a name is not an address"
+        );
+        assert!(
+            !same("https://127.0.0.1:9/cb", "https://127.0.0.1:8080/cb"),
+            "http only"
+        );
+        assert!(!same("https://app.example:9/cb", "https://app.example:8080/cb"));
+    }
 
     #[test]
     fn sec_42_redirect_uris_are_absolute_https_or_loopback() {

@@ -1607,3 +1607,60 @@ async fn a_kept_request_waits_thirty_minutes_and_only_for_its_client_as_register
         a.body
     );
 }
+
+/// RFC 8252 7.3: a loopback IP redirect URI is taken with any port (a
+/// native app listens where the system lets it), nothing else about it may
+/// differ, and its code is exchanged only with the URI it was sent to.
+#[tokio::test]
+async fn a_loopback_redirect_uri_takes_any_port_and_its_code_only_that_uri() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let secret = secret.unwrap();
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let ported = "http://127.0.0.1:53124/callback";
+    let authorize = |redirect: &str| {
+        format!("/oauth2/authorize?client_id={id}&redirect_uri={redirect}&response_type=code&scope=openid&state=s1")
+    };
+    for wrong in [
+        "http://127.0.0.1:53124/callback/more",
+        "http://127.0.0.1:53124/x/../callback",
+        "https://127.0.0.1:53124/callback",
+        "http://localhost:53124/callback",
+    ] {
+        let a = b.page(&authorize(wrong)).await;
+        assert_eq!(a.status, 400, "{wrong}: {}", a.body);
+        assert_eq!(a.location, None, "{wrong}");
+    }
+    let mut code = async || {
+        let a = b.page(&authorize(ported)).await;
+        let location = a.location.unwrap_or_else(|| panic!("{} {}", a.status, a.body));
+        assert!(location.starts_with(&format!("{ported}?")), "{location}");
+        let url = url::Url::parse(&location).unwrap();
+        let code = url
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned());
+        code.expect("a code")
+    };
+    let exchange = async |code: &str, redirect: &str| {
+        let res = reqwest::Client::new()
+            .post(format!("{}/oauth2/token", app.base))
+            .basic_auth(&id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    };
+    let first = code().await;
+    let (status, body) = exchange(&first, REDIRECT).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    let second = code().await;
+    let (status, body) = exchange(&second, ported).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["id_token"].is_string(), "{body}");
+}
