@@ -1,7 +1,9 @@
-//! RP-Initiated Logout 1.0: an application sends the browser here to sign
-//! out of Tessera. A signed-in person is asked first (a link alone must not
-//! sign anyone out); the answer is a form that carries the session's CSRF
-//! token. Afterwards the browser goes to the client's registered
+//! RP-Initiated Logout 1.0: an application sends the browser here (a link,
+//! or a form it posts: `form_post_as_get` turns that into the link) to
+//! sign out of Tessera. A signed-in person is asked first (neither a link
+//! nor another site's form may sign anyone out); only the answer, our own
+//! form at [`END_SESSION_CONFIRM_PATH`] with the session's CSRF token,
+//! signs out. Afterwards the browser goes to the client's registered
 //! `post_logout_redirect_uri` (exact match, with `state`), or to sign-in.
 
 use super::authorize::leave_by_page;
@@ -17,6 +19,8 @@ use std::sync::Arc;
 use tessera::ports::SignIn;
 
 pub const END_SESSION_PATH: &str = "/oauth2/end_session";
+/// Where the confirmation form posts: the only request that signs out.
+pub const END_SESSION_CONFIRM_PATH: &str = "/oauth2/end_session/confirm";
 
 #[derive(Deserialize, Default)]
 pub struct LogoutParams {
@@ -98,7 +102,7 @@ pub async fn ask(Extension(portal): Extension<Arc<RequestPortal>>, Query(p): Que
     let body = format!(
         "<h1 class=\"text-xl font-semibold\">Sign out of Tessera?</h1>\
          <p class=\"mt-2\">{who} asked to sign you out. This ends your Tessera session in this browser.</p>\
-         <form method=\"post\" action=\"{END_SESSION_PATH}\" class=\"mt-4 flex gap-3\">{fields}\
+         <form method=\"post\" action=\"{END_SESSION_CONFIRM_PATH}\" class=\"mt-4 flex gap-3\">{fields}\
          <button type=\"submit\" data-testid=\"confirm-sign-out\" class=\"rounded bg-indigo-700 px-4 py-2 text-white\">Sign out</button>\
          <a href=\"/\" class=\"px-4 py-2 text-indigo-700 underline\">Stay signed in</a></form>"
     );

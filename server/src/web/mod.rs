@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod logout;
 pub mod metrics;
 pub mod portal;
+pub mod posted_form;
 pub mod session;
 pub mod session_store;
 
@@ -86,7 +87,8 @@ pub fn router(state: AppState, sessions: session_store::Sessions) -> Router {
         .route(crate::oidc::AUTHORIZE_PATH, get(authorize::authorize))
         .route(authorize::CONTINUE_PATH, get(authorize::resume))
         .route(authorize::CONSENT_PATH, axum::routing::post(authorize::consent_answer))
-        .route(logout::END_SESSION_PATH, get(logout::ask).post(logout::confirm))
+        .route(logout::END_SESSION_PATH, get(logout::ask))
+        .route(logout::END_SESSION_CONFIRM_PATH, axum::routing::post(logout::confirm))
         .leptos_routes_with_context(&state, routes, provide_csp_nonce, {
             let options = options.clone();
             move || shell(options.clone())
@@ -103,6 +105,13 @@ pub fn router(state: AppState, sessions: session_store::Sessions) -> Router {
                 .layer(built_files(Path::new(&*state.leptos_options.site_root).join("pkg"))),
         )
         .merge(page_files(Path::new(&*state.leptos_options.site_root)))
+        // An application's form posted to the browser endpoints: outside the
+        // session (it arrives without the cookie), answered with the link.
+        .route(
+            crate::oidc::AUTHORIZE_PATH,
+            posted_form::as_link(crate::oidc::AUTHORIZE_PATH),
+        )
+        .route(logout::END_SESSION_PATH, posted_form::as_link(logout::END_SESSION_PATH))
         // OpenID Connect's back channel: clients authenticate themselves;
         // no cookie session, no CSRF token.
         .merge(crate::oidc::router())

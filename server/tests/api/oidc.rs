@@ -761,21 +761,36 @@ async fn rp_initiated_logout_asks_first_then_signs_out_and_returns_only_to_a_reg
         ("post_logout_redirect_uri", field("post_logout_redirect_uri")),
         ("state", field("state")),
     ];
+    assert!(a.body.contains("action=\"/oauth2/end_session/confirm\""), "{}", a.body);
     // A cross-site form cannot confirm it.
     let forged = b
         .send(
             b.http
-                .post(format!("{}/oauth2/end_session", app.base))
+                .post(format!("{}/oauth2/end_session/confirm", app.base))
                 .header("origin", "https://evil.example")
                 .form(&form),
         )
         .await;
     assert_eq!(forged.status, 403);
     assert_eq!(b.get_json("home").await.0, 200);
-    let a = b
+    // Nor does the same form posted to the endpoint itself (how an
+    // application may send the request): it asks again.
+    let posted = b
         .send(
             b.http
                 .post(format!("{}/oauth2/end_session", app.base))
+                .header("origin", app.base.clone())
+                .form(&form),
+        )
+        .await;
+    assert_eq!(posted.status, 303);
+    let asked = b.page(posted.location.as_deref().unwrap()).await;
+    assert!(asked.body.contains("Sign out of Tessera?"), "{}", asked.body);
+    assert_eq!(b.get_json("home").await.0, 200, "still signed in");
+    let a = b
+        .send(
+            b.http
+                .post(format!("{}/oauth2/end_session/confirm", app.base))
                 .header("origin", app.base.clone())
                 .form(&form),
         )
@@ -788,6 +803,85 @@ async fn rp_initiated_logout_asks_first_then_signs_out_and_returns_only_to_a_reg
     // Signed out already: straight back to the application.
     let a = b.page(&logout(&hint, LOGGED_OUT)).await;
     assert_eq!(a.location.as_deref(), Some(format!("{LOGGED_OUT}?state=st-1").as_str()));
+}
+
+/// A form the application's page posts, as the browser sends it from
+/// another site: without our `SameSite=Lax` session cookie.
+async fn posted_from_the_application(app: &TestApp, path: &str, pairs: &[(String, String)]) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}{path}", app.base))
+        .header("origin", "https://payroll.example")
+        .header("sec-fetch-site", "cross-site")
+        .header("accept", "text/html")
+        .form(pairs)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_authorization_and_sign_out_endpoints_take_a_posted_form_as_their_link() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+
+    // The request a link would carry, posted: the browser is sent to that
+    // link, and no session is started or touched on the way.
+    let pending = rp.authorize(None, &[]);
+    let pairs: Vec<(String, String)> = url::Url::parse(&pending.url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let res = posted_from_the_application(&app, "/oauth2/authorize", &pairs).await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers().get("set-cookie").is_none(), "{:?}", res.headers());
+    let link = res.headers()["location"].to_str().unwrap().to_owned();
+    let linked: Vec<(String, String)> = url::Url::parse(&format!("{}{link}", app.base))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(
+        (link.split('?').next().unwrap(), &linked),
+        ("/oauth2/authorize", &pairs)
+    );
+    // Followed with the cookie, as a browser follows it: the signed-in
+    // person's code, good at the token endpoint.
+    let a = b.page(&link).await;
+    let q = callback(a.location.as_deref().unwrap());
+    assert_eq!(q["state"], *pending.state.secret());
+    let (token, _) = rp.exchange(&q["code"], pending).await;
+    assert_eq!(userinfo_status(&app, token.access_token().secret()).await, 200);
+
+    // Sign-out posted the same way: the link, which asks first.
+    let pairs = vec![
+        ("client_id".to_owned(), id.clone()),
+        ("post_logout_redirect_uri".to_owned(), LOGGED_OUT.to_owned()),
+        ("state".to_owned(), "st-2".to_owned()),
+    ];
+    let res = posted_from_the_application(&app, "/oauth2/end_session", &pairs).await;
+    assert_eq!(res.status(), 303);
+    assert!(res.headers().get("set-cookie").is_none());
+    let link = res.headers()["location"].to_str().unwrap().to_owned();
+    let a = b.page(&link).await;
+    assert!(a.body.contains("Payroll asked to sign you out"), "{}", a.body);
+    assert_eq!(b.get_json("home").await.0, 200, "still signed in");
+
+    // What is not a form is refused with words, not passed on.
+    let res = reqwest::Client::new()
+        .post(format!("{}/oauth2/authorize", app.base))
+        .header("content-type", "application/json")
+        .body(r#"{"client_id":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    assert!(res.text().await.unwrap().contains("does not read"));
 }
 
 #[tokio::test]
