@@ -484,6 +484,8 @@ pub struct ClientDetail {
     /// Empty: the server's default.
     pub default_acr: String,
     pub first_party: bool,
+    /// A confidential client let off PKCE (never a public one).
+    pub pkce_optional: bool,
     pub access_token_minutes: u32,
     pub refresh_token_hours: u32,
     /// Every grant: name and words.
@@ -518,6 +520,8 @@ pub struct ClientForm {
     pub allowed_acrs: Vec<String>,
     pub default_acr: String,
     pub first_party: bool,
+    /// Ticked: this confidential client may leave PKCE out.
+    pub pkce_optional: bool,
     pub access_token_minutes: String,
     pub refresh_token_hours: String,
 }

@@ -238,6 +238,7 @@ pub async fn save_client(
         allowed_acrs: acrs.into_keys().collect(),
         default_acr: field("default_acr"),
         first_party: field("first_party") == "true",
+        pkce_optional: field("pkce_optional") == "true",
         access_token_minutes: field("access_token_minutes"),
         refresh_token_hours: field("refresh_token_hours"),
     };

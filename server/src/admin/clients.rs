@@ -7,7 +7,7 @@ use crate::audit::{self, Event};
 use crate::clock::human;
 use crate::errors::db;
 use crate::methods;
-use crate::oidc::clients::{self, Client, ClientError, ClientKind, ClientSettings, Grant, NewClient};
+use crate::oidc::clients::{self, Client, ClientError, ClientKind, ClientSettings, Grant, NewClient, Pkce};
 use serde_json::json;
 use tessera::acr::Acr;
 use tessera::views::{ClientDetail, ClientForm, ClientSummary, NewClientForm};
@@ -84,6 +84,11 @@ fn read_form(form: &ClientForm) -> Result<ClientSettings, PortalError> {
         first_party: form.first_party,
         access_token_secs,
         refresh_token_secs,
+        pkce: if form.pkce_optional {
+            Pkce::OptionalForThisConfidentialClient
+        } else {
+            Pkce::Required
+        },
     };
     if errors.is_empty() {
         errors.extend(settings.problems().into_iter().map(|(f, m)| FieldError::new(f, m)));
@@ -106,6 +111,7 @@ fn settings_json(s: &ClientSettings) -> serde_json::Value {
         "first_party": s.first_party,
         "access_token_secs": s.access_token_secs,
         "refresh_token_secs": s.refresh_token_secs,
+        "pkce_required": s.pkce == Pkce::Required,
     })
 }
 
@@ -156,6 +162,7 @@ impl Console<'_> {
             allowed_acrs: s.allowed_acrs.iter().map(|a| a.as_str().to_owned()).collect(),
             default_acr: s.default_acr.map_or_else(String::new, |a| a.as_str().to_owned()),
             first_party: s.first_party,
+            pkce_optional: s.pkce == Pkce::OptionalForThisConfidentialClient,
             access_token_minutes: u32::try_from(s.access_token_secs / 60).unwrap_or(0),
             refresh_token_hours: u32::try_from(s.refresh_token_secs / 3600).unwrap_or(0),
             grant_choices: Grant::ALL

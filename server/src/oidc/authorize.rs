@@ -3,7 +3,7 @@
 //! the browser's sign-in state allows, and issuing the code. The web edge
 //! keeps the request in the session while the person signs in.
 
-use super::clients::{self, Client, ClientKind, Grant};
+use super::clients::{self, Client, Grant, Pkce};
 use super::tokens::token_hash;
 use crate::audit::{self, Event, Who};
 use crate::context::RequestContext;
@@ -182,10 +182,15 @@ pub async fn parse(
                 "Only code_challenge_method=S256 is supported.",
             ));
         }
-        (None, _) if client.kind() == ClientKind::Public => {
-            return Err(refuse("invalid_request", "A public client must use PKCE (S256)."));
-        }
-        (None, _) => {}
+        (None, _) => match client.pkce() {
+            Pkce::Required => {
+                return Err(refuse(
+                    "invalid_request",
+                    "PKCE is required: send a code_challenge with code_challenge_method=S256.",
+                ));
+            }
+            Pkce::OptionalForThisConfidentialClient => {}
+        },
     }
     let prompts: Vec<&str> = get("prompt").map_or_else(Vec::new, |p| p.split_ascii_whitespace().collect());
     if prompts.contains(&"none") && prompts.len() > 1 {

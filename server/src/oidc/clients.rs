@@ -46,6 +46,18 @@ pub enum ClientKind {
     Public,
 }
 
+/// Whether the authorization code flow must use PKCE (RFC 7636).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pkce {
+    /// Every request carries an S256 challenge (the default, and always so
+    /// for a public client).
+    #[default]
+    Required,
+    /// A confidential client too old to send one may leave it out (its
+    /// secret still binds the code to it); one that sends it is held to it.
+    OptionalForThisConfidentialClient,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Client {
     pub id: String,
@@ -60,9 +72,19 @@ pub struct Client {
     pub first_party: bool,
     pub access_token_secs: i32,
     pub refresh_token_secs: i32,
+    pkce_optional: bool,
 }
 
 impl Client {
+    /// What this client's authorization requests must carry: PKCE, unless
+    /// an administrator let a confidential client off.
+    pub fn pkce(&self) -> Pkce {
+        match (self.kind(), self.pkce_optional) {
+            (ClientKind::Confidential, true) => Pkce::OptionalForThisConfidentialClient,
+            _ => Pkce::Required,
+        }
+    }
+
     pub fn kind(&self) -> ClientKind {
         match self.secret_hash {
             Some(_) => ClientKind::Confidential,
@@ -90,7 +112,7 @@ impl Client {
 }
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grants, allowed_acrs, \
-                       default_acr, first_party, access_token_secs, refresh_token_secs";
+                       default_acr, first_party, access_token_secs, refresh_token_secs, pkce_optional";
 
 pub async fn find(pool: &PgPool, id: &str) -> sqlx::Result<Option<Client>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
@@ -131,6 +153,8 @@ pub struct ClientSettings {
     pub first_party: bool,
     pub access_token_secs: i32,
     pub refresh_token_secs: i32,
+    /// A public client's is always `Required`, whatever is saved.
+    pub pkce: Pkce,
 }
 
 /// Token lifetimes a client may have (the table's checks say the same).
@@ -197,6 +221,7 @@ impl Client {
             first_party: self.first_party,
             access_token_secs: self.access_token_secs,
             refresh_token_secs: self.refresh_token_secs,
+            pkce: self.pkce(),
         }
     }
 }
@@ -216,7 +241,9 @@ pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings
     let grants: Vec<&str> = settings.grants.iter().map(|g| g.as_str()).collect();
     let acrs: Vec<&str> = settings.allowed_acrs.iter().map(|a| a.as_str()).collect();
     let changed = sqlx::query(
-        "UPDATE oidc_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, grants = $5,          allowed_acrs = $6, default_acr = $7, first_party = $8, access_token_secs = $9, refresh_token_secs = $10          WHERE id = $1",
+        "UPDATE oidc_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, grants = $5, \
+         allowed_acrs = $6, default_acr = $7, first_party = $8, access_token_secs = $9, refresh_token_secs = $10, \
+         pkce_optional = $11 WHERE id = $1",
     )
     .bind(id)
     .bind(settings.name.trim())
@@ -228,6 +255,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings
     .bind(settings.first_party)
     .bind(settings.access_token_secs)
     .bind(settings.refresh_token_secs)
+    .bind(settings.pkce == Pkce::OptionalForThisConfidentialClient)
     .execute(db)
     .await?;
     Ok(changed.rows_affected() == 1)
@@ -255,6 +283,7 @@ impl NewClient {
             first_party: self.first_party,
             access_token_secs: DEFAULT_ACCESS_TOKEN_SECS,
             refresh_token_secs: DEFAULT_REFRESH_TOKEN_SECS,
+            pkce: Pkce::Required,
         }
     }
 }

@@ -462,25 +462,106 @@ async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifie
     rp.exchange(&code, pending).await;
 }
 
+/// RFC 7636 Appendix B's verifier and its S256 challenge.
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(super) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// RFC 9700 2.1.1: every client uses PKCE unless the console lets an old
+/// confidential client off; a public client never is, whatever is saved.
 #[tokio::test]
-async fn public_clients_must_use_pkce_and_send_no_secret() {
+async fn sec_55_pkce_is_required_of_every_client_unless_the_console_lets_a_confidential_one_off() {
     let app = spawn_app().await;
-    let (id, secret) = register(&app, ClientKind::Public).await;
-    assert_eq!(secret, None);
+    let mut admin = super::sms::signed_in(&app, ADMIN).await;
     let mut b = super::sms::signed_in(&app, ALICE).await;
-    let a = b
-        .page(&format!(
-            "/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}&response_type=code&scope=openid&state=s"
-        ))
-        .await;
-    let q = callback(a.location.as_deref().unwrap());
-    assert_eq!(q["error"], "invalid_request");
-    assert!(q["error_description"].contains("PKCE"));
-    let rp = RelyingParty::discover(&app, &id, None).await;
-    let pending = rp.authorize(None, &[("code_challenge_method", "S256")]);
-    let code = code_from(&app, &mut b, &pending).await;
-    let (_, claims) = rp.exchange(&code, pending).await;
-    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("password"));
+    let without_pkce = |id: &str| {
+        format!("/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}&response_type=code&scope=openid&state=s")
+    };
+    let let_off = async |admin: &mut Browser, id: &str, off: bool| {
+        let mut fields = vec![
+            ("id", id),
+            ("fields[name]", "Payroll"),
+            ("fields[redirect_uris]", REDIRECT),
+            ("grants[authorization_code]", "on"),
+            ("fields[first_party]", "true"),
+            ("fields[access_token_minutes]", "10"),
+            ("fields[refresh_token_hours]", "720"),
+        ];
+        if off {
+            fields.push(("fields[pkce_optional]", "true"));
+        }
+        let a = admin.post("admin/client_save", &fields).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
+        detail["pkce_optional"].as_bool().unwrap()
+    };
+    let token = async |id: &str, secret: Option<&str>, code: &str, verifier: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", id),
+        ];
+        form.extend(secret.map(|s| ("client_secret", s)));
+        form.extend(verifier.map(|v| ("code_verifier", v)));
+        let res = reqwest::Client::new()
+            .post(format!("{}/oauth2/token", app.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    };
+
+    for kind in [ClientKind::Confidential, ClientKind::Public] {
+        let (id, secret) = register(&app, kind).await;
+        assert_eq!(secret.is_none(), kind == ClientKind::Public);
+        // By default, a request without a challenge goes back refused.
+        let a = b.page(&without_pkce(&id)).await;
+        let q = callback(a.location.as_deref().unwrap());
+        assert_eq!(q["error"], "invalid_request", "{kind:?}");
+        assert!(q["error_description"].contains("PKCE is required"), "{q:?}");
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM oidc_authorization_codes WHERE client_id = '{id}'"
+            ))
+            .await,
+            0,
+            "{kind:?}"
+        );
+
+        // Let off: only a confidential client is.
+        let off = let_off(&mut admin, &id, true).await;
+        assert_eq!(off, kind == ClientKind::Confidential, "{kind:?}");
+        let a = b.page(&without_pkce(&id)).await;
+        let q = callback(a.location.as_deref().unwrap());
+        match kind {
+            ClientKind::Public => assert_eq!(q["error"], "invalid_request"),
+            ClientKind::Confidential => {
+                let (status, body) = token(&id, secret.as_deref(), &q["code"], None).await;
+                assert_eq!(status, 200, "{body}");
+                // One that sends a challenge anyway is held to it.
+                let with = format!(
+                    "{}&code_challenge={CHALLENGE}&code_challenge_method=S256",
+                    without_pkce(&id)
+                );
+                let q = callback(b.page(&with).await.location.as_deref().unwrap());
+                let (status, body) = token(&id, secret.as_deref(), &q["code"], None).await;
+                assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+                // Held again: refused again.
+                assert!(!let_off(&mut admin, &id, false).await);
+                let q = callback(b.page(&without_pkce(&id)).await.location.as_deref().unwrap());
+                assert_eq!(q["error"], "invalid_request");
+            }
+        }
+        // With PKCE, either kind gets its code and tokens.
+        let with = format!(
+            "{}&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            without_pkce(&id)
+        );
+        let q = callback(b.page(&with).await.location.as_deref().unwrap());
+        let (status, body) = token(&id, secret.as_deref(), &q["code"], Some(VERIFIER)).await;
+        assert_eq!(status, 200, "{kind:?} {body}");
+    }
 }
 
 #[tokio::test]
@@ -1714,7 +1795,10 @@ async fn a_loopback_redirect_uri_takes_any_port_and_its_code_only_that_uri() {
     let mut b = super::sms::signed_in(&app, ALICE).await;
     let ported = "http://127.0.0.1:53124/callback";
     let authorize = |redirect: &str| {
-        format!("/oauth2/authorize?client_id={id}&redirect_uri={redirect}&response_type=code&scope=openid&state=s1")
+        format!(
+            "/oauth2/authorize?client_id={id}&redirect_uri={redirect}&response_type=code&scope=openid&state=s1\
+             &code_challenge={CHALLENGE}&code_challenge_method=S256"
+        )
     };
     for wrong in [
         "http://127.0.0.1:53124/callback/more",
@@ -1745,6 +1829,7 @@ async fn a_loopback_redirect_uri_takes_any_port_and_its_code_only_that_uri() {
                 ("grant_type", "authorization_code"),
                 ("code", code),
                 ("redirect_uri", redirect),
+                ("code_verifier", VERIFIER),
             ])
             .send()
             .await

@@ -144,6 +144,7 @@ fn ClientView(
         allowed_acrs,
         default_acr,
         first_party,
+        pkce_optional,
         access_token_minutes,
         refresh_token_hours,
         grant_choices,
@@ -159,7 +160,7 @@ fn ClientView(
         <h1 class="text-2xl font-semibold" data-testid="client-name">{name.clone()}</h1>
         <p class="mt-1 text-sm text-slate-600">
             "Client id " <code class="font-mono" data-testid="client-id">{id.clone()}</code>
-            {format!(" · {} · added {created_at}", if public { "public (PKCE, no secret)" } else { "confidential" })}
+            {format!(" · {} · added {created_at}", if public { "public (no secret)" } else { "confidential" })}
         </p>
         {new_secret.map(|secret| view! {
             <div role="status" class="mt-4 rounded border border-amber-300 bg-amber-50 p-4 text-sm">
@@ -214,6 +215,12 @@ fn ClientView(
                     <input type="checkbox" name="fields[first_party]" value="true" checked=first_party />
                     " First-party: ours, trusted (users are not asked for consent)"
                 </label>
+                {(!public).then(|| view! {
+                    <label class="text-sm">
+                        <input type="checkbox" name="fields[pkce_optional]" value="true" checked=pkce_optional data-testid="pkce-optional" />
+                        " Let this application sign people in without PKCE (only for an old server-side application that cannot send a code challenge; its secret still binds the code)"
+                    </label>
+                })}
                 <div class="grid grid-cols-1 gap-4 sm:grid-cols-2">
                     <Field name="fields[access_token_minutes]" id="client-access-minutes" label="Access tokens live (minutes, 1-1440)" inputmode="numeric"
                         value=access_token_minutes.to_string() error=errors.field("access_token_minutes") />
