@@ -92,7 +92,7 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": Acr::supported(&enabled),
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
-                             "at_hash", "preferred_username", "name", "email"],
+                             "at_hash", "preferred_username", "name", "email", "email_verified"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
@@ -291,6 +291,9 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         && let Some(email) = user.email.as_deref().filter(|e| !e.is_empty())
     {
         claims["email"] = json!(email);
+        // An administrator typed it; nobody proved the person reads it, and
+        // a relying party that links accounts by email must know that.
+        claims["email_verified"] = json!(false);
     }
     Ok(no_store(Json(claims).into_response()))
 }

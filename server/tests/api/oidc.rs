@@ -462,6 +462,50 @@ async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifie
     rp.exchange(&code, pending).await;
 }
 
+/// Userinfo releases the email only for the `email` scope, and says it was
+/// not verified (an administrator typed it; nobody proved it is read).
+#[tokio::test]
+async fn the_email_is_released_for_its_scope_only_and_never_as_verified() {
+    let app = spawn_app().await;
+    sqlx::query("UPDATE users SET email = 'alice@example.org' WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let userinfo = async |b: &mut Browser, email_scope: bool| {
+        let mut pending = rp.authorize(None, &[]);
+        if email_scope {
+            pending.url = pending
+                .url
+                .replacen("scope=openid+profile", "scope=openid+profile+email", 1);
+            assert!(pending.url.contains("+email"), "{}", pending.url);
+        }
+        let code = code_from(&app, b, &pending).await;
+        let (token, _) = rp.exchange(&code, pending).await;
+        reqwest::Client::new()
+            .get(format!("{}/oauth2/userinfo", app.base))
+            .bearer_auth(token.access_token().secret())
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let info = userinfo(&mut b, true).await;
+    assert_eq!(info["email"], "alice@example.org", "{info}");
+    assert_eq!(info["email_verified"], false, "{info}");
+    let info = userinfo(&mut b, false).await;
+    assert_eq!(
+        (&info["email"], &info["email_verified"]),
+        (&Value::Null, &Value::Null),
+        "{info}"
+    );
+    assert_eq!(info["preferred_username"], "alice");
+}
+
 /// RFC 7636 Appendix B's verifier and its S256 challenge.
 pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub(super) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
