@@ -18,6 +18,7 @@ pub mod otp;
 pub mod password;
 pub mod phone;
 pub mod secrets;
+pub mod session_in_use;
 pub mod settings;
 pub mod signin;
 pub mod state;

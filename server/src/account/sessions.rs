@@ -7,6 +7,7 @@ use crate::audit::{self, Event};
 use crate::clock::human;
 use crate::context::{RequestContext, who};
 use crate::errors::db;
+use crate::session_in_use::InUse;
 use crate::store::UserRow;
 use tessera::PortalError;
 use tessera::views::{SessionInfo, device_name};
@@ -101,32 +102,25 @@ pub async fn forget(pool: &sqlx::PgPool, id: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// A user's sessions in use (not idle past the idle timeout), newest first;
-/// `current` is marked.
+/// A user's sessions in use ([`InUse`]), newest first; `current` is marked.
 pub async fn list(
     ctx: &RequestContext,
     user: &UserRow,
     current: Option<Uuid>,
 ) -> Result<Vec<SessionInfo>, PortalError> {
-    let idle_since = ctx.now() - time::Duration::minutes(ctx.state.config.session_idle_minutes);
-    let rows: Vec<(Uuid, OffsetDateTime, OffsetDateTime, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, created_at, last_seen, ip, user_agent FROM user_sessions
-         WHERE user_id = $1 AND last_seen > $2 ORDER BY last_seen DESC LIMIT 100",
-    )
-    .bind(user.id)
-    .bind(idle_since)
-    .fetch_all(ctx.pool())
-    .await
-    .map_err(db("listing sessions"))?;
+    let rows = InUse::at(ctx.now(), &ctx.state.config)
+        .of_user(ctx.pool(), user.id)
+        .await
+        .map_err(db("listing sessions"))?;
     Ok(rows
         .into_iter()
-        .map(|(id, created, seen, ip, agent)| SessionInfo {
-            id: id.to_string(),
-            device: device_name(agent.as_deref()),
-            ip,
-            signed_in_at: human(created),
-            last_seen: human(seen),
-            current: Some(id) == current,
+        .map(|row| SessionInfo {
+            id: row.id.to_string(),
+            device: device_name(row.user_agent.as_deref()),
+            ip: row.ip,
+            signed_in_at: human(row.created_at),
+            last_seen: human(row.last_seen),
+            current: Some(row.id) == current,
         })
         .collect())
 }

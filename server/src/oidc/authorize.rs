@@ -4,7 +4,7 @@
 //! keeps the request in the session while the person signs in.
 
 use super::clients::{self, Client, Grant, Pkce};
-use super::tokens::token_hash;
+use super::tokens::{OFFLINE_ACCESS, token_hash};
 use crate::audit::{self, Event, Who};
 use crate::context::RequestContext;
 use serde::{Deserialize, Serialize};
@@ -166,6 +166,8 @@ pub async fn parse(
     let scope = scope
         .split_ascii_whitespace()
         .filter(|s| SCOPES.contains(s))
+        // Staying connected means refreshing: only for a client that may.
+        .filter(|s| *s != OFFLINE_ACCESS || client.allows(Grant::RefreshToken))
         .collect::<Vec<_>>()
         .join(" ");
     let nonce = get("nonce");
@@ -287,7 +289,7 @@ fn demanded_acr(
 }
 
 /// The scopes Tessera answers; others are dropped from the request.
-pub const SCOPES: &[&str] = &["openid", "profile", "email"];
+pub const SCOPES: &[&str] = &["openid", "profile", "email", OFFLINE_ACCESS];
 
 /// RFC 7636 4.2: BASE64URL(SHA256(verifier)), 43 characters.
 fn is_code_challenge(c: &str) -> bool {

@@ -13,6 +13,7 @@ pub fn scope_words(scope: &str) -> &'static str {
         "openid" => "Know that you are signed in, and your account's identifier",
         "profile" => "See your name and username",
         "email" => "See your email address",
+        super::tokens::OFFLINE_ACCESS => "Keep access to your account after your session in this browser times out",
         _ => "Something Tessera does not describe",
     }
 }

@@ -7,6 +7,7 @@ use super::error::OAuthError;
 use super::tokens::{self, GrantInfo, Issued, Leaked, token_hash};
 use crate::audit;
 use crate::context::RequestContext;
+use crate::session_in_use::InUse;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -60,6 +61,12 @@ pub async fn exchange(
         return Err(bad_token());
     }
     if !tokens::account_active(&mut tx, row.grant.user_id).await? {
+        return Err(bad_token());
+    }
+    // Not past the browser session it belongs to (SECURITY.md 56).
+    if let Some(session) = row.grant.bound_to_session()
+        && !InUse::at(now, &ctx.state.config).holds(&mut *tx, session).await?
+    {
         return Err(bad_token());
     }
     // A refresh may narrow the scope, never widen it (RFC 6749 6).

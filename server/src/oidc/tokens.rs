@@ -19,6 +19,10 @@ use uuid::Uuid;
 /// How codes and tokens are stored: SHA-256 (they are 256 random bits).
 pub use crate::secrets::token_digest as token_hash;
 
+/// The scope by which a relying party asks to refresh after the browser
+/// session is over (OpenID Connect Core 11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
 /// What a grant carries from the sign-in to every token issued for it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GrantInfo {
@@ -28,6 +32,16 @@ pub struct GrantInfo {
     pub amr: Vec<String>,
     pub auth_time: OffsetDateTime,
     pub session_id: Option<Uuid>,
+}
+
+impl GrantInfo {
+    /// The browser session its refresh tokens live no longer than: the one
+    /// it was signed into, unless `offline_access` was granted (a grant of
+    /// the password grant has none). Ending it still revokes them (50).
+    pub fn bound_to_session(&self) -> Option<Uuid> {
+        let offline = self.scope.split_ascii_whitespace().any(|s| s == OFFLINE_ACCESS);
+        self.session_id.filter(|_| !offline)
+    }
 }
 
 /// The token endpoint's answer.
@@ -126,8 +140,11 @@ pub async fn issue(
     let now = state.clock.now();
     let lifetime = i64::from(client.access_token_secs);
     let access_token = store(tx, Kind::Access, client, grant, &origin, now, lifetime).await?;
-    let refresh_token = if client.allows(Grant::RefreshToken) {
-        let lifetime = i64::from(client.refresh_token_secs);
+    // A family lives the client's refresh lifetime from the sign-in, never
+    // longer however often it rotates (SECURITY.md 56); none once that is over.
+    let family_ends = grant.auth_time + time::Duration::seconds(i64::from(client.refresh_token_secs));
+    let refresh_token = if client.allows(Grant::RefreshToken) && family_ends > now {
+        let lifetime = (family_ends - now).whole_seconds();
         Some(store(tx, Kind::Refresh, client, grant, &origin, now, lifetime).await?)
     } else {
         None

@@ -692,6 +692,94 @@ async fn sec_45_signing_keys_rotate_with_the_old_key_published_until_its_tokens_
     assert_eq!(kids, [new_kid.as_str()]);
 }
 
+/// The test server's session timeouts (the defaults).
+const IDLE_SECS: i64 = 30 * 60;
+const ABSOLUTE_SECS: i64 = 12 * 3600;
+const REFRESH_SECS: i64 = 30 * 24 * 3600;
+
+/// SECURITY.md 56: a refresh family lives the client's lifetime from the
+/// sign-in however often it rotates, no longer than its browser session
+/// unless `offline_access` was granted, and never widens its scope.
+#[tokio::test]
+async fn sec_56_a_refresh_family_ends_with_its_session_or_offline_at_its_age_from_the_sign_in() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let refresh = async |token: &openidconnect::RefreshToken, scope: Option<&str>| {
+        let mut req = rp.client.exchange_refresh_token(token).unwrap();
+        if let Some(s) = scope {
+            req = req.add_scope(Scope::new(s.into()));
+        }
+        req.request_async(&rp.http).await
+    };
+    let tokens = async |b: &mut Browser, offline: bool| {
+        let mut pending = rp.authorize(None, &[]);
+        if offline {
+            pending.url = pending
+                .url
+                .replacen("scope=openid+profile", "scope=openid+profile+offline_access", 1);
+        }
+        let code = code_from(&app, b, &pending).await;
+        rp.exchange(&code, pending).await.0
+    };
+
+    // Bound to its session: good while the browser's session is in use,
+    // refused the second its idle timeout ends it.
+    app.clock.pin();
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let first = tokens(&mut b, false).await;
+    assert!(!first.scopes().unwrap().iter().any(|s| s.as_str() == "offline_access"));
+    app.clock.advance(IDLE_SECS - 1);
+    let second = refresh(first.refresh_token().unwrap(), None).await.expect("in use");
+    app.clock.advance(1);
+    let refused = refresh(second.refresh_token().unwrap(), None).await;
+    assert!(refused.is_err(), "the session idled out");
+
+    // Its absolute lifetime too, however busy the browser is.
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let mut token = tokens(&mut b, false).await.refresh_token().unwrap().clone();
+    for _ in 0..(ABSOLUTE_SECS / (IDLE_SECS - 60)) {
+        app.clock.advance(IDLE_SECS - 60);
+        assert_eq!(b.get_json("home").await.0, 200);
+        token = refresh(&token, None)
+            .await
+            .expect("in use")
+            .refresh_token()
+            .unwrap()
+            .clone();
+    }
+    app.clock.advance(ABSOLUTE_SECS % (IDLE_SECS - 60));
+    assert!(
+        refresh(&token, None).await.is_err(),
+        "the session reached its absolute limit"
+    );
+
+    // offline_access: past the session, until its age from the sign-in,
+    // to the second, however often it rotated.
+    let start = app.clock.now();
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let offline = tokens(&mut b, true).await;
+    assert!(offline.scopes().unwrap().iter().any(|s| s.as_str() == "offline_access"));
+    let mut token = offline.refresh_token().unwrap().clone();
+    let wider = refresh(&token, Some("email")).await;
+    assert!(wider.is_err(), "a refresh never widens the scope");
+    for day in 1..30 {
+        app.clock.advance(24 * 3600);
+        let answer = refresh(&token, None)
+            .await
+            .unwrap_or_else(|e| panic!("day {day}: {e:?}"));
+        token = answer.refresh_token().unwrap().clone();
+    }
+    let elapsed = (app.clock.now() - start).whole_seconds();
+    app.clock.advance(REFRESH_SECS - elapsed - 1);
+    let last = refresh(&token, None).await.expect("one second before its age");
+    app.clock.advance(1);
+    assert!(
+        refresh(last.refresh_token().unwrap(), None).await.is_err(),
+        "at its age"
+    );
+}
+
 #[tokio::test]
 async fn sec_48_refresh_tokens_rotate_reuse_revokes_the_family_and_sign_out_and_password_changes_revoke() {
     let app = spawn_app().await;

@@ -224,9 +224,12 @@ fn ClientView(
                 <div class="grid grid-cols-1 gap-4 sm:grid-cols-2">
                     <Field name="fields[access_token_minutes]" id="client-access-minutes" label="Access tokens live (minutes, 1-1440)" inputmode="numeric"
                         value=access_token_minutes.to_string() error=errors.field("access_token_minutes") />
-                    <Field name="fields[refresh_token_hours]" id="client-refresh-hours" label="Refresh tokens live (hours, 1-8760)" inputmode="numeric"
+                    <Field name="fields[refresh_token_hours]" id="client-refresh-hours" label="Refresh tokens live, counted from the sign-in (hours, 1-8760)" inputmode="numeric"
                         value=refresh_token_hours.to_string() error=errors.field("refresh_token_hours") />
                 </div>
+                <p class="text-sm text-slate-600">
+                    "However often they are refreshed, an application's refresh tokens stop at that age, and sooner when the person's session in the browser ends, unless the application asked for offline_access (and was allowed it). Signing out ends them either way."
+                </p>
                 <FormAlert message=errors.alert() />
                 <Saved show=saved text="Saved. It applies from the next request." />
                 <div><button type="submit" class=BUTTON>"Save application"</button></div>
