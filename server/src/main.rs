@@ -406,8 +406,12 @@ async fn run(command: Command, config: config::Config) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate) => {
             let pool = tessera_server::connect(&config).await?;
             let sealer = signing_key_sealer(&config)?;
-            let kid = tessera_server::oidc::keys::rotate(&pool, &sealer, clock.now()).await?;
-            println!("ID tokens are signed with key {kid} from now on.");
+            let new = tessera_server::oidc::keys::rotate(&pool, &sealer, clock.now()).await?;
+            println!(
+                "Key {} is published now and signs ID tokens from {} (UTC), once relying parties' cached key sets have it.",
+                new.kid,
+                tessera_server::clock::human(new.signs_from)
+            );
             Ok(())
         }
         Command::Serve => {

@@ -1,8 +1,11 @@
 //! The keys that sign ID tokens (SECURITY.md 45): RSA 2048 for RS256, made
 //! the first time one is needed (and by `serve` at start), sealed at rest
 //! under `TESSERA_SECRET_KEY`, named by their RFC 7638 thumbprint (`kid`).
-//! Rotation adds a key that signs from then on and retires the old one,
-//! whose public half stays in the JWKS until its tokens have expired.
+//! Rotation publishes a new key at once and has it sign one JWKS cache
+//! period later ([`JWKS_CACHE_SECS`]), so that a relying party that cached
+//! the set knows the key before it meets a token it signed; the old key
+//! signs until then (its `retired_at`) and stays published until its tokens
+//! have expired.
 //!
 //! Keys are made with the `rsa` crate and used through `ring`, whose RSA
 //! signing runs in constant time.
@@ -24,6 +27,10 @@ const ALG: &str = "RS256";
 /// How long a retired key stays in the JWKS: longer than any ID token or
 /// access token lives (a day at most).
 pub const RETIRED_KEY_KEPT: time::Duration = time::Duration::days(2);
+
+/// How long discovery and the JWKS may be cached (their `Cache-Control`),
+/// and so how long before it signs a new key is published.
+pub const JWKS_CACHE_SECS: i64 = 300;
 
 /// A signing key ready to sign.
 #[derive(Clone)]
@@ -65,13 +72,17 @@ impl SigningKey {
 /// public key, so one kid is one key whichever database it came from).
 static UNSEALED: LazyLock<Mutex<HashMap<String, SigningKey>>> = LazyLock::new(Default::default);
 
-/// The key that signs now, made if there is none yet.
+/// The key that signs now: the newest that has begun to sign (while a
+/// rotation's new key waits, the one before it: a key is retired exactly
+/// when the next one begins); made if there is none yet.
 pub async fn active(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<SigningKey> {
     for _ in 0..2 {
-        let row: Option<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT kid, sealed_private FROM oidc_signing_keys WHERE retired_at IS NULL")
-                .fetch_optional(pool)
-                .await?;
+        let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT kid, sealed_private FROM oidc_signing_keys ORDER BY signs_from <= $1 DESC, signs_from DESC LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
         match row {
             Some((kid, sealed)) => return unseal(sealer, &kid, &sealed),
             // Two servers may both get here: one insert wins, both then read it.
@@ -121,13 +132,14 @@ fn generate() -> anyhow::Result<(Vec<u8>, Value, String)> {
     Ok((der, jwk, kid))
 }
 
-/// Makes a key and stores it as the active one, unless another is active
-/// already (a second server got there first).
+/// Makes the first key, which signs at once (no relying party can have
+/// cached a set without it), unless another is there already (a second
+/// server got there first).
 async fn insert_new(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<()> {
     let (der, jwk, kid) = tokio::task::spawn_blocking(generate).await??;
     sqlx::query(
-        "INSERT INTO oidc_signing_keys (kid, alg, sealed_private, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO oidc_signing_keys (kid, alg, sealed_private, public_jwk, created_at, signs_from) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
     )
     .bind(&kid)
     .bind(ALG)
@@ -139,31 +151,41 @@ async fn insert_new(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyh
     Ok(())
 }
 
-/// Rotation: a new key signs from now on; the one before is retired and
-/// stays published for [`RETIRED_KEY_KEPT`]. Answers the new kid.
-pub async fn rotate(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<String> {
+/// A rotation's new key: its kid, and when it begins to sign.
+pub struct Rotated {
+    pub kid: String,
+    pub signs_from: OffsetDateTime,
+}
+
+/// Rotation: a new key, published now, signs from one JWKS cache period on;
+/// the one before signs until then, is retired then and stays published for
+/// [`RETIRED_KEY_KEPT`] after.
+pub async fn rotate(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyhow::Result<Rotated> {
     let (der, jwk, kid) = tokio::task::spawn_blocking(generate).await??;
+    let signs_from = now + time::Duration::seconds(JWKS_CACHE_SECS);
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE oidc_signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-        .bind(now)
+        .bind(signs_from)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO oidc_signing_keys (kid, alg, sealed_private, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO oidc_signing_keys (kid, alg, sealed_private, public_jwk, created_at, signs_from) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&kid)
     .bind(ALG)
     .bind(sealer.seal(&context(&kid), &der))
     .bind(&jwk)
     .bind(now)
+    .bind(signs_from)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(kid)
+    Ok(Rotated { kid, signs_from })
 }
 
-/// The JWKS document: the active key and every retired key still within
-/// [`RETIRED_KEY_KEPT`] (SECURITY.md 45).
+/// The JWKS document: the key that signs, one waiting to sign, and every
+/// retired key still within [`RETIRED_KEY_KEPT`] (SECURITY.md 45).
 pub async fn jwks(pool: &PgPool, now: OffsetDateTime) -> sqlx::Result<Value> {
     let keys: Vec<Value> = sqlx::query_scalar(
         "SELECT public_jwk FROM oidc_signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC",

@@ -102,9 +102,11 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError
     Ok(cacheable(Json(doc).into_response()))
 }
 
+/// Discovery and the JWKS may be cached for [`keys::JWKS_CACHE_SECS`].
 fn cacheable(mut res: Response) -> Response {
+    let value = format!("public, max-age={}", keys::JWKS_CACHE_SECS);
     res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+        .insert(header::CACHE_CONTROL, HeaderValue::from_str(&value).expect("ASCII"));
     res
 }
 

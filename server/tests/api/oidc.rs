@@ -649,19 +649,46 @@ async fn sec_45_signing_keys_rotate_with_the_old_key_published_until_its_tokens_
     let nonce = pending.nonce.clone();
     let (before, _) = rp.exchange(&code, pending).await;
 
-    let new_kid = tessera_server::oidc::keys::rotate(&app.pool, &app.sealer(), app.clock.now())
+    let rotated_at = app.clock.pin();
+    let new_kid = tessera_server::oidc::keys::rotate(&app.pool, &app.sealer(), rotated_at)
         .await
-        .unwrap();
-    let (_, jwks) = b.get_json_at("/oauth2/jwks").await;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
         .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, [new_kid.as_str(), first_kid.as_str()]);
-    // ...still validates for a relying party that fetches the keys now,
-    // and new tokens are signed with the new key.
+        .kid;
+    let published = async |b: &mut Browser| {
+        let (_, jwks) = b.get_json_at("/oauth2/jwks").await;
+        let kids: Vec<String> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        kids
+    };
+    let signed_by = |token: &openidconnect::core::CoreTokenResponse| {
+        use base64::Engine;
+        let jwt = token.id_token().unwrap().to_string();
+        let part = jwt.split('.').next().unwrap().to_owned();
+        let header: Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap();
+        assert_eq!(header["alg"], "RS256");
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    // The new key is published at once...
+    assert_eq!(published(&mut b).await, [new_kid.clone(), first_kid.clone()]);
+    let (_, cache) = {
+        let a = b.send(b.http.get(format!("{}/oauth2/jwks", app.base))).await;
+        (a.status, a.headers["cache-control"].to_str().unwrap().to_owned())
+    };
+    assert_eq!(cache, "public, max-age=300");
+    // ...and signs only once a set cached before it has been fetched again:
+    // until then the old key signs, and a relying party holding the set it
+    // fetched before the rotation validates what it gets.
+    app.clock.advance(299);
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    assert_eq!(signed_by(&token), first_kid, "the old key, a second before");
+    app.clock.advance(1);
     let fresh = RelyingParty::discover(&app, &id, secret.as_deref()).await;
     before
         .id_token()
@@ -671,25 +698,14 @@ async fn sec_45_signing_keys_rotate_with_the_old_key_published_until_its_tokens_
     let pending = fresh.authorize(None, &[]);
     let code = code_from(&app, &mut b, &pending).await;
     let (token, _) = fresh.exchange(&code, pending).await;
-    let header = token.id_token().unwrap().to_string();
-    let header: Value = {
-        use base64::Engine;
-        let part = header.split('.').next().unwrap();
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-    };
-    assert_eq!(header["kid"], new_kid.as_str());
-    assert_eq!(header["alg"], "RS256");
+    assert_eq!(signed_by(&token), new_kid, "the new key, at the second");
 
-    // Two days on, every token the old key signed has expired: it is gone.
-    app.clock.advance(2 * 86_400 + 1);
-    let (_, jwks) = b.get_json_at("/oauth2/jwks").await;
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, [new_kid.as_str()]);
+    // Two days after it stopped signing, every token the old key signed
+    // has expired: it is gone.
+    app.clock.advance(2 * 86_400 - 1);
+    assert_eq!(published(&mut b).await, [new_kid.clone(), first_kid.clone()]);
+    app.clock.advance(1);
+    assert_eq!(published(&mut b).await, [new_kid]);
 }
 
 /// The test server's session timeouts (the defaults).
