@@ -170,6 +170,8 @@ impl TestApp {
             last_trust_cookie: None,
             reset_key: None,
             forwarded_for: None,
+            cookie_prefix: "",
+            planted: None,
         }
     }
 
@@ -235,6 +237,12 @@ struct Browser {
     last_trust_cookie: Option<String>,
     /// The key of a 2FA reset this browser asked for, kept like a browser.
     reset_key: Option<String>,
+    /// What the names of the cookies it sends begin with, as the server
+    /// named them: `__Host-` over https (learnt from `Set-Cookie`).
+    cookie_prefix: &'static str,
+    /// A cookie sent besides, as written (`name=value`): one planted by
+    /// another site.
+    planted: Option<String>,
 }
 
 struct Answer {
@@ -246,10 +254,12 @@ struct Answer {
 
 impl Browser {
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let p = self.cookie_prefix;
         let cookies: Vec<String> = [
-            self.cookie.as_ref().map(|c| format!("tessera_session={c}")),
-            self.trust.as_ref().map(|t| format!("tessera_trust={t}")),
-            self.reset_key.as_ref().map(|k| format!("tessera_reset={k}")),
+            self.cookie.as_ref().map(|c| format!("{p}tessera_session={c}")),
+            self.trust.as_ref().map(|t| format!("{p}tessera_trust={t}")),
+            self.reset_key.as_ref().map(|k| format!("{p}tessera_reset={k}")),
+            self.planted.clone(),
         ]
         .into_iter()
         .flatten()
@@ -266,15 +276,22 @@ impl Browser {
         let res = req.send().await.expect("request");
         for sc in res.headers().get_all("set-cookie") {
             let sc = sc.to_str().unwrap().to_owned();
-            if let Some(rest) = sc.strip_prefix("tessera_session=") {
+            let named = match sc.strip_prefix("__Host-") {
+                Some(named) => {
+                    self.cookie_prefix = "__Host-";
+                    named
+                }
+                None => sc.as_str(),
+            };
+            if let Some(rest) = named.strip_prefix("tessera_session=") {
                 let value = rest.split(';').next().unwrap().to_owned();
                 let removed = sc.contains("Max-Age=0") || value.is_empty();
                 self.cookie = if removed { None } else { Some(value) };
                 self.last_set_cookie = Some(sc);
-            } else if let Some(rest) = sc.strip_prefix("tessera_trust=") {
+            } else if let Some(rest) = named.strip_prefix("tessera_trust=") {
                 self.trust = Some(rest.split(';').next().unwrap().to_owned());
                 self.last_trust_cookie = Some(sc);
-            } else if let Some(rest) = sc.strip_prefix("tessera_reset=") {
+            } else if let Some(rest) = named.strip_prefix("tessera_reset=") {
                 self.reset_key = Some(rest.split(';').next().unwrap().to_owned());
             }
         }

@@ -26,9 +26,6 @@ use uuid::Uuid;
 /// Resets one account may ask for in a day (each texts every phone).
 const MAX_PER_DAY: i64 = 3;
 
-/// The cookie of the browser that asked for a reset: the key that finishes it.
-pub const COOKIE: &str = "tessera_reset";
-
 /// A reset's key as its browser keeps it.
 pub type ResetKey = crate::secrets::CookieToken;
 

@@ -16,9 +16,6 @@ use tessera::views::{TrustedBrowserInfo, device_name};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The cookie that carries the token.
-pub const COOKIE: &str = "tessera_trust";
-
 /// A trusted browser's token as the cookie carries it (base64url, 43
 /// characters); never stored, never logged.
 pub type TrustToken = crate::secrets::CookieToken;

@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod browser_headers;
+pub mod cookies;
 pub mod csrf;
 pub mod logout;
 pub mod metrics;
@@ -17,7 +18,6 @@ use crate::audit::Origin;
 use crate::client_ip::{self, ClientIp};
 use crate::context::RequestContext;
 use crate::secrets::CookieToken;
-use crate::signin::{reset, trusted_browsers};
 use crate::state::AppState;
 use crate::store;
 use axum::Router;
@@ -27,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use browser_headers::{Caching, CspNonce};
+use cookies::OurCookie;
 use http::{HeaderMap, Method, StatusCode, header};
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use portal::RequestPortal;
@@ -45,7 +46,6 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-pub const SESSION_COOKIE: &str = "tessera_session";
 const REQUEST_ID: &str = "x-request-id";
 const SECOND_STEP_PATH: &str = "/signin/code";
 const ENROLL_STEP_PATH: &str = "/signin/enroll";
@@ -74,7 +74,7 @@ pub fn router(state: AppState, sessions: session_store::Sessions) -> Router {
     let routes = page_routes();
     let options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(SESSION_COOKIE)
+        .with_name(OurCookie::Session.name(state.config.https()))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.https())
@@ -476,8 +476,8 @@ async fn portal_middleware(State(state): State<AppState>, req: Request, next: Ne
 
     // Our cookies beside the session's: a trusted browser's token, a reset's key.
     let (trust, reset_key) = (
-        cookie_token(req.headers(), trusted_browsers::COOKIE),
-        cookie_token(req.headers(), reset::COOKIE),
+        cookie_token(req.headers(), OurCookie::TrustedBrowser.name(state.config.https())),
+        cookie_token(req.headers(), OurCookie::ResetKey.name(state.config.https())),
     );
     let mut req = req;
     let portal = Arc::new(RequestPortal {

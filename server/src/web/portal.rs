@@ -3,6 +3,7 @@
 //! cookie session stays here: the sign-in state's place in it, rotating its
 //! id, its row in the user's list of sessions, the step-up check.
 
+use super::cookies::OurCookie;
 use super::session::TypedSession;
 use crate::account::{app_tokens, credentials, not_me, password_change, sessions};
 use crate::admin::{self, Console};
@@ -458,7 +459,7 @@ impl SignIn for RequestPortal {
         // Only this browser finishes it (SECURITY.md 51): the key lives as
         // long as the wait and a week after.
         let keep = ready_at - self.ctx.now() + time::Duration::days(reset::KEY_KEPT_AFTER_WAIT_DAYS);
-        self.set_cookie(reset::COOKIE, key.reveal(), keep);
+        self.set_cookie(OurCookie::ResetKey, key.reveal(), keep);
         Ok(())
     }
 
@@ -753,7 +754,7 @@ impl RequestPortal {
         let (token, notice) = trusted_browsers::trust(&self.ctx, user, days).await?;
         crate::notify::deliver(&self.ctx.state, [notice]);
         self.set_cookie(
-            trusted_browsers::COOKIE,
+            OurCookie::TrustedBrowser,
             token.reveal(),
             time::Duration::days(i64::from(days)),
         );
@@ -762,11 +763,12 @@ impl RequestPortal {
 
     /// A cookie of ours for the answer: only for this site's pages, never
     /// read by scripts, `Secure` over https.
-    fn set_cookie(&self, name: &'static str, value: &str, max_age: time::Duration) {
-        let cookie = tower_sessions::cookie::Cookie::build((name, value.to_owned()))
+    fn set_cookie(&self, which: OurCookie, value: &str, max_age: time::Duration) {
+        let https = self.ctx.state.config.https();
+        let cookie = tower_sessions::cookie::Cookie::build((which.name(https), value.to_owned()))
             .path("/")
             .http_only(true)
-            .secure(self.ctx.state.config.https())
+            .secure(https)
             .same_site(tower_sessions::cookie::SameSite::Lax)
             .max_age(max_age)
             .build();

@@ -249,3 +249,35 @@ async fn sec_41_removing_the_last_credential_and_an_administrators_reset_void_tr
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(trusted_count(&app).await, 0);
 }
+
+/// Over https every cookie of ours is `__Host-` prefixed (Secure, `Path=/`,
+/// no `Domain`), and the same cookie without the prefix, as a sibling
+/// subdomain or a plain-http page could plant it, counts for nothing.
+#[tokio::test]
+async fn sec_55_over_https_the_cookies_are_host_prefixed_and_unprefixed_ones_are_ignored() {
+    let app = spawn_app_with(&[("TESSERA_PUBLIC_URL", "https://tessera.example.org")]).await;
+    alice_with_2fa_and_room_for_codes(&app).await;
+    let mut c = app.browser();
+    assert_eq!(c.sign_in_with_code(&app, true).await.as_deref(), Some("/"));
+    for set in [c.last_set_cookie.clone(), c.last_trust_cookie.clone()] {
+        let set = set.expect("set");
+        assert!(set.starts_with("__Host-tessera_"), "{set}");
+        for part in ["Secure", "HttpOnly", "Path=/"] {
+            assert!(set.contains(part), "{set}");
+        }
+        assert!(!set.contains("Domain"), "{set}");
+    }
+    assert_eq!(c.get_json("home").await.0, 200);
+
+    // The session's id under the plain name: not signed in.
+    let mut planted = app.browser();
+    planted.planted = Some(format!("tessera_session={}", c.cookie.clone().unwrap()));
+    assert_eq!(planted.get_json("home").await.0, 401);
+    // The trusted browser's token under the plain name: the second step.
+    let mut planted = app.browser();
+    planted.planted = Some(format!("tessera_trust={}", c.trust.clone().unwrap()));
+    assert_eq!(planted.password_leads_to().await, "/signin/code");
+    let mut kept = app.browser();
+    kept.trust = c.trust.clone();
+    assert_eq!(kept.password_leads_to().await, "/", "under its own name it works");
+}
