@@ -144,3 +144,48 @@ export function totp(secret: string, at: number): string {
 export async function nextStep(page: Page) {
   await page.waitForTimeout(30_000 - (Date.now() % 30_000) + 500);
 }
+
+/**
+ * The text of the newest email to `to` whose subject contains `subject`,
+ * from the maildir of the SMTP server `scripts/test` starts (E2E_MAILDIR);
+ * waits for it up to ten seconds. Bodies are decoded (quoted-printable or
+ * base64, UTF-8).
+ */
+export async function newestMail(to: string, subject: string): Promise<string> {
+  const { readdirSync, readFileSync, statSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const dir = process.env.E2E_MAILDIR ?? "";
+  const decode = (raw: string) => {
+    const split = raw.search(/\r?\n\r?\n/);
+    const head = raw.slice(0, split).replace(/\r?\n[ \t]+/g, " ");
+    const body = raw.slice(split).replace(/^\r?\n\r?\n/, "");
+    const header = (name: string) => head.match(new RegExp(`^${name}:\\s*(.*)$`, "im"))?.[1] ?? "";
+    const encoding = header("Content-Transfer-Encoding").toLowerCase();
+    const text =
+      encoding === "base64"
+        ? Buffer.from(body, "base64").toString("utf8")
+        : encoding === "quoted-printable"
+          ? Buffer.from(
+              body.replace(/=\r?\n/g, "").replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))),
+              "latin1",
+            ).toString("utf8")
+          : body;
+    return { to: header("To"), subject: header("Subject"), text };
+  };
+  for (let i = 0; i < 100; i++) {
+    const files = ["new", "cur"].flatMap((sub) => {
+      try {
+        return readdirSync(join(dir, sub)).map((f) => join(dir, sub, f));
+      } catch {
+        return [];
+      }
+    });
+    const found = files
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)
+      .map((f) => decode(readFileSync(f, "utf8")))
+      .find((m) => m.to.includes(to) && m.subject.includes(subject));
+    if (found) return found.text;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no email to ${to} about ${subject} in ${dir}`);
+}

@@ -78,7 +78,7 @@ impl RequestContext {
         tx: &mut PgConnection,
         user: &UserRow,
         notice: Notice<'_>,
-    ) -> Result<i64, PortalError> {
+    ) -> Result<notify::Queued, PortalError> {
         let to = Recipient {
             user_id: user.id,
             display_name: &user.display_name,

@@ -144,7 +144,7 @@ async fn housekeeping(state: AppState, store: web::session_store::Sessions) {
             tracing::warn!(error = %e, "pruning counted SMS sends");
         }
         // Emails a crash or an SMTP outage kept from going out.
-        if let Err(e) = notify::deliver_now(&state, None).await {
+        if let Err(e) = notify::deliver_retries(&state).await {
             tracing::warn!(error = %e, "delivering notifications");
         }
     }

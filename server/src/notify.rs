@@ -10,7 +10,14 @@
 //!
 //! Every notice carries a "this wasn't me" link (`/not-me?token=`, a
 //! 256-bit token of which only the digest is kept) for [`NOT_ME_DAYS`]:
-//! `account::not_me` reads it back.
+//! `account::not_me` reads it back. A link that acts on an account is never
+//! stored (SECURITY.md 57): the stored body holds a marker in its place, and
+//! the link, kept in memory by [`Queued`], is written in as the email goes
+//! out. An email retried later (after an SMTP outage or a crash) gets a new
+//! "this wasn't me" link, whose digest replaces the old one; a reset's
+//! cancel link cannot be made again, so a retried notice says how else to
+//! cancel. The outbox (no SMTP) shows the markers: the links go by email
+//! only.
 
 use crate::audit::Origin;
 use crate::clock::human;
@@ -24,6 +31,34 @@ use uuid::Uuid;
 
 /// How long a notice's "this wasn't me" link works.
 pub const NOT_ME_DAYS: i64 = 30;
+
+/// Where the "this wasn't me" link stands in a stored body.
+const NOT_ME_MARK: &str = "[the “this wasn't me” link, sent by email only]";
+/// Where a reset's cancel link stands in a stored body.
+const CANCEL_MARK: &str = "[the link that cancels it, sent by email only]";
+/// What a retried reset notice says instead of the cancel link, which only
+/// the request that started the reset ever held.
+const CANCEL_BY_SIGNING_IN: &str =
+    "sign in to Tessera with one of your sign-in methods (that cancels it), or ask your administrator";
+
+/// A link that acts on an account: in memory only, never logged.
+pub struct LiveLink(String);
+
+impl std::fmt::Debug for LiveLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveLink(<redacted>)")
+    }
+}
+
+/// A notification written in its change's transaction, with the links its
+/// email carries (held here, never stored): hand it to [`deliver`] after the
+/// commit.
+#[derive(Debug)]
+pub struct Queued {
+    id: i64,
+    not_me: LiveLink,
+    cancel: Option<LiveLink>,
+}
 
 /// What happened to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +82,8 @@ pub enum Notice<'a> {
         device: &'a str,
         days: u32,
     },
-    /// Someone with the password asked to reset two-factor sign-in.
+    /// Someone with the password asked to reset two-factor sign-in;
+    /// `cancel_link` goes only into the email, never into the stored body.
     ResetStarted {
         ready_at: &'a str,
         cancel_link: &'a str,
@@ -104,10 +140,10 @@ impl Notice<'_> {
                     ""
                 }
             ),
-            Notice::ResetStarted { ready_at, cancel_link } => format!(
+            Notice::ResetStarted { ready_at, .. } => format!(
                 "Someone who knows your password said they lost every sign-in method and asked to reset two-factor sign-in. \
                  Unless it is cancelled, from {ready_at} (UTC) your password alone signs in from the browser that asked for it, and your sign-in methods are removed.\n\n\
-                 If this was not you, cancel it now: {cancel_link}\nThen change your password. Signing in with one of your sign-in methods cancels it too."
+                 If this was not you, cancel it now: {CANCEL_MARK}\nThen change your password. Signing in with one of your sign-in methods cancels it too."
             ),
             Notice::BrowserTrusted { device, days } => format!(
                 "{device} was trusted at sign-in: for {days} days it signs in to your account with the password alone. You can forget it on your Sessions page."
@@ -133,8 +169,9 @@ pub struct Recipient<'a> {
     pub email: Option<&'a str>,
 }
 
-/// Writes the notification inside the change's transaction; returns its id
-/// for [`deliver`] after the commit.
+/// Writes the notification inside the change's transaction (its links as
+/// markers, the "this wasn't me" token as a digest); the answer goes to
+/// [`deliver`] after the commit.
 pub async fn queue(
     tx: &mut PgConnection,
     state: &AppState,
@@ -142,7 +179,7 @@ pub async fn queue(
     notice: Notice<'_>,
     now: OffsetDateTime,
     origin: &Origin,
-) -> sqlx::Result<i64> {
+) -> sqlx::Result<Queued> {
     let address = to.email.filter(|e| !e.trim().is_empty());
     let channel = if state.mailer.is_some() && address.is_some() {
         "email"
@@ -153,12 +190,11 @@ pub async fn queue(
     let body = format!(
         "Hello {name},\n\n{what}\n\nWhen: {when} (UTC)\nFrom: {ip}{agent}\n\n\
          If this was you, there is nothing to do.\n\n\
-         If it was not you, open this link: {origin}/not-me?token={not_me}\n\
+         If it was not you, open this link: {NOT_ME_MARK}\n\
          Once you sign in, it signs out every other session, forgets the browsers that skip the second step, \
          cancels a waiting reset of two-factor sign-in and tells your administrator. \
          Then change your password and check your sign-in methods. \
          If you cannot sign in any more, the link still tells your administrator. It works for {NOT_ME_DAYS} days.\n",
-        origin = state.config.public_origin(),
         name = to.display_name,
         what = notice.what(),
         when = human(now),
@@ -169,7 +205,7 @@ pub async fn queue(
             .map(|a| format!(", {}", a.chars().take(120).collect::<String>()))
             .unwrap_or_default(),
     );
-    sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO notifications (user_id, kind, to_address, subject, body, channel, created_at, not_me_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
@@ -182,7 +218,28 @@ pub async fn queue(
     .bind(now)
     .bind(crate::secrets::token_digest(&not_me))
     .fetch_one(tx)
-    .await
+    .await?;
+    let cancel = match notice {
+        Notice::ResetStarted { cancel_link, .. } => Some(LiveLink(cancel_link.to_owned())),
+        _ => None,
+    };
+    Ok(Queued {
+        id,
+        not_me: not_me_link(state, &not_me),
+        cancel,
+    })
+}
+
+fn not_me_link(state: &AppState, token: &str) -> LiveLink {
+    LiveLink(format!("{}/not-me?token={token}", state.config.public_origin()))
+}
+
+/// A stored body with its links written in: the live ones a [`Queued`]
+/// holds, or, for a retry, a new "this wasn't me" link and the other way to
+/// cancel a reset.
+fn render(body: &str, not_me: &LiveLink, cancel: Option<&LiveLink>) -> String {
+    body.replace(NOT_ME_MARK, &not_me.0)
+        .replace(CANCEL_MARK, cancel.map_or(CANCEL_BY_SIGNING_IN, |c| c.0.as_str()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -194,49 +251,78 @@ struct Pending {
 }
 
 /// Mails these queued notifications in the background, after their change
-/// committed; the request that made them does not wait for SMTP.
-pub fn deliver(state: &AppState, ids: impl IntoIterator<Item = i64>) {
+/// committed, with the links they hold; the request that made them does not
+/// wait for SMTP. Without SMTP the links are dropped: the outbox shows the
+/// markers.
+pub fn deliver(state: &AppState, queued: impl IntoIterator<Item = Queued>) {
     if state.mailer.is_none() {
         return;
     }
-    let ids: Vec<i64> = ids.into_iter().collect();
+    let queued: Vec<Queued> = queued.into_iter().collect();
     let state = state.clone();
     tokio::spawn(async move {
-        for id in ids {
-            if let Err(e) = deliver_now(&state, Some(id)).await {
+        for q in queued {
+            if let Err(e) = send(&state, Some(&q)).await {
                 tracing::warn!(error = %e, "delivering notifications");
             }
         }
     });
 }
 
-/// Mails pending email notifications and records each outcome.
-pub async fn deliver_now(state: &AppState, id: Option<i64>) -> anyhow::Result<()> {
+/// How long after its change a notice that has not gone out is retried by
+/// [`deliver_retries`] (its own delivery, just after the commit, is
+/// normally done by then: two would send two links).
+const RETRY_AFTER_MINUTES: i64 = 5;
+
+/// Mails the email notifications that did not go out (an SMTP outage, a
+/// crash), each with a new "this wasn't me" link, and records each outcome.
+pub async fn deliver_retries(state: &AppState) -> anyhow::Result<()> {
+    send(state, None).await
+}
+
+/// Mails `queued` (with its links), or every email notification left
+/// unsent for a while (with new links), and records each outcome.
+async fn send(state: &AppState, queued: Option<&Queued>) -> anyhow::Result<()> {
     let Some(mailer) = &state.mailer else {
         return Ok(());
     };
+    let now = state.clock.now();
     let pending: Vec<Pending> = sqlx::query_as(
         "SELECT id, to_address, subject, body FROM notifications
-         WHERE channel = 'email' AND sent_at IS NULL AND ($1::BIGINT IS NULL OR id = $1)
-           AND created_at > now() - INTERVAL '1 day' ORDER BY id LIMIT 100",
+         WHERE channel = 'email' AND sent_at IS NULL AND created_at > $2 - INTERVAL '1 day'
+           AND ($1::BIGINT IS NULL AND created_at < $3 OR id = $1) ORDER BY id LIMIT 100",
     )
-    .bind(id)
+    .bind(queued.map(|q| q.id))
+    .bind(now)
+    .bind(now - time::Duration::minutes(RETRY_AFTER_MINUTES))
     .fetch_all(&state.pool)
     .await?;
     let from: Mailbox = state.config.smtp_from.parse()?;
     for n in pending {
+        let body = match queued {
+            Some(q) => render(&n.body, &q.not_me, q.cancel.as_ref()),
+            None => {
+                // The first link never reached anyone: a new one replaces it.
+                let token = crate::secrets::random_token();
+                sqlx::query("UPDATE notifications SET not_me_hash = $2 WHERE id = $1 AND sent_at IS NULL")
+                    .bind(n.id)
+                    .bind(crate::secrets::token_digest(&token))
+                    .execute(&state.pool)
+                    .await?;
+                render(&n.body, &not_me_link(state, &token), None)
+            }
+        };
         let outcome = async {
             let to: Mailbox = n.to_address.as_deref().unwrap_or_default().parse()?;
             let message = Message::builder()
                 .from(from.clone())
                 .to(to)
                 .subject(format!("Tessera: {}", n.subject))
-                .body(n.body.clone())?;
+                .body(body)?;
             mailer.send(message).await?;
             anyhow::Ok(())
         }
         .await;
-        let now = state.clock.now();
         let (sent_at, error) = match outcome {
             Ok(()) => (Some(now), None),
             Err(e) => {

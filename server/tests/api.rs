@@ -53,6 +53,9 @@ struct TestApp {
     pool: sqlx::PgPool,
     db_url: String,
     clock: ShiftedClock,
+    /// The running server's state, for what runs beside requests (the
+    /// hourly housekeeping).
+    state: tessera_server::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -98,7 +101,7 @@ async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
         .await
         .unwrap();
     let (tx, rx) = oneshot::channel();
-    let done = tokio::spawn(tessera_server::serve(state, listener, async {
+    let done = tokio::spawn(tessera_server::serve(state.clone(), listener, async {
         let _ = rx.await;
     }));
     TestApp {
@@ -106,6 +109,7 @@ async fn spawn_on(db_url: &str, extra: &[(&str, &str)]) -> TestApp {
         pool,
         db_url: db_url.into(),
         clock,
+        state,
         stop: Some(tx),
         done: Some(done),
     }
@@ -222,6 +226,96 @@ impl TestApp {
 
 /// Longer than any answer should take, even the provider timeouts the tests set.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A real SMTP server (Python's aiosmtpd) writing what it receives to a maildir.
+struct Smtp {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: tokio::process::Child,
+}
+
+impl Smtp {
+    async fn start() -> Smtp {
+        Smtp::start_on(free_port()).await
+    }
+
+    /// On `port` (one a server was told of while nothing listened there).
+    async fn start_on(port: u16) -> Smtp {
+        let dir = std::env::temp_dir().join(format!("tessera-mail-{}", uuid::Uuid::new_v4().simple()));
+        let child = tokio::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c"])
+            .arg("aiosmtpd.handlers.Mailbox")
+            .arg(&dir)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 -m aiosmtpd (scripts/bootstrap installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Smtp { port, dir, child }
+    }
+
+    fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, as raw text, oldest first.
+    fn messages(&self) -> Vec<String> {
+        let mut all = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) {
+                for e in entries.flatten() {
+                    let at = e.metadata().and_then(|m| m.modified()).ok();
+                    all.push((at, std::fs::read_to_string(e.path()).unwrap_or_default()));
+                }
+            }
+        }
+        all.sort();
+        all.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// The decoded text of the newest message whose subject contains
+    /// `subject`, waiting for it a while.
+    async fn newest(&self, subject: &str) -> String {
+        use mailparse::MailHeaderMap;
+        for _ in 0..100 {
+            let found = self.messages().into_iter().rev().find_map(|raw| {
+                let mail = mailparse::parse_mail(raw.as_bytes()).ok()?;
+                let s = mail.headers.get_first_value("Subject")?;
+                s.contains(subject).then(|| mail.get_body().ok()).flatten()
+            });
+            if let Some(body) = found {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no email about {subject:?} among {:?}", self.messages());
+    }
+
+    /// Waits until `n` messages have arrived.
+    async fn wait_for(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} emails, got {:?}", self.messages());
+    }
+}
+
+/// A port nothing listens on (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 /// A browser: keeps the session cookie, follows no redirects.
 struct Browser {

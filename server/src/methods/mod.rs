@@ -45,7 +45,7 @@ pub struct Credential {
 /// work in and commits, then the notices to deliver.
 pub struct Verified {
     pub tx: Transaction<'static, Postgres>,
-    pub notices: Vec<i64>,
+    pub notices: Vec<crate::notify::Queued>,
 }
 
 /// Why a challenge is being started.
@@ -320,7 +320,7 @@ pub async fn store_credential(
     user: &UserRow,
     new: NewCredential<'_>,
     enrolling: Enrolling,
-) -> Result<(Uuid, i64), PortalError> {
+) -> Result<(Uuid, crate::notify::Queued), PortalError> {
     let id = Uuid::new_v4();
     sqlx::query("INSERT INTO credentials (id, user_id, method, nickname, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)

@@ -188,7 +188,7 @@ pub async fn rotate(pool: &PgPool, sealer: &Sealer, now: OffsetDateTime) -> anyh
 /// retired key still within [`RETIRED_KEY_KEPT`] (SECURITY.md 45).
 pub async fn jwks(pool: &PgPool, now: OffsetDateTime) -> sqlx::Result<Value> {
     let keys: Vec<Value> = sqlx::query_scalar(
-        "SELECT public_jwk FROM oidc_signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC",
+        "SELECT public_jwk FROM oidc_signing_keys WHERE retired_at IS NULL OR retired_at > $1 ORDER BY signs_from DESC",
     )
     .bind(now - RETIRED_KEY_KEPT)
     .fetch_all(pool)

@@ -51,7 +51,11 @@ impl Voided {
 
 /// Trusts this browser for `days`: the token for its cookie. Audited, and
 /// its owner is told (a browser they did not trust is a warning sign).
-pub async fn trust(ctx: &RequestContext, user: &UserRow, days: u32) -> Result<(TrustToken, i64), PortalError> {
+pub async fn trust(
+    ctx: &RequestContext,
+    user: &UserRow,
+    days: u32,
+) -> Result<(TrustToken, crate::notify::Queued), PortalError> {
     let token = TrustToken::random();
     let now = ctx.now();
     let id = Uuid::new_v4();

@@ -5,7 +5,6 @@
 use super::sms::{alice_with_2fa, field_error, outbox_code, signed_in};
 use super::*;
 use serde_json::Value;
-use std::time::Duration;
 use tessera_server::methods::sms::budget;
 
 const PHONE: &str = "+12015550123";
@@ -361,67 +360,6 @@ async fn sec_24_sensitive_changes_need_a_sign_in_within_ten_minutes_then_land_ba
         200,
         "fresh again"
     );
-}
-
-/// A real SMTP server (Python's aiosmtpd) writing what it receives to a maildir.
-struct Smtp {
-    port: u16,
-    dir: std::path::PathBuf,
-    child: tokio::process::Child,
-}
-
-impl Smtp {
-    async fn start() -> Smtp {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("tessera-mail-{}", uuid::Uuid::new_v4().simple()));
-        let child = tokio::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c"])
-            .arg("aiosmtpd.handlers.Mailbox")
-            .arg(&dir)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 -m aiosmtpd (scripts/bootstrap installs it)");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Smtp { port, dir, child }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    /// Every message received so far, as raw text.
-    fn messages(&self) -> Vec<String> {
-        let mut all = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) {
-                for e in entries.flatten() {
-                    all.push(std::fs::read_to_string(e.path()).unwrap_or_default());
-                }
-            }
-        }
-        all
-    }
-
-    /// Waits until `n` messages have arrived.
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        for _ in 0..100 {
-            let m = self.messages();
-            if m.len() >= n {
-                return m;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("expected {n} emails, got {:?}", self.messages());
-    }
 }
 
 async fn give_alice_an_address(app: &TestApp) {

@@ -10,13 +10,27 @@ use sha2::{Digest, Sha256};
 
 const LINK: &str = "/not-me?token=";
 
-/// The "this wasn't me" token in the newest notice of this kind.
-async fn not_me_token(app: &TestApp, kind: &str) -> String {
-    let body: String = sqlx::query_scalar("SELECT body FROM notifications WHERE kind = $1 ORDER BY id DESC LIMIT 1")
-        .bind(kind)
-        .fetch_one(&app.pool)
+const FACTOR_ADDED: &str = "A sign-in method was added";
+const RESET_STARTED: &str = "Someone asked to reset";
+
+/// The server mailing through a real SMTP server; Alice has an address.
+pub(super) async fn app_with_mail(smtp_port: u16) -> TestApp {
+    let app = spawn_app_with(&[
+        ("TESSERA_SMTP_URL", &format!("smtp://127.0.0.1:{smtp_port}")),
+        ("TESSERA_SMTP_FROM", "Tessera <security@tessera.test>"),
+    ])
+    .await;
+    sqlx::query("UPDATE users SET email = 'alice@example.org' WHERE username = 'alice'")
+        .execute(&app.pool)
         .await
         .unwrap();
+    app
+}
+
+/// The token of the "this wasn't me" link in the newest email whose
+/// subject says `subject` (links are only ever in the email: SECURITY.md 57).
+async fn not_me_token(smtp: &Smtp, subject: &str) -> String {
+    let body = smtp.newest(subject).await;
     let at = body.find(LINK).expect("a this-wasn't-me link") + LINK.len();
     body[at..at + 43].to_owned()
 }
@@ -67,17 +81,14 @@ async fn step(b: &mut Browser, token: &str) -> Value {
 
 #[tokio::test]
 async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_administrators() {
-    let app = spawn_app().await;
-    sqlx::query("UPDATE users SET email = 'alice@example.org' WHERE username = 'alice'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let smtp = Smtp::start().await;
+    let app = app_with_mail(smtp.port).await;
     app.save_policy(&[("max_sends_per_number", "50"), ("max_sends_per_account", "1000")])
         .await;
     let mut other_session = alice_with_2fa(&app).await;
 
     // Every notice carries its own link; only the token's digest is kept.
-    let token = not_me_token(&app, "factor_added").await;
+    let token = not_me_token(&smtp, FACTOR_ADDED).await;
     let stored: Vec<u8> = sqlx::query_scalar("SELECT not_me_hash FROM notifications WHERE kind = 'factor_added'")
         .fetch_one(&app.pool)
         .await
@@ -142,7 +153,7 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
     let a = asker.post("signin/reset/start", &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     // The reset's own notice carries a link too.
-    assert_ne!(not_me_token(&app, "reset_started").await, token);
+    assert_ne!(not_me_token(&smtp, RESET_STARTED).await, token);
     let a = reader.post("not_me/secure", &[("token", &token)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(matches!(&step(&mut reader, &token).await, Value::Object(m) if m.contains_key("Done")));
@@ -208,7 +219,7 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
     }
     let page = reader.page(&format!("{LINK}{}", "A".repeat(43))).await;
     assert!(page.body.contains("does not work"), "{}", page.body);
-    let older = not_me_token(&app, "reset_started").await;
+    let older = not_me_token(&smtp, RESET_STARTED).await;
     app.clock.advance(31 * 24 * 3600);
     let mut fresh = app.browser();
     sign_in_with_code(&app, &mut fresh).await;
@@ -247,9 +258,10 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
 
 #[tokio::test]
 async fn a_holder_who_cannot_sign_in_reports_the_account_and_nothing_else_changes() {
-    let app = spawn_app().await;
+    let smtp = Smtp::start().await;
+    let app = app_with_mail(smtp.port).await;
     let mut alice = alice_with_2fa(&app).await;
-    let token = not_me_token(&app, "factor_added").await;
+    let token = not_me_token(&smtp, FACTOR_ADDED).await;
     let sessions = app.count("SELECT count(*) FROM user_sessions").await;
 
     let mut holder = app.browser();
@@ -290,5 +302,74 @@ async fn a_holder_who_cannot_sign_in_reports_the_account_and_nothing_else_change
         app.count("SELECT count(*) FROM account_flags WHERE how = 'secured'")
             .await,
         1
+    );
+}
+
+/// SECURITY.md 57: a stored notice never holds a link that acts on the
+/// account; the email gets it as it is sent, and an email retried after an
+/// SMTP outage gets a new "this wasn't me" link (whose digest replaces the
+/// first) but not the reset's cancel link, which no one kept.
+#[tokio::test]
+async fn sec_57_stored_notices_hold_no_live_link_and_a_retried_email_gets_a_new_one() {
+    let port = free_port();
+    let app = app_with_mail(port).await;
+    app.save_policy(&[("max_sends_per_number", "50"), ("max_sends_per_account", "1000")])
+        .await;
+    app.clock.pin();
+    // SMTP is down: a factor added and a reset asked for are not mailed.
+    alice_with_2fa(&app).await;
+    let mut asker = app.browser();
+    asker.sign_in(ALICE.0, ALICE.1).await;
+    assert_eq!(asker.post("signin/reset/start", &[]).await.status, 200);
+    let unsent = "SELECT count(*) FROM notifications WHERE error IS NOT NULL AND sent_at IS NULL";
+    for _ in 0..100 {
+        if app.count(unsent).await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count(unsent).await, 2);
+    let stored = async || -> Vec<(i64, String, Vec<u8>)> {
+        sqlx::query_as("SELECT id, body, not_me_hash FROM notifications ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+    };
+    let before = stored().await;
+    for (_, body, _) in &before {
+        assert!(!body.contains("token="), "{body}");
+        assert!(
+            body.contains("[the “this wasn't me” link, sent by email only]"),
+            "{body}"
+        );
+    }
+
+    // Retried only once its own delivery has had five minutes.
+    let smtp = Smtp::start_on(port).await;
+    app.clock.advance(300);
+    tessera_server::notify::deliver_retries(&app.state).await.unwrap();
+    assert_eq!(smtp.messages().len(), 0, "not before five minutes");
+    app.clock.advance(1);
+    tessera_server::notify::deliver_retries(&app.state).await.unwrap();
+    assert_eq!(smtp.messages().len(), 2);
+    let token = not_me_token(&smtp, FACTOR_ADDED).await;
+    let after = stored().await;
+    let (_, body, hash) = &after[0];
+    assert_eq!(body, &before[0].1, "the stored body is unchanged");
+    assert_eq!(
+        hash,
+        &Sha256::digest(token.as_bytes()).to_vec(),
+        "the new link's digest"
+    );
+    assert_ne!(hash, &before[0].2, "replaced the first");
+    assert_eq!(app.count(unsent).await, 0);
+    let mut reader = app.browser();
+    assert!(matches!(step(&mut reader, &token).await, Value::Object(_)));
+    // The reset's email says how else to cancel; its text had the link.
+    let reset = smtp.newest(RESET_STARTED).await;
+    assert!(!reset.contains("/reset/cancel"), "{reset}");
+    assert!(
+        reset.contains("sign in to Tessera with one of your sign-in methods"),
+        "{reset}"
     );
 }
