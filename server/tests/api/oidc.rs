@@ -456,10 +456,24 @@ async fn sec_43_codes_are_single_use_short_lived_and_bound_to_client_and_verifie
     assert_eq!(body["error"], "invalid_grant", "{body}");
     let _ = other;
 
-    // In time and right, the same kind of code works.
+    // In time and right, the same kind of code works: to the second, 59 s
+    // after it was issued, and not at 60 s.
+    app.clock.pin();
     let pending = rp.authorize(None, &[]);
     let code = code_from(&app, &mut b, &pending).await;
+    app.clock.advance(59);
     rp.exchange(&code, pending).await;
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    app.clock.advance(60);
+    let refused = rp
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(pending.verifier)
+        .request_async(&rp.http)
+        .await;
+    assert!(refused.is_err(), "a code is dead at 60 s");
 }
 
 /// Userinfo releases the email only for the `email` scope, and says it was
