@@ -49,6 +49,7 @@ async fn trusted_count(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn sec_41_a_trusted_browser_skips_the_second_step_never_the_password() {
     let app = spawn_app().await;
+    app.clock.pin();
     alice_with_2fa_and_room_for_codes(&app).await;
     let mut c = app.browser();
     // The second step offers it, for the policy's 30 days.
@@ -129,8 +130,18 @@ async fn sec_41_a_trusted_browser_skips_the_second_step_never_the_password() {
     assert_eq!(list[0]["current"], true);
     assert!(c.page("/account/sessions").await.body.contains("Trusted browsers"));
 
-    // It expires after the policy's days.
-    app.clock.advance(30 * 24 * 3600 + 60);
+    // It expires after the policy's days, to the second.
+    let expires_at: time::OffsetDateTime = sqlx::query_scalar("SELECT expires_at FROM trusted_browsers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let left = (expires_at - app.clock.now()).whole_seconds();
+    assert!(left > 29 * 24 * 3600, "{left}");
+    app.clock.advance(left - 1);
+    let mut c1 = app.browser();
+    c1.trust = Some(token.clone());
+    assert_eq!(c1.password_leads_to().await, "/", "a second before it expires");
+    app.clock.advance(1);
     let mut c2 = app.browser();
     c2.trust = Some(token);
     assert_eq!(c2.password_leads_to().await, "/signin/code");
