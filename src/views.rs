@@ -486,6 +486,11 @@ pub struct ClientDetail {
     pub first_party: bool,
     /// A confidential client let off PKCE (never a public one).
     pub pkce_optional: bool,
+    /// Where it is told of sign-outs; empty: never.
+    pub backchannel_logout_uri: String,
+    /// Sign-out notices not yet accepted by it, and why the last attempt failed.
+    pub logout_notices_waiting: u32,
+    pub logout_last_error: Option<String>,
     pub access_token_minutes: u32,
     pub refresh_token_hours: u32,
     /// Every grant: name and words.
@@ -522,6 +527,8 @@ pub struct ClientForm {
     pub first_party: bool,
     /// Ticked: this confidential client may leave PKCE out.
     pub pkce_optional: bool,
+    /// Empty: none.
+    pub backchannel_logout_uri: String,
     pub access_token_minutes: String,
     pub refresh_token_hours: String,
 }

@@ -48,6 +48,10 @@ pub const KINDS: &[(&str, &str)] = &[
     (NOT_ME_SECURED, "“This wasn't me”: the owner secured the account"),
     (NOT_ME_REPORTED, "“This wasn't me”: reported without signing in"),
     (FLAG_CLEARED, "An account's flag was cleared"),
+    (
+        OIDC_LOGOUT_UNDELIVERED,
+        "An application was not told of a sign-out (back-channel logout given up)",
+    ),
 ];
 
 pub const SIGNIN_OK: &str = "signin.succeeded";
@@ -89,6 +93,7 @@ pub const RESET_COMPLETED: &str = "reset.completed";
 pub const NOT_ME_SECURED: &str = "not_me.secured";
 pub const NOT_ME_REPORTED: &str = "not_me.reported";
 pub const FLAG_CLEARED: &str = "admin.flag_cleared";
+pub const OIDC_LOGOUT_UNDELIVERED: &str = "oidc.logout_undelivered";
 
 pub fn label(kind: &str) -> &'static str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or("Event", |(_, l)| l)

@@ -117,12 +117,14 @@ pub async fn serve(
     let store = web::session_store::Sessions::new(state.pool.clone());
     let cleanup = tokio::spawn(housekeeping(state.clone(), store.clone()));
     let trim = tokio::spawn(allocator::give_back_when_quiet(password::IDLE_RELEASE));
+    let logouts = tokio::spawn(oidc::backchannel::run(state.clone()));
     let app = web::router(state, store);
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
     cleanup.abort();
     trim.abort();
+    logouts.abort();
     result.context("serving HTTP")
 }
 

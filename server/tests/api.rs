@@ -6,6 +6,8 @@
 mod admin;
 #[path = "api/assurance.rs"]
 mod assurance;
+#[path = "api/backchannel.rs"]
+mod backchannel;
 #[path = "api/browser.rs"]
 mod browser;
 #[path = "api/faults.rs"]

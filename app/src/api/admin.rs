@@ -239,6 +239,7 @@ pub async fn save_client(
         default_acr: field("default_acr"),
         first_party: field("first_party") == "true",
         pkce_optional: field("pkce_optional") == "true",
+        backchannel_logout_uri: field("backchannel_logout_uri"),
         access_token_minutes: field("access_token_minutes"),
         refresh_token_hours: field("refresh_token_hours"),
     };

@@ -16,27 +16,51 @@ use tessera::views::ApplicationInfo;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Revokes every live token issued from the browser session `session_id`.
+/// Revokes every live token issued from the browser session `session_id`
+/// and, in the same statement, owes each client with a back-channel URI
+/// that the session signed in to a logout notice for it (SECURITY.md 58).
 pub async fn revoke_for_session(db: impl PgExecutor<'_>, session_id: Uuid, now: OffsetDateTime) -> sqlx::Result<u64> {
-    sqlx::query(
-        "UPDATE oidc_tokens SET revoked_at = $2 WHERE grant_id IN \
-         (SELECT grant_id FROM oidc_tokens WHERE session_id = $1) AND revoked_at IS NULL",
-    )
-    .bind(session_id)
-    .bind(now)
-    .execute(db)
-    .await
-    .map(|r| r.rows_affected())
+    let revoked = "UPDATE oidc_tokens SET revoked_at = $2 WHERE grant_id IN \
+                   (SELECT grant_id FROM oidc_tokens WHERE session_id = $1) AND revoked_at IS NULL \
+                   RETURNING client_id, user_id, $1::UUID AS session_id";
+    revoke_and_owe_logouts(db, revoked, session_id, now).await
 }
 
-/// Revokes every live token of the account.
+/// Revokes every live token of the account and owes a logout notice for
+/// each session (or, for tokens from no session, the account) to each
+/// client with a back-channel URI that holds one (SECURITY.md 58).
 pub async fn revoke_for_user(db: impl PgExecutor<'_>, user_id: Uuid, now: OffsetDateTime) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE oidc_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user_id)
-        .bind(now)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    let revoked = "UPDATE oidc_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+                   RETURNING client_id, user_id, session_id";
+    revoke_and_owe_logouts(db, revoked, user_id, now).await
+}
+
+/// Runs `revoked` (an UPDATE of `oidc_tokens` binding `$1` and `$2` = now,
+/// returning client, user and session) and queues one notice per client,
+/// user and session among what it revoked, for the clients that take them;
+/// the queue's worker is woken as the transaction commits. Answers how many
+/// tokens were revoked.
+async fn revoke_and_owe_logouts(
+    db: impl PgExecutor<'_>,
+    revoked: &str,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> sqlx::Result<u64> {
+    let (tokens, _notices): (i64, i64) = sqlx::query_as(&format!(
+        "WITH revoked AS ({revoked}), \
+         owed AS (INSERT INTO oidc_logout_notices (client_id, user_id, session_id, created_at, next_attempt_at) \
+                  SELECT DISTINCT r.client_id, r.user_id, r.session_id, $2, $2 FROM revoked r \
+                  JOIN oidc_clients c ON c.id = r.client_id WHERE c.backchannel_logout_uri IS NOT NULL \
+                  RETURNING id) \
+         SELECT (SELECT count(*) FROM revoked), \
+                (SELECT count(*) FROM (SELECT pg_notify('{channel}', '') FROM owed) woken)",
+        channel = crate::oidc::backchannel::WAKE_CHANNEL,
+    ))
+    .bind(id)
+    .bind(now)
+    .fetch_one(db)
+    .await?;
+    Ok(u64::try_from(tokens).unwrap_or(0))
 }
 
 /// The applications the account has signed in to or allowed, the most

@@ -89,6 +89,9 @@ fn read_form(form: &ClientForm) -> Result<ClientSettings, PortalError> {
         } else {
             Pkce::Required
         },
+        backchannel_logout_uri: Some(form.backchannel_logout_uri.trim())
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
     };
     if errors.is_empty() {
         errors.extend(settings.problems().into_iter().map(|(f, m)| FieldError::new(f, m)));
@@ -112,6 +115,7 @@ fn settings_json(s: &ClientSettings) -> serde_json::Value {
         "access_token_secs": s.access_token_secs,
         "refresh_token_secs": s.refresh_token_secs,
         "pkce_required": s.pkce == Pkce::Required,
+        "backchannel_logout_uri": s.backchannel_logout_uri,
     })
 }
 
@@ -142,12 +146,22 @@ impl Console<'_> {
     pub async fn client(&self, id: &str) -> Result<ClientDetail, PortalError> {
         self.admin()?;
         let c = self.find_client(id).await?;
-        let (created_at, rotated_at): (time::OffsetDateTime, Option<time::OffsetDateTime>) =
-            sqlx::query_as("SELECT created_at, secret_rotated_at FROM oidc_clients WHERE id = $1")
-                .bind(id)
-                .fetch_one(self.ctx.pool())
-                .await
-                .map_err(db("reading an application"))?;
+        let (created_at, rotated_at, waiting, last_error): (
+            time::OffsetDateTime,
+            Option<time::OffsetDateTime>,
+            i64,
+            Option<String>,
+        ) = sqlx::query_as(
+            "SELECT created_at, secret_rotated_at, \
+                    (SELECT count(*) FROM oidc_logout_notices n WHERE n.client_id = c.id), \
+                    (SELECT last_error FROM oidc_logout_notices n WHERE n.client_id = c.id \
+                     AND last_error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1) \
+             FROM oidc_clients c WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(self.ctx.pool())
+        .await
+        .map_err(db("reading an application"))?;
         let enabled = methods::enabled(self.ctx.pool())
             .await
             .map_err(db("reading enabled methods"))?;
@@ -163,6 +177,9 @@ impl Console<'_> {
             default_acr: s.default_acr.map_or_else(String::new, |a| a.as_str().to_owned()),
             first_party: s.first_party,
             pkce_optional: s.pkce == Pkce::OptionalForThisConfidentialClient,
+            backchannel_logout_uri: s.backchannel_logout_uri.unwrap_or_default(),
+            logout_notices_waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
+            logout_last_error: last_error,
             access_token_minutes: u32::try_from(s.access_token_secs / 60).unwrap_or(0),
             refresh_token_hours: u32::try_from(s.refresh_token_secs / 3600).unwrap_or(0),
             grant_choices: Grant::ALL

@@ -73,6 +73,8 @@ pub struct Client {
     pub access_token_secs: i32,
     pub refresh_token_secs: i32,
     pkce_optional: bool,
+    /// Where it is told of a sign-out (back-channel logout); none: never.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -112,7 +114,8 @@ impl Client {
 }
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grants, allowed_acrs, \
-                       default_acr, first_party, access_token_secs, refresh_token_secs, pkce_optional";
+                       default_acr, first_party, access_token_secs, refresh_token_secs, pkce_optional, \
+                       backchannel_logout_uri";
 
 pub async fn find(pool: &PgPool, id: &str) -> sqlx::Result<Option<Client>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
@@ -155,6 +158,7 @@ pub struct ClientSettings {
     pub refresh_token_secs: i32,
     /// A public client's is always `Required`, whatever is saved.
     pub pkce: Pkce,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// Token lifetimes a client may have (the table's checks say the same).
@@ -183,6 +187,13 @@ impl ClientSettings {
             if let Some(problem) = uris.iter().find_map(|u| check_redirect_uri(u).err()) {
                 out.push((field, problem));
             }
+        }
+        if let Some(problem) = self
+            .backchannel_logout_uri
+            .as_deref()
+            .and_then(|u| check_redirect_uri(u).err())
+        {
+            out.push(("backchannel_logout_uri", problem));
         }
         if self.grants.is_empty() {
             out.push(("grants", "Allow at least one grant.".to_owned()));
@@ -222,6 +233,7 @@ impl Client {
             access_token_secs: self.access_token_secs,
             refresh_token_secs: self.refresh_token_secs,
             pkce: self.pkce(),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
         }
     }
 }
@@ -243,7 +255,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings
     let changed = sqlx::query(
         "UPDATE oidc_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, grants = $5, \
          allowed_acrs = $6, default_acr = $7, first_party = $8, access_token_secs = $9, refresh_token_secs = $10, \
-         pkce_optional = $11 WHERE id = $1",
+         pkce_optional = $11, backchannel_logout_uri = $12 WHERE id = $1",
     )
     .bind(id)
     .bind(settings.name.trim())
@@ -256,6 +268,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings
     .bind(settings.access_token_secs)
     .bind(settings.refresh_token_secs)
     .bind(settings.pkce == Pkce::OptionalForThisConfidentialClient)
+    .bind(&settings.backchannel_logout_uri)
     .execute(db)
     .await?;
     Ok(changed.rows_affected() == 1)
@@ -284,6 +297,7 @@ impl NewClient {
             access_token_secs: DEFAULT_ACCESS_TOKEN_SECS,
             refresh_token_secs: DEFAULT_REFRESH_TOKEN_SECS,
             pkce: Pkce::Required,
+            backchannel_logout_uri: None,
         }
     }
 }
@@ -327,12 +341,14 @@ fn loopback_but_for_the_port(registered: &str, presented: &str) -> bool {
         && registered == presented_url
 }
 
-/// A redirect URI is absolute, has no fragment, and is `https` (or `http`
-/// to this machine's loopback, for development and native apps, RFC 8252 7.3).
+/// A URI Tessera sends a browser or a notice to (a redirect URI, a
+/// back-channel logout URI) is absolute, has no fragment, and is `https`
+/// (or `http` to this machine's loopback, for development and native apps,
+/// RFC 8252 7.3).
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     let parsed = url::Url::parse(uri).map_err(|e| format!("{uri} is not an absolute URL ({e})."))?;
     if parsed.fragment().is_some() {
-        return Err(format!("{uri} has a fragment (#…), which a redirect URI cannot have."));
+        return Err(format!("{uri} has a fragment (#…), which this address cannot have."));
     }
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => d == "localhost",

@@ -45,11 +45,29 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// What a signed JWT is, named in its header's `typ` so that one kind can
+/// never be taken for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtKind {
+    IdToken,
+    /// Back-Channel Logout 1.0 section 2.4: `logout+jwt`.
+    LogoutToken,
+}
+
+impl JwtKind {
+    fn typ(self) -> &'static str {
+        match self {
+            JwtKind::IdToken => "JWT",
+            JwtKind::LogoutToken => "logout+jwt",
+        }
+    }
+}
+
 impl SigningKey {
     /// A compact JWS (RFC 7515) of these claims: header, payload and
     /// signature, base64url without padding.
-    pub fn sign_jwt(&self, claims: &Value) -> anyhow::Result<String> {
-        let header = json!({"alg": ALG, "typ": "JWT", "kid": self.kid});
+    pub fn sign_jwt(&self, kind: JwtKind, claims: &Value) -> anyhow::Result<String> {
+        let header = json!({"alg": ALG, "typ": kind.typ(), "kid": self.kid});
         let input = format!(
             "{}.{}",
             B64.encode(serde_json::to_vec(&header)?),
@@ -63,7 +81,7 @@ impl SigningKey {
                 input.as_bytes(),
                 &mut signature,
             )
-            .map_err(|_| anyhow::anyhow!("signing an ID token"))?;
+            .map_err(|_| anyhow::anyhow!("signing a JWT"))?;
         Ok(format!("{input}.{}", B64.encode(signature)))
     }
 }
@@ -196,10 +214,10 @@ pub async fn jwks(pool: &PgPool, now: OffsetDateTime) -> sqlx::Result<Value> {
     Ok(json!({ "keys": keys }))
 }
 
-/// The claims of an ID token this server signed with one of its keys
-/// (active or retired), whatever its expiry (an `id_token_hint`); `None`:
-/// malformed, or not signed by us.
-pub async fn verify_own_jwt(pool: &PgPool, jwt: &str) -> sqlx::Result<Option<Value>> {
+/// The claims of a JWT of this kind this server signed with one of its
+/// keys (active or retired), whatever its expiry (an `id_token_hint`);
+/// `None`: malformed, of another kind, or not signed by us.
+pub async fn verify_own_jwt(pool: &PgPool, kind: JwtKind, jwt: &str) -> sqlx::Result<Option<Value>> {
     let mut parts = jwt.split('.');
     let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -209,7 +227,7 @@ pub async fn verify_own_jwt(pool: &PgPool, jwt: &str) -> sqlx::Result<Option<Val
     let Some(header) = decode(header).and_then(|h| serde_json::from_slice::<Value>(&h).ok()) else {
         return Ok(None);
     };
-    if header["alg"] != ALG {
+    if header["alg"] != ALG || header["typ"] != kind.typ() {
         return Ok(None);
     }
     let Some(kid) = header["kid"].as_str() else {

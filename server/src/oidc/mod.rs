@@ -6,6 +6,7 @@
 //! person signs in with the portal's own pages.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod clients;
 mod code_grant;
 pub mod consent;
@@ -98,6 +99,8 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     Ok(cacheable(Json(doc).into_response()))
 }

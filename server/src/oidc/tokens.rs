@@ -171,7 +171,7 @@ pub async fn issue(
         claims["sid"] = json!(sid.to_string());
     }
     let id_token = key
-        .sign_jwt(&claims)
+        .sign_jwt(keys::JwtKind::IdToken, &claims)
         .map_err(|e| OAuthError::server("signing an ID token", e))?;
     Ok(Issued {
         access_token,

@@ -36,7 +36,7 @@ async fn destination(portal: &RequestPortal, p: &LogoutParams) -> Result<Option<
     let nonempty = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
     let hinted = match nonempty(&p.id_token_hint) {
         Some(hint) => {
-            let claims = keys::verify_own_jwt(portal.ctx.pool(), &hint)
+            let claims = keys::verify_own_jwt(portal.ctx.pool(), keys::JwtKind::IdToken, &hint)
                 .await
                 .map_err(sess_unavailable)?
                 .filter(|c| c["iss"] == portal.ctx.state.config.public_origin())

@@ -41,7 +41,7 @@ pub(super) async fn forget_sends(app: &TestApp) {
 }
 
 /// Changes the password (current, then the new one twice).
-async fn change_password(b: &mut Browser, current: &str, new: &str) -> Answer {
+pub(super) async fn change_password(b: &mut Browser, current: &str, new: &str) -> Answer {
     b.post("password", &[("current", current), ("new", new), ("repeat", new)])
         .await
 }

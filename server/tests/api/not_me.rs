@@ -54,12 +54,15 @@ async fn alice_id(app: &TestApp) -> uuid::Uuid {
         .unwrap()
 }
 
-/// An application holding a live token for Alice (written directly: the
-/// OpenID Connect tests cover how tokens are issued).
-async fn alice_has_an_application_token(app: &TestApp) {
+/// An application holding a live token for Alice from no session (written
+/// directly: the OpenID Connect tests cover how tokens are issued), told
+/// of sign-outs at `backchannel`.
+async fn alice_has_an_application_token(app: &TestApp, backchannel: &str) {
     sqlx::query(
-        "INSERT INTO oidc_clients (id, name, redirect_uris) VALUES ('notes', 'Notes', '{https://notes.example/cb}')",
+        "INSERT INTO oidc_clients (id, name, redirect_uris, backchannel_logout_uri) \
+         VALUES ('notes', 'Notes', '{https://notes.example/cb}', $1)",
     )
+    .bind(backchannel)
     .execute(&app.pool)
     .await
     .unwrap();
@@ -105,7 +108,8 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
         .post("signin/verify_code", &[("code", &code), ("remember", "true")])
         .await;
     assert_eq!(a.location.as_deref(), Some("/"), "{}", a.body);
-    alice_has_an_application_token(&app).await;
+    let logout_endpoint = super::backchannel::LogoutEndpoint::start().await;
+    alice_has_an_application_token(&app, &logout_endpoint.uri).await;
     let live = |sql: &'static str| {
         let pool = app.pool.clone();
         async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
@@ -175,6 +179,12 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
         0,
         "application tokens revoked"
     );
+    // And the application is told (SECURITY.md 58): the token came from no
+    // session, so every session of hers there ends.
+    let logout = logout_endpoint.nth(1).await;
+    let claims = super::backchannel::checked_logout_token(&app, &logout, "notes").await;
+    assert_eq!(claims["sub"], alice.to_string());
+    assert!(claims.get("sid").is_none(), "{claims}");
     // The trusted browser asks for the code again.
     let mut again = app.browser();
     again.trust = trusted.trust.clone();

@@ -143,7 +143,7 @@ impl RelyingParty {
 
 impl Browser {
     /// A JSON document at `path` (discovery, the JWKS).
-    async fn get_json_at(&mut self, path: &str) -> (u16, Value) {
+    pub(super) async fn get_json_at(&mut self, path: &str) -> (u16, Value) {
         let a = self
             .send(
                 self.http
@@ -209,7 +209,7 @@ pub(super) async fn userinfo_status(app: &TestApp, access: &str) -> u16 {
 }
 
 /// The ID token's payload as JSON (for claims the library does not name).
-fn payload(token: &openidconnect::core::CoreTokenResponse) -> Value {
+pub(super) fn payload(token: &openidconnect::core::CoreTokenResponse) -> Value {
     use base64::Engine;
     let jwt = token.id_token().unwrap().to_string();
     let part = jwt.split('.').nth(1).unwrap();

@@ -145,6 +145,9 @@ fn ClientView(
         default_acr,
         first_party,
         pkce_optional,
+        backchannel_logout_uri,
+        logout_notices_waiting,
+        logout_last_error,
         access_token_minutes,
         refresh_token_hours,
         grant_choices,
@@ -184,6 +187,14 @@ fn ClientView(
                     <textarea id="client-logout" name="fields[post_logout_redirect_uris]" rows="2" class=TEXTAREA>{post_logout_redirect_uris}</textarea>
                 </label>
                 <FormAlert message=errors.field("post_logout_redirect_uris") />
+                <Field name="fields[backchannel_logout_uri]" id="client-backchannel" label="Back-channel logout URI (told of every sign-out of a session that signed in to it; empty: never)"
+                    value=backchannel_logout_uri error=errors.field("backchannel_logout_uri") />
+                {(logout_notices_waiting > 0).then(|| view! {
+                    <p class="text-sm text-amber-800" data-testid="logout-notices-waiting">
+                        {format!("{logout_notices_waiting} sign-out notice(s) not yet accepted by the application; they are retried for about three hours.")}
+                        {logout_last_error.map(|e| format!(" The last attempt: {e}."))}
+                    </p>
+                })}
                 <fieldset class="flex flex-col gap-1 text-sm">
                     <legend class="font-medium">"Grants"</legend>
                     {grant_choices.into_iter().map(|(value, words)| {
