@@ -40,8 +40,9 @@ ensure_rust_tools() {
   fi
 }
 
-# The fuzz target (cargo-fuzz needs a nightly compiler) and the SMTP server
-# the notification tests mail to (Python's aiosmtpd).
+# The fuzz target (cargo-fuzz needs a nightly compiler), the SMTP server
+# the notification tests mail to (Python's aiosmtpd) and the second relying
+# party of the OpenID Connect tests (Python's Authlib).
 ensure_test_tools() {
   if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     say "installing the nightly toolchain (for cargo-fuzz)"
@@ -55,6 +56,11 @@ ensure_test_tools() {
     say "installing aiosmtpd (the notification tests' SMTP server)"
     python3 -m pip install --quiet aiosmtpd==1.4.6 2>/dev/null \
       || python3 -m pip install --quiet --break-system-packages aiosmtpd==1.4.6
+  fi
+  if ! python3 -c 'import authlib, requests' 2>/dev/null; then
+    say "installing Authlib (the second relying party of the OpenID Connect tests)"
+    python3 -m pip install --quiet authlib==1.3.2 requests 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages authlib==1.3.2 requests
   fi
 }
 

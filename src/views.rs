@@ -491,6 +491,8 @@ pub struct ClientDetail {
     /// Sign-out notices not yet accepted by it, and why the last attempt failed.
     pub logout_notices_waiting: u32,
     pub logout_last_error: Option<String>,
+    /// Its authorization requests must be pushed first (PAR).
+    pub require_par: bool,
     pub access_token_minutes: u32,
     pub refresh_token_hours: u32,
     /// Every grant: name and words.
@@ -529,6 +531,7 @@ pub struct ClientForm {
     pub pkce_optional: bool,
     /// Empty: none.
     pub backchannel_logout_uri: String,
+    pub require_par: bool,
     pub access_token_minutes: String,
     pub refresh_token_hours: String,
 }

@@ -6,6 +6,8 @@
 mod admin;
 #[path = "api/assurance.rs"]
 mod assurance;
+#[path = "api/authlib.rs"]
+mod authlib;
 #[path = "api/backchannel.rs"]
 mod backchannel;
 #[path = "api/browser.rs"]
@@ -22,6 +24,8 @@ mod mocks;
 mod not_me;
 #[path = "api/oidc.rs"]
 mod oidc;
+#[path = "api/par.rs"]
+mod par;
 #[path = "api/passkey.rs"]
 mod passkey;
 #[path = "api/providers.rs"]

@@ -240,6 +240,7 @@ pub async fn save_client(
         first_party: field("first_party") == "true",
         pkce_optional: field("pkce_optional") == "true",
         backchannel_logout_uri: field("backchannel_logout_uri"),
+        require_par: field("require_par") == "true",
         access_token_minutes: field("access_token_minutes"),
         refresh_token_hours: field("refresh_token_hours"),
     };

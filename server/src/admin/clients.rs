@@ -92,6 +92,7 @@ fn read_form(form: &ClientForm) -> Result<ClientSettings, PortalError> {
         backchannel_logout_uri: Some(form.backchannel_logout_uri.trim())
             .filter(|u| !u.is_empty())
             .map(str::to_owned),
+        require_par: form.require_par,
     };
     if errors.is_empty() {
         errors.extend(settings.problems().into_iter().map(|(f, m)| FieldError::new(f, m)));
@@ -116,6 +117,7 @@ fn settings_json(s: &ClientSettings) -> serde_json::Value {
         "refresh_token_secs": s.refresh_token_secs,
         "pkce_required": s.pkce == Pkce::Required,
         "backchannel_logout_uri": s.backchannel_logout_uri,
+        "require_par": s.require_par,
     })
 }
 
@@ -180,6 +182,7 @@ impl Console<'_> {
             backchannel_logout_uri: s.backchannel_logout_uri.unwrap_or_default(),
             logout_notices_waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
             logout_last_error: last_error,
+            require_par: s.require_par,
             access_token_minutes: u32::try_from(s.access_token_secs / 60).unwrap_or(0),
             refresh_token_hours: u32::try_from(s.refresh_token_secs / 3600).unwrap_or(0),
             grant_choices: Grant::ALL

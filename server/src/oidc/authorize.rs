@@ -76,8 +76,23 @@ pub enum Refusal {
     /// The client or the redirect URI cannot be trusted: an error page for
     /// the person, never a redirect (SECURITY.md 42).
     Page(String),
-    /// An error for the client, sent to its (checked) redirect URI.
-    Redirect(String),
+    /// An error for the client (RFC 6749 4.1.2.1), sent to its (checked)
+    /// redirect URI `to`, or, for a pushed request, in the answer.
+    Redirect {
+        error: &'static str,
+        description: &'static str,
+        to: String,
+    },
+}
+
+/// Where a request's parameters came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// The authorization endpoint's link (or form), through the browser.
+    Direct,
+    /// Pushed by the authenticated client beforehand (RFC 9126): now, or
+    /// taken back at the authorization endpoint by its `request_uri`.
+    Pushed,
 }
 
 /// The way back to a client's (checked) redirect URI with `answer` (a code
@@ -105,10 +120,39 @@ fn error_redirect(redirect_uri: &str, state: Option<&str>, issuer: &str, error: 
     )
 }
 
-/// Reads and checks a request's parameters.
+/// Reads and checks the request the authorization endpoint got: its own
+/// parameters, or, when it names a `request_uri`, those its client pushed
+/// (RFC 9126 4: then the link's other parameters are ignored).
 pub async fn parse(
     ctx: &RequestContext,
     params: &HashMap<String, String>,
+) -> Result<(Client, AuthorizationRequest), Refusal> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(request_uri) = get("request_uri") else {
+        return check(ctx, params, Arrival::Direct).await;
+    };
+    let client_id = get("client_id")
+        .ok_or_else(|| Refusal::Page("The application did not say who it is (no client_id).".into()))?;
+    let pushed = super::par::take(ctx.pool(), client_id, request_uri, ctx.now())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "taking a pushed authorization request");
+            Refusal::Page("Something went wrong on our side; try again.".into())
+        })?
+        .ok_or_else(|| {
+            Refusal::Page(
+                "This sign-in link has expired or was already used. Go back to the application and sign in again."
+                    .into(),
+            )
+        })?;
+    check(ctx, &pushed, Arrival::Pushed).await
+}
+
+/// Checks a request's parameters as they arrived.
+pub async fn check(
+    ctx: &RequestContext,
+    params: &HashMap<String, String>,
+    arrival: Arrival,
 ) -> Result<(Client, AuthorizationRequest), Refusal> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client_id = get("client_id")
@@ -129,8 +173,10 @@ pub async fn parse(
     }
     let state = get("state");
     let issuer = ctx.state.config.public_origin();
-    let refuse = |error: &str, description: &str| {
-        Refusal::Redirect(error_redirect(redirect_uri, state, issuer, error, description))
+    let refuse = |error: &'static str, description: &'static str| Refusal::Redirect {
+        error,
+        description,
+        to: error_redirect(redirect_uri, state, issuer, error, description),
     };
     if state.is_some_and(|s| s.len() > MAX_PARAM_CHARS) {
         return Err(Refusal::Page("The application's request is too long.".into()));
@@ -139,9 +185,13 @@ pub async fn parse(
         return Err(refuse("request_not_supported", "Request objects are not supported."));
     }
     if get("request_uri").is_some() {
+        // (One at the endpoint was resolved by `parse`: this one was pushed.)
+        return Err(refuse("invalid_request", "A pushed request cannot name a request_uri."));
+    }
+    if arrival == Arrival::Direct && client.requires_par() {
         return Err(refuse(
-            "request_uri_not_supported",
-            "Request objects are not supported.",
+            "invalid_request",
+            "This application must push its authorization requests first (RFC 9126).",
         ));
     }
     if get("response_type") != Some("code") {

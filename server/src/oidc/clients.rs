@@ -75,6 +75,7 @@ pub struct Client {
     pkce_optional: bool,
     /// Where it is told of a sign-out (back-channel logout); none: never.
     pub backchannel_logout_uri: Option<String>,
+    require_par: bool,
 }
 
 impl Client {
@@ -85,6 +86,11 @@ impl Client {
             (ClientKind::Confidential, true) => Pkce::OptionalForThisConfidentialClient,
             _ => Pkce::Required,
         }
+    }
+
+    /// Whether its authorization requests must be pushed first (RFC 9126).
+    pub fn requires_par(&self) -> bool {
+        self.require_par
     }
 
     pub fn kind(&self) -> ClientKind {
@@ -115,7 +121,7 @@ impl Client {
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grants, allowed_acrs, \
                        default_acr, first_party, access_token_secs, refresh_token_secs, pkce_optional, \
-                       backchannel_logout_uri";
+                       backchannel_logout_uri, require_par";
 
 pub async fn find(pool: &PgPool, id: &str) -> sqlx::Result<Option<Client>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
@@ -159,6 +165,8 @@ pub struct ClientSettings {
     /// A public client's is always `Required`, whatever is saved.
     pub pkce: Pkce,
     pub backchannel_logout_uri: Option<String>,
+    /// Its authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
 }
 
 /// Token lifetimes a client may have (the table's checks say the same).
@@ -234,6 +242,7 @@ impl Client {
             refresh_token_secs: self.refresh_token_secs,
             pkce: self.pkce(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            require_par: self.require_par,
         }
     }
 }
@@ -255,7 +264,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings
     let changed = sqlx::query(
         "UPDATE oidc_clients SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, grants = $5, \
          allowed_acrs = $6, default_acr = $7, first_party = $8, access_token_secs = $9, refresh_token_secs = $10, \
-         pkce_optional = $11, backchannel_logout_uri = $12 WHERE id = $1",
+         pkce_optional = $11, backchannel_logout_uri = $12, require_par = $13 WHERE id = $1",
     )
     .bind(id)
     .bind(settings.name.trim())
@@ -269,6 +278,7 @@ pub async fn update(db: impl PgExecutor<'_>, id: &str, settings: &ClientSettings
     .bind(settings.refresh_token_secs)
     .bind(settings.pkce == Pkce::OptionalForThisConfidentialClient)
     .bind(&settings.backchannel_logout_uri)
+    .bind(settings.require_par)
     .execute(db)
     .await?;
     Ok(changed.rows_affected() == 1)
@@ -298,6 +308,7 @@ impl NewClient {
             refresh_token_secs: DEFAULT_REFRESH_TOKEN_SECS,
             pkce: Pkce::Required,
             backchannel_logout_uri: None,
+            require_par: false,
         }
     }
 }

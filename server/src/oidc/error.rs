@@ -20,6 +20,12 @@ pub enum OAuthError {
     UnauthorizedClient(String),
     UnsupportedGrantType,
     InvalidScope(String),
+    /// A pushed authorization request refused as the authorization
+    /// endpoint would have refused it (its error code and description).
+    AuthorizationRequest {
+        error: &'static str,
+        description: &'static str,
+    },
     /// A bearer token that is unknown, expired or revoked (RFC 6750).
     InvalidToken,
     /// Too many attempts (the sign-in throttle, send budgets): wait.
@@ -60,6 +66,9 @@ impl OAuthError {
                 "This grant type is not supported.".into(),
             ),
             OAuthError::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", d.clone()),
+            OAuthError::AuthorizationRequest { error, description } => {
+                (StatusCode::BAD_REQUEST, error, (*description).to_owned())
+            }
             OAuthError::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",

@@ -13,6 +13,7 @@ pub mod consent;
 mod cors;
 pub mod error;
 pub mod keys;
+pub mod par;
 mod password_grant;
 mod refresh_grant;
 pub mod tokens;
@@ -37,6 +38,7 @@ const TOKEN_PATH: &str = "/oauth2/token";
 const USERINFO_PATH: &str = "/oauth2/userinfo";
 const JWKS_PATH: &str = "/oauth2/jwks";
 const REVOCATION_PATH: &str = "/oauth2/revoke";
+const PAR_PATH: &str = "/oauth2/par";
 
 /// The back-channel endpoints. Discovery, the JWKS and userinfo may be read
 /// from any web page (they need no cookie: userinfo takes a bearer token);
@@ -55,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .layer(readable_anywhere)
         .route(TOKEN_PATH, post(token).options(cors::preflight))
         .route(REVOCATION_PATH, post(revocation).options(cors::preflight))
+        .route(PAR_PATH, post(par::push).options(cors::preflight))
 }
 
 fn context(state: AppState, ip: Option<Extension<ClientIp>>, headers: &HeaderMap) -> RequestContext {
@@ -99,6 +102,8 @@ async fn discovery(State(state): State<AppState>) -> Result<Response, OAuthError
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "pushed_authorization_request_endpoint": format!("{issuer}{PAR_PATH}"),
+        "require_pushed_authorization_requests": false,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
     });

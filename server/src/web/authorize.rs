@@ -76,7 +76,7 @@ pub async fn authorize(
     match authorize::parse(&portal.ctx, &params).await {
         Ok((client, request)) => proceed(&portal, &client, request, Step::Arrived).await.by_redirect(),
         Err(Refusal::Page(message)) => error_page(StatusCode::BAD_REQUEST, "This sign-in link does not work", &message),
-        Err(Refusal::Redirect(to)) => Redirect::to(&to).into_response(),
+        Err(Refusal::Redirect { to, .. }) => Redirect::to(&to).into_response(),
     }
 }
 

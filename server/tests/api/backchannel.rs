@@ -377,17 +377,7 @@ async fn the_console_takes_a_back_channel_uri_only_where_a_notice_may_go() {
     let (id, _) = register(&app, ClientKind::Confidential).await;
     let mut admin = super::sms::signed_in(&app, ADMIN).await;
     let save = async |admin: &mut Browser, uri: &str| {
-        let fields = [
-            ("id", id.as_str()),
-            ("fields[name]", "Payroll"),
-            ("fields[redirect_uris]", super::oidc::REDIRECT),
-            ("grants[authorization_code]", "on"),
-            ("fields[first_party]", "true"),
-            ("fields[access_token_minutes]", "10"),
-            ("fields[refresh_token_hours]", "720"),
-            ("fields[backchannel_logout_uri]", uri),
-        ];
-        admin.post("admin/client_save", &fields).await
+        super::oidc::save_client(admin, &id, &[("fields[backchannel_logout_uri]", uri)]).await
     };
     for (bad, says) in [
         ("http://rp.example/logout", "must use https"),

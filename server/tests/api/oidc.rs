@@ -30,8 +30,8 @@ pub(super) struct RelyingParty {
 /// One authorization request as the relying party made it.
 pub(super) struct Pending {
     pub(super) url: String,
-    state: CsrfToken,
-    nonce: Nonce,
+    pub(super) state: CsrfToken,
+    pub(super) nonce: Nonce,
     pub(super) verifier: PkceCodeVerifier,
 }
 
@@ -153,6 +153,35 @@ impl Browser {
             .await;
         (a.status, serde_json::from_str(&a.body).unwrap_or(Value::Null))
     }
+}
+
+/// The administrator saves the console's application form for `id` with
+/// the settings `register` gave it, and `extra` fields (ticked boxes, a
+/// back-channel URI).
+pub(super) async fn save_client(admin: &mut Browser, id: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut fields = vec![
+        ("id", id),
+        ("fields[name]", "Payroll"),
+        ("fields[redirect_uris]", REDIRECT),
+        ("grants[authorization_code]", "on"),
+        ("fields[first_party]", "true"),
+        ("fields[access_token_minutes]", "10"),
+        ("fields[refresh_token_hours]", "720"),
+    ];
+    fields.extend_from_slice(extra);
+    admin.post("admin/client_save", &fields).await
+}
+
+/// The fields of the sign-out confirmation (RP-initiated logout) page `a`.
+pub(super) fn sign_out_form(a: &Answer) -> Vec<(&'static str, String)> {
+    let field = |name: &str| {
+        let at = a.body.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+        a.body[at..].split('"').next().unwrap().replace("&amp;", "&")
+    };
+    ["csrf_token", "id_token_hint", "post_logout_redirect_uri", "state"]
+        .into_iter()
+        .map(|n| (n, field(n)))
+        .collect()
 }
 
 /// The query of a redirect to the relying party, as pairs.
@@ -535,19 +564,8 @@ async fn sec_55_pkce_is_required_of_every_client_unless_the_console_lets_a_confi
         format!("/oauth2/authorize?client_id={id}&redirect_uri={REDIRECT}&response_type=code&scope=openid&state=s")
     };
     let let_off = async |admin: &mut Browser, id: &str, off: bool| {
-        let mut fields = vec![
-            ("id", id),
-            ("fields[name]", "Payroll"),
-            ("fields[redirect_uris]", REDIRECT),
-            ("grants[authorization_code]", "on"),
-            ("fields[first_party]", "true"),
-            ("fields[access_token_minutes]", "10"),
-            ("fields[refresh_token_hours]", "720"),
-        ];
-        if off {
-            fields.push(("fields[pkce_optional]", "true"));
-        }
-        let a = admin.post("admin/client_save", &fields).await;
+        let extra: &[(&str, &str)] = if off { &[("fields[pkce_optional]", "true")] } else { &[] };
+        let a = save_client(admin, id, extra).await;
         assert_eq!(a.status, 200, "{}", a.body);
         let (_, detail) = admin.get_json(&format!("admin/client?id={id}")).await;
         detail["pkce_optional"].as_bool().unwrap()
@@ -994,16 +1012,7 @@ async fn rp_initiated_logout_asks_first_then_signs_out_and_returns_only_to_a_reg
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("Sign out of Tessera?") && a.body.contains("Payroll asked to sign you out"));
     assert_eq!(b.get_json("home").await.0, 200, "still signed in");
-    let field = |name: &str| {
-        let at = a.body.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
-        a.body[at..].split('"').next().unwrap().replace("&amp;", "&")
-    };
-    let form = [
-        ("csrf_token", field("csrf_token")),
-        ("id_token_hint", field("id_token_hint")),
-        ("post_logout_redirect_uri", field("post_logout_redirect_uri")),
-        ("state", field("state")),
-    ];
+    let form = sign_out_form(&a);
     assert!(a.body.contains("action=\"/oauth2/end_session/confirm\""), "{}", a.body);
     // A cross-site form cannot confirm it.
     let forged = b

@@ -148,6 +148,7 @@ fn ClientView(
         backchannel_logout_uri,
         logout_notices_waiting,
         logout_last_error,
+        require_par,
         access_token_minutes,
         refresh_token_hours,
         grant_choices,
@@ -225,6 +226,10 @@ fn ClientView(
                 <label class="text-sm">
                     <input type="checkbox" name="fields[first_party]" value="true" checked=first_party />
                     " First-party: ours, trusted (users are not asked for consent)"
+                </label>
+                <label class="text-sm">
+                    <input type="checkbox" name="fields[require_par]" value="true" checked=require_par data-testid="require-par" />
+                    " Require pushed authorization requests (PAR, RFC 9126): a sign-in link must carry a request_uri the application pushed first, so no parameter can be read or changed in the browser"
                 </label>
                 {(!public).then(|| view! {
                     <label class="text-sm">
