@@ -1253,6 +1253,70 @@ pub(super) fn id_claims(body: &Value) -> Value {
 }
 
 #[tokio::test]
+async fn sec_55_an_access_token_is_good_a_second_before_its_lifetime_and_refused_at_it() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    app.clock.pin();
+    let (token, _) = rp.exchange(&code, pending).await;
+    let lifetime = i64::from(clients::DEFAULT_ACCESS_TOKEN_SECS);
+    assert_eq!(token.expires_in().map(|d| d.as_secs()), Some(lifetime as u64));
+    let access = token.access_token().secret();
+    app.clock.advance(lifetime - 1);
+    assert_eq!(userinfo_status(&app, access).await, 200, "a second before");
+    app.clock.advance(1);
+    assert_eq!(userinfo_status(&app, access).await, 401, "at its end");
+}
+
+#[tokio::test]
+async fn sec_47_an_mfa_token_lives_as_long_as_a_code_to_the_second() {
+    let app = spawn_app().await;
+    let client = register_password_client(&app).await;
+    // An app's code is always fresh, so only the mfa_token's own life counts.
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let secret = b.add_app(&app, "Phone").await;
+    let a = b.post("credentials/two_factor", &[("enabled", "true")]).await;
+    assert!(a.status < 400, "{} {}", a.status, a.body);
+    let lifetime = i64::from(tessera::policy::Policy::default().code_lifetime_secs);
+    let mfa_token = async || {
+        let (status, body, _) = token_request(
+            &app,
+            &client,
+            &[("grant_type", "password"), ("username", ALICE.0), ("password", ALICE.1)],
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["expires_in"], lifetime, "{body}");
+        body["mfa_token"].as_str().unwrap().to_owned()
+    };
+    let finish = async |mfa: &str| {
+        let code = super::totp::code_now(&app, &secret, 0).replace(' ', "");
+        token_request(
+            &app,
+            &client,
+            &[("grant_type", MFA_OTP), ("mfa_token", mfa), ("otp", &code)],
+        )
+        .await
+    };
+    app.clock.pin();
+    let mfa = mfa_token().await;
+    app.clock.advance(lifetime - 1);
+    let (status, body, _) = finish(&mfa).await;
+    assert_eq!(status, 200, "a second before: {body}");
+    let mfa = mfa_token().await;
+    app.clock.advance(lifetime);
+    let (status, body, _) = finish(&mfa).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "at its end: {body}"
+    );
+}
+
+#[tokio::test]
 async fn sec_47_the_password_grant_issues_tokens_only_once_the_password_and_the_code_are_proved() {
     let app = spawn_app().await;
     let client = register_password_client(&app).await;
@@ -1559,6 +1623,15 @@ async fn an_application_that_is_not_first_party_asks_consent_once_and_a_refusal_
     assert_eq!(bob.post("applications/revoke", &[("client_id", &id)]).await.status, 404);
     let (_, apps) = bob.get_json("applications").await;
     assert_eq!(apps, serde_json::json!([]));
+
+    // A remembered consent is its person's: Alice allows it again, Bob is
+    // still asked.
+    let q = callback(&continue_target(&answer_consent(&app, &mut b, &screen, "allow").await));
+    assert!(q.contains_key("code"), "{q:?}");
+    assert_eq!(app.count("SELECT count(*) FROM oidc_consents").await, 1);
+    let pending = rp.authorize(None, &[]);
+    let theirs = bob.page(&pending.url.replacen(&app.base, "", 1)).await;
+    assert!(theirs.body.contains("Allow Payroll"), "{}", theirs.body);
 }
 
 /// The second step's first method after signing in for `pending`

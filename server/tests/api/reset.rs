@@ -286,6 +286,7 @@ async fn sec_51_the_wait_ends_to_the_second_and_the_key_is_kept_for_it_and_a_wee
         .map(|v| v.to_str().unwrap())
         .find(|c| c.starts_with("tessera_reset="))
         .expect("the key's cookie");
+    let cancel = cancel_token(&app).await;
     let wait = 24 * 3600;
     let kept = format!("Max-Age={}", wait + 7 * 24 * 3600);
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", kept.as_str()] {
@@ -301,6 +302,15 @@ async fn sec_51_the_wait_ends_to_the_second_and_the_key_is_kept_for_it_and_a_wee
     assert_eq!(a.location.as_deref(), Some("/signin/enroll"), "{}", a.body);
     assert_eq!(app.count("SELECT count(*) FROM credentials").await, 0);
     assert_eq!(waiting(&app).await, 0);
+    // The cancel link lived as long as the reset waited (it cancels until
+    // then: `a_waiting_reset_ends_by_its_link_…`), and not a second longer.
+    let a = app.browser().post("reset/cancel", &[("token", &cancel)]).await;
+    assert_eq!(a.status, 422, "a finished reset: {}", a.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM two_factor_resets WHERE state = 'completed'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -237,6 +237,7 @@ async fn sec_06_resends_wait_out_the_cooldown_and_replace_the_code_and_codes_exp
     let a = b.post("credentials/resend", &[]).await;
     assert_eq!(a.status, 429, "a resend waits for the cooldown: {}", a.body);
     assert!(a.body.contains("TooManyMessages"));
+    app.clock.pin();
     app.clock.advance(31);
     assert_eq!(b.post("credentials/resend", &[]).await.status, 200);
     let second = outbox_code(&app, PHONE).await;
@@ -248,8 +249,14 @@ async fn sec_06_resends_wait_out_the_cooldown_and_replace_the_code_and_codes_exp
         );
     }
 
-    // Expiry: five minutes, by the server's clock.
-    app.clock.advance(301);
+    // Expiry: five minutes from the resend, by the server's clock, to the
+    // second: a second before, the code is still checked (a wrong one is
+    // "not right"); at five minutes, even the right one has expired.
+    app.clock.advance(299);
+    let wrong = if second == "123456" { "654321" } else { "123456" };
+    let a = b.post("credentials/verify", &[("code", wrong)]).await;
+    assert!(field_error(&a, "code").contains("not right"), "{}", a.body);
+    app.clock.advance(1);
     let a = b.post("credentials/verify", &[("code", &second)]).await;
     assert!(field_error(&a, "code").contains("expired"), "{}", a.body);
 }

@@ -177,6 +177,30 @@ async fn sec_34_an_app_is_added_with_a_code_from_the_secret_shown_once_and_signs
 }
 
 #[tokio::test]
+async fn sec_34_an_app_code_is_good_to_the_last_second_of_its_drift_and_refused_one_second_later() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, ALICE).await;
+    assert_eq!(b.post("totp/start", &[("nickname", "Phone")]).await.status, 200);
+    let secret = setup_secret(&mut b).await;
+    // The last second of a step (pinned): the policy's drift is one step.
+    let now = app.clock.pin().unix_timestamp();
+    app.clock.advance(29 - now.rem_euclid(30));
+    let one_step_old = code_now(&app, &secret, -1);
+    let two_steps_old = code_now(&app, &secret, -2);
+    let a = b.post("totp/verify", &[("code", &two_steps_old)]).await;
+    assert_eq!(a.status, 422, "two steps old: {}", a.body);
+    // A second later the step before has become two steps old.
+    app.clock.advance(1);
+    let a = b.post("totp/verify", &[("code", &one_step_old)]).await;
+    assert_eq!(a.status, 422, "a second past its drift: {}", a.body);
+    // And a second before, it is good.
+    app.clock.advance(-1);
+    let a = b.post("totp/verify", &[("code", &one_step_old)]).await;
+    assert_eq!(a.status, 200, "the drift's last second: {}", a.body);
+    assert_eq!(app.count("SELECT count(*) FROM totp_apps").await, 1);
+}
+
+#[tokio::test]
 async fn bad_app_codes_get_an_error_beside_the_field_and_write_nothing() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, ALICE).await;
