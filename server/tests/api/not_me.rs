@@ -151,7 +151,9 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
     );
     assert_eq!(step(&mut reader, &token).await, serde_json::json!("Ready"));
     // A reset asked for meanwhile (a sign-in with a factor cancels one, so
-    // it starts after hers).
+    // it starts after hers). The clock is pinned from here, so that the
+    // reset's notice is sent on a whole second (its link's edge below).
+    app.clock.pin();
     let mut asker = app.browser();
     asker.sign_in(ALICE.0, ALICE.1).await;
     let a = asker.post("signin/reset/start", &[]).await;
@@ -229,8 +231,21 @@ async fn a_notice_link_secures_the_account_after_sign_in_and_flags_it_for_the_ad
     }
     let page = reader.page(&format!("{LINK}{}", "A".repeat(43))).await;
     assert!(page.body.contains("does not work"), "{}", page.body);
+    // A link lives 30 days to the second (pinned clock).
     let older = not_me_token(&smtp, RESET_STARTED).await;
-    app.clock.advance(31 * 24 * 3600);
+    let sent: time::OffsetDateTime = sqlx::query_scalar("SELECT created_at FROM notifications WHERE not_me_hash = $1")
+        .bind(Sha256::digest(older.as_bytes()).to_vec())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let now = app.clock.now();
+    let edge = (sent + time::Duration::days(30) - now).whole_seconds();
+    app.clock.advance(edge - 1);
+    let (status, view) = reader.get_json(&format!("not_me?token={older}")).await;
+    assert_eq!(status, 200, "a second before 30 days: {view}");
+    app.clock.advance(1);
+    let (status, view) = reader.get_json(&format!("not_me?token={older}")).await;
+    assert_eq!(status, 422, "at 30 days: {view}");
     let mut fresh = app.browser();
     sign_in_with_code(&app, &mut fresh).await;
     let a = fresh.post("not_me/secure", &[("token", &older)]).await;
