@@ -116,9 +116,8 @@ struct Claimed {
     uri: Option<String>,
 }
 
-/// Sends the notices that are due, once each, and records each outcome;
-/// answers how many were sent.
-pub async fn deliver_due(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+/// Sends the notices that are due, once each, and records each outcome.
+pub async fn deliver_due(state: &AppState, http: &reqwest::Client) -> anyhow::Result<()> {
     let now = state.clock.now();
     drop_over_bound(state, now).await?;
     let claimed: Vec<Claimed> = sqlx::query_as(
@@ -135,13 +134,9 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client) -> anyhow::Re
     .fetch_all(&state.pool)
     .await?;
     let outcomes = futures::future::join_all(claimed.iter().map(|n| attempt(state, http, n, now))).await;
-    let mut sent = 0;
     for (notice, outcome) in claimed.iter().zip(outcomes) {
         match outcome {
-            Ok(()) => {
-                sent += 1;
-                forget(state, notice.id).await?;
-            }
+            Ok(()) => forget(state, notice.id).await?,
             Err(e) if notice.attempts >= MAX_ATTEMPTS => {
                 tracing::warn!(client = %notice.client_id, error = %e, "a back-channel logout notice was given up");
                 forget(state, notice.id).await?;
@@ -170,7 +165,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client) -> anyhow::Re
             }
         }
     }
-    Ok(sent)
+    Ok(())
 }
 
 /// Where the worker's audit events come from.

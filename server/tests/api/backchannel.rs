@@ -12,16 +12,18 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use tessera_server::oidc::backchannel::{LOGOUT_EVENT, MAX_ATTEMPTS, MAX_QUEUED};
 use tessera_server::oidc::clients::{self, ClientKind};
 
 /// A relying party's back-channel logout endpoint: keeps every
-/// `logout_token` posted to it and answers with the status it is told to.
+/// `logout_token` posted to it and answers with the status it is told to,
+/// after the delay it is told to.
 pub(super) struct LogoutEndpoint {
     pub(super) uri: String,
     received: Arc<Mutex<Vec<String>>>,
     answer: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -29,6 +31,7 @@ pub(super) struct LogoutEndpoint {
 struct Endpoint {
     received: Arc<Mutex<Vec<String>>>,
     answer: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 async fn receive(State(e): State<Endpoint>, Form(form): Form<HashMap<String, String>>) -> StatusCode {
@@ -36,6 +39,7 @@ async fn receive(State(e): State<Endpoint>, Form(form): Form<HashMap<String, Str
         .lock()
         .unwrap()
         .push(form.get("logout_token").cloned().unwrap_or_default());
+    tokio::time::sleep(Duration::from_millis(e.delay_ms.load(Ordering::SeqCst))).await;
     StatusCode::from_u16(e.answer.load(Ordering::SeqCst)).unwrap()
 }
 
@@ -46,6 +50,7 @@ impl LogoutEndpoint {
         let endpoint = Endpoint {
             received: Arc::default(),
             answer: Arc::new(AtomicU16::new(200)),
+            delay_ms: Arc::default(),
         };
         let router = axum::Router::new()
             .route("/backchannel-logout", axum::routing::post(receive))
@@ -57,8 +62,14 @@ impl LogoutEndpoint {
             uri,
             received: endpoint.received,
             answer: endpoint.answer,
+            delay_ms: endpoint.delay_ms,
             server,
         }
+    }
+
+    /// From now on every notice is answered only after `delay`.
+    pub(super) fn answer_after(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// From now on every notice is answered with `status`.
@@ -323,12 +334,33 @@ async fn sec_58_an_application_that_is_down_is_retried_backing_off_across_a_rest
     assert_eq!(
         app.count_reaching(
             "SELECT count(*) FROM audit_events WHERE event = 'oidc.logout_undelivered' \
-             AND subject = 'alice' AND details->>'error' LIKE '%500%'",
+             AND subject = 'alice' AND ip = 'back-channel logout' AND details->>'error' LIKE '%500%'",
             1
         )
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn sec_58_two_servers_on_one_database_send_each_notice_once() {
+    let app = spawn_app().await;
+    let second = spawn_on(&app.db_url, &[]).await;
+    let endpoint = LogoutEndpoint::start().await;
+    let (told, secret) = client_told_at(&app, &endpoint.uri).await;
+    let rp = RelyingParty::discover(&app, &told, secret.as_deref()).await;
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    signs_in_to(&app, &rp, &mut b).await;
+    // A slow relying party: both servers are woken, and poll, while the
+    // first one's attempt is under way; its claim keeps the other off.
+    let slow = Duration::from_secs(3);
+    endpoint.answer_after(slow);
+    assert_eq!(b.post("sign_out", &[]).await.status, 200);
+    endpoint.nth(1).await;
+    tokio::time::sleep(slow + tessera_server::oidc::backchannel::POLL * 2).await;
+    assert_eq!(endpoint.count(), 1, "sent once");
+    assert_eq!(notices(&app).await, 0);
+    second.shutdown().await;
 }
 
 #[tokio::test]
