@@ -201,6 +201,12 @@ async fn sec_58_signing_out_and_ending_a_session_tell_the_applications_it_signed
     assert_eq!(notices(&app).await, 0);
     tokio::time::sleep(tessera_server::oidc::backchannel::POLL * 2).await;
     assert_eq!(endpoint.count(), 2);
+    // Nothing was given up or dropped, and the audit log says nothing of it.
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_events WHERE event = 'oidc.logout_undelivered'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
