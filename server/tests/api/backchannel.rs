@@ -181,10 +181,18 @@ async fn sec_58_signing_out_and_ending_a_session_tell_the_applications_it_signed
 
     // The laptop signs out: one token, for its session only.
     assert_eq!(laptop.post("sign_out", &[]).await.status, 200);
-    let claims = checked_logout_token(&app, &endpoint.nth(1).await, &told).await;
+    let logout_token = endpoint.nth(1).await;
+    let claims = checked_logout_token(&app, &logout_token, &told).await;
     assert_eq!(claims["sub"], sub.as_str());
     assert_eq!(claims["sid"], laptop_sid.as_str());
     assert_eq!(notices(&app).await, 0, "accepted, so forgotten");
+    // Signed by the same key, it is still no ID token: not a logout hint.
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", &logout_token)
+        .append_pair("post_logout_redirect_uri", super::oidc::LOGGED_OUT)
+        .finish();
+    let a = phone.page(&format!("/oauth2/end_session?{q}")).await;
+    assert_eq!((a.status, a.location.as_deref()), (400, None), "{}", a.body);
 
     // Ending the phone's session from the Sessions page tells it too.
     let mut desk = super::sms::signed_in(&app, ALICE).await;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tessera_server::oidc::clients::{self, ClientKind, Grant, NewClient};
 
 pub(super) const REDIRECT: &str = "http://127.0.0.1:9/callback";
-const LOGGED_OUT: &str = "http://127.0.0.1:9/signed-out";
+pub(super) const LOGGED_OUT: &str = "http://127.0.0.1:9/signed-out";
 
 type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
