@@ -11,3 +11,4 @@ CREATE TABLE oidc_pushed_requests (
     expires_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX oidc_pushed_requests_expiry ON oidc_pushed_requests (expires_at);
+CREATE INDEX oidc_pushed_requests_client ON oidc_pushed_requests (client_id);
