@@ -2088,3 +2088,53 @@ async fn a_loopback_redirect_uri_takes_any_port_and_its_code_only_that_uri() {
     assert_eq!(status, 200, "{body}");
     assert!(body["id_token"].is_string(), "{body}");
 }
+
+#[tokio::test]
+async fn offline_access_is_granted_only_to_a_client_that_may_refresh() {
+    let app = spawn_app().await;
+    let (client, secret) = clients::register(
+        &mut app.pool.acquire().await.unwrap(),
+        NewClient {
+            id: String::new(),
+            name: "Reports".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![],
+            kind: ClientKind::Confidential,
+            grants: vec![Grant::AuthorizationCode],
+            first_party: true,
+        },
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    let a = b
+        .page(&format!(
+            "/oauth2/authorize?client_id={}&redirect_uri={REDIRECT}&response_type=code\
+             &scope=openid%20profile%20offline_access&state=s1&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            client.id
+        ))
+        .await;
+    let q = callback(
+        a.location
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} {}", a.status, a.body)),
+    );
+    let (status, body, _) = token_request(
+        &app,
+        &(client.id.clone(), secret.unwrap()),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["scope"], "openid profile",
+        "the rest is granted, offline_access is not"
+    );
+    assert!(body.get("refresh_token").is_none(), "{body}");
+}
