@@ -2138,3 +2138,31 @@ async fn offline_access_is_granted_only_to_a_client_that_may_refresh() {
     );
     assert!(body.get("refresh_token").is_none(), "{body}");
 }
+
+#[tokio::test]
+async fn sec_56_a_code_exchanged_when_the_family_would_end_gets_no_refresh_token() {
+    let app = spawn_app().await;
+    let (id, secret) = register(&app, ClientKind::Confidential).await;
+    let client = clients::find(&app.pool, &id).await.unwrap().unwrap();
+    let shortest = *clients::REFRESH_TOKEN_SECS.start();
+    let settings = clients::ClientSettings {
+        refresh_token_secs: shortest,
+        ..client.settings()
+    };
+    assert!(clients::update(&app.pool, &id, &settings).await.unwrap());
+    let rp = RelyingParty::discover(&app, &id, secret.as_deref()).await;
+    app.clock.pin();
+    let mut b = super::sms::signed_in(&app, ALICE).await;
+    // A second before the family's end (counted from the sign-in): one.
+    app.clock.advance(i64::from(shortest) - 1);
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    assert!(token.refresh_token().is_some());
+    // At its end: tokens, but no refresh token, not even a dead one.
+    app.clock.advance(1);
+    let pending = rp.authorize(None, &[]);
+    let code = code_from(&app, &mut b, &pending).await;
+    let (token, _) = rp.exchange(&code, pending).await;
+    assert!(token.refresh_token().is_none());
+}
