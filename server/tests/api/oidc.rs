@@ -1200,15 +1200,20 @@ async fn revoking_a_refresh_token_ends_its_grant_and_nobody_elses() {
 
 /// A client of the password grant (and nothing else), and its credentials.
 pub(super) async fn register_password_client(app: &TestApp) -> (String, String) {
+    register_confidential_with_grants(app, "Terminal", vec![Grant::Password]).await
+}
+
+/// A first-party confidential client of these grants only, and its credentials.
+async fn register_confidential_with_grants(app: &TestApp, name: &str, grants: Vec<Grant>) -> (String, String) {
     let (client, secret) = clients::register(
         &mut app.pool.acquire().await.unwrap(),
         NewClient {
             id: String::new(),
-            name: "Terminal".into(),
+            name: name.into(),
             redirect_uris: vec![REDIRECT.into()],
             post_logout_redirect_uris: vec![],
             kind: ClientKind::Confidential,
-            grants: vec![Grant::Password],
+            grants,
             first_party: true,
         },
         app.clock.now(),
@@ -2092,27 +2097,13 @@ async fn a_loopback_redirect_uri_takes_any_port_and_its_code_only_that_uri() {
 #[tokio::test]
 async fn offline_access_is_granted_only_to_a_client_that_may_refresh() {
     let app = spawn_app().await;
-    let (client, secret) = clients::register(
-        &mut app.pool.acquire().await.unwrap(),
-        NewClient {
-            id: String::new(),
-            name: "Reports".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            post_logout_redirect_uris: vec![],
-            kind: ClientKind::Confidential,
-            grants: vec![Grant::AuthorizationCode],
-            first_party: true,
-        },
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+    let client = register_confidential_with_grants(&app, "Reports", vec![Grant::AuthorizationCode]).await;
     let mut b = super::sms::signed_in(&app, ALICE).await;
     let a = b
         .page(&format!(
             "/oauth2/authorize?client_id={}&redirect_uri={REDIRECT}&response_type=code\
              &scope=openid%20profile%20offline_access&state=s1&code_challenge={CHALLENGE}&code_challenge_method=S256",
-            client.id
+            client.0
         ))
         .await;
     let q = callback(
@@ -2122,7 +2113,7 @@ async fn offline_access_is_granted_only_to_a_client_that_may_refresh() {
     );
     let (status, body, _) = token_request(
         &app,
-        &(client.id.clone(), secret.unwrap()),
+        &client,
         &[
             ("grant_type", "authorization_code"),
             ("code", &q["code"]),
